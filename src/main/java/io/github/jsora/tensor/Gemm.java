@@ -1,0 +1,164 @@
+package io.github.jsora.tensor;
+
+import java.util.Arrays;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Matrix products on {@link Tensor}s, run by ND4J's BLAS ({@code Nd4j.gemm} on C-order views of the tensors'
+ * memory: no copies, no per-row calls).
+ *
+ * <p>Shapes are checked here and errors name both operands, so a wrong shape never reaches native code.
+ */
+public final class Gemm {
+
+    private Gemm() {
+    }
+
+    /** Sets the number of BLAS threads ND4J uses. */
+    static void setThreads(int n) {
+        Nd4j.factory().blas().setMaxThreads(n);
+        Nd4j.getEnvironment().setMaxThreads(n);
+    }
+
+    /**
+     * {@code c = alpha·op(a)·op(b) + beta·c} for 2-D operands, where op transposes when asked.
+     *
+     * @param a [M, K] (or [K, M] with {@code transA})
+     * @param b [K, N] (or [N, K] with {@code transB})
+     * @param c [M, N], written in place
+     */
+    public static void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta) {
+        int[] as = a.shape();
+        int[] bs = b.shape();
+        int[] cs = c.shape();
+        if (as.length != 2 || bs.length != 2 || cs.length != 2) {
+            throw new IllegalArgumentException("matmul needs 2-D operands, found " + a.shapeString() + ", "
+                    + b.shapeString() + ", " + c.shapeString());
+        }
+        int m = transA ? as[1] : as[0];
+        int k = transA ? as[0] : as[1];
+        int kb = transB ? bs[1] : bs[0];
+        int n = transB ? bs[0] : bs[1];
+        if (k != kb || cs[0] != m || cs[1] != n) {
+            throw new IllegalArgumentException("matmul shapes do not fit: a" + a.shapeString() + (transA ? "ᵀ" : "")
+                    + " · b" + b.shapeString() + (transB ? "ᵀ" : "") + " → c" + c.shapeString());
+        }
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            Ops.scaleInPlace(c, beta);
+            return;
+        }
+        Nd4j.gemm(a.nd4j(), b.nd4j(), c.nd4j(), transA, transB, alpha, beta);
+    }
+
+    /** {@code c = op(a)·op(b)} into a new tensor. */
+    public static Tensor matmul(Tensor a, boolean transA, Tensor b, boolean transB) {
+        int m = transA ? a.dim(1) : a.dim(0);
+        int n = transB ? b.dim(0) : b.dim(1);
+        Tensor c = Tensor.zeros(m, n);
+        matmul(a, transA, b, transB, c, 1f, 0f);
+        return c;
+    }
+
+    /**
+     * Batched product {@code c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i]} over the leading dimension of rank-3
+     * operands, run as one batched ND4J call.
+     *
+     * @param a [Bt, M, K] (or [Bt, K, M] with {@code transA})
+     * @param b [Bt, K, N] (or [Bt, N, K] with {@code transB})
+     * @param c [Bt, M, N], written in place
+     */
+    public static void batchedMatmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha,
+            float beta) {
+        int[] as = a.shape();
+        int[] bs = b.shape();
+        int[] cs = c.shape();
+        if (as.length != 3 || bs.length != 3 || cs.length != 3 || as[0] != bs[0] || as[0] != cs[0]) {
+            throw new IllegalArgumentException("batched matmul needs rank-3 operands with one batch size, found "
+                    + a.shapeString() + ", " + b.shapeString() + ", " + c.shapeString());
+        }
+        int m = transA ? as[2] : as[1];
+        int k = transA ? as[1] : as[2];
+        int kb = transB ? bs[2] : bs[1];
+        int n = transB ? bs[1] : bs[2];
+        if (k != kb || cs[1] != m || cs[2] != n) {
+            throw new IllegalArgumentException("batched matmul shapes do not fit: a" + a.shapeString()
+                    + (transA ? "ᵀ" : "") + " · b" + b.shapeString() + (transB ? "ᵀ" : "") + " → c"
+                    + c.shapeString());
+        }
+        if (as[0] == 0 || m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0 || (beta != 0f && beta != 1f)) {
+            Ops.scaleInPlace(c, beta);
+            if (k == 0) {
+                return;
+            }
+            beta = 1f;
+        }
+        if (beta == 0f) {
+            INDArray r = Nd4j.matmul(a.nd4j(), b.nd4j(), c.nd4j(), transA, transB, false);
+            if (alpha != 1f) {
+                r.muli(alpha);
+            }
+        } else {
+            // c += alpha · a·b: product into scratch then accumulate in Java.
+            try (Tensor tmp = Tensor.zeros(cs)) {
+                Nd4j.matmul(a.nd4j(), b.nd4j(), tmp.nd4j(), transA, transB, false);
+                Ops.addScaledInPlace(c, tmp, alpha);
+            }
+        }
+    }
+
+    /**
+     * A fully connected layer: {@code out = x·wᵀ + bias} over the last dimension.
+     *
+     * @param x    [..., in]
+     * @param w    [out, in] (PyTorch {@code nn.Linear} layout)
+     * @param bias [out] or null
+     * @param out  [..., out], written
+     */
+    public static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        if (w.rank() != 2) {
+            throw new IllegalArgumentException("linear weight must be [out, in], found " + w.shapeString());
+        }
+        int in = w.dim(1);
+        int outF = w.dim(0);
+        if (x.rank() < 1 || x.dim(-1) != in || out.rank() < 1 || out.dim(-1) != outF
+                || x.size() / Math.max(in, 1) != out.size() / Math.max(outF, 1)) {
+            throw new IllegalArgumentException("linear shapes do not fit: x" + x.shapeString() + " · w"
+                    + w.shapeString() + "ᵀ → out" + out.shapeString());
+        }
+        if (bias != null && !bias.hasShape(outF)) {
+            throw new IllegalArgumentException("linear bias must be [" + outF + "], found " + bias.shapeString());
+        }
+        int rows = Math.toIntExact(x.size() / Math.max(in, 1));
+        Tensor x2 = x.reshape(rows, in);
+        Tensor o2 = out.reshape(rows, outF);
+        matmul(x2, false, w, true, o2, 1f, 0f);
+        if (bias != null) {
+            Ops.addRowVectorInPlace(o2, bias);
+        }
+    }
+
+    /** {@link #linear(Tensor, Tensor, Tensor, Tensor)} into a new tensor of shape [..., out]. */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        int[] s = x.shape();
+        s[s.length - 1] = w.dim(0);
+        Tensor out = Tensor.zeros(s);
+        linear(x, w, bias, out);
+        return out;
+    }
+
+    static String shapes(Tensor... ts) {
+        StringBuilder sb = new StringBuilder();
+        for (Tensor t : ts) {
+            sb.append(Arrays.toString(t.shape()));
+        }
+        return sb.toString();
+    }
+}

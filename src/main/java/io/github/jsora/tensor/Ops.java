@@ -1,0 +1,431 @@
+package io.github.jsora.tensor;
+
+import java.util.Arrays;
+
+/**
+ * Elementwise, normalisation and activation kernels in plain Java over {@link Tensor}s.
+ *
+ * <p>Each kernel moves a block of rows into a thread-local heap array with one bulk copy, computes there (loops the
+ * JIT vectorises) and writes back with one bulk copy. Loops are split across {@link Parallel#threads()} threads by
+ * rows; a reduction (a norm's mean, a softmax's sum) is always computed by one thread in a fixed order, so results do
+ * not depend on the thread count.
+ *
+ * <p>Output tensors may be the input tensor (in-place) unless stated otherwise. Shapes are checked up front.
+ */
+public final class Ops {
+
+    /** Elements per block of the flat elementwise kernels. */
+    private static final int BLOCK = 1 << 14;
+
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+
+    private Ops() {
+    }
+
+    /** A thread-local scratch array of at least {@code n} floats (slot 0..3). */
+    static float[] scratch(int slot, int n) {
+        float[][] s = SCRATCH.get();
+        if (s[slot] == null || s[slot].length < n) {
+            s[slot] = new float[Math.max(n, 64)];
+        }
+        return s[slot];
+    }
+
+    private static void sameSize(String op, Tensor a, Tensor b) {
+        if (a.size() != b.size()) {
+            throw new IllegalArgumentException(op + ": shapes " + a.shapeString() + " and " + b.shapeString()
+                    + " differ in size");
+        }
+    }
+
+    private static int blocks(long size) {
+        return Math.toIntExact((size + BLOCK - 1) / BLOCK);
+    }
+
+    @FunctionalInterface
+    private interface BlockKernel {
+        /** Computes on {@code n} elements of the scratch arrays. */
+        void apply(float[] x, float[] y, int n);
+    }
+
+    /** out[i] = f(a[i], b[i]) blockwise; b may be null. */
+    private static void blockwise(Tensor a, Tensor b, Tensor out, BlockKernel k) {
+        long size = a.size();
+        Parallel.forRange(blocks(size), BLOCK, (from, to) -> {
+            float[] x = scratch(0, BLOCK);
+            float[] y = b == null ? null : scratch(1, BLOCK);
+            for (int blk = from; blk < to; blk++) {
+                long start = (long) blk * BLOCK;
+                int n = (int) Math.min(BLOCK, size - start);
+                a.read(start, x, 0, n);
+                if (b != null) {
+                    b.read(start, y, 0, n);
+                }
+                k.apply(x, y, n);
+                out.write(start, x, 0, n);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    /** out = a + b (same element count). */
+    public static void add(Tensor a, Tensor b, Tensor out) {
+        sameSize("add", a, b);
+        sameSize("add", a, out);
+        blockwise(a, b, out, (x, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                x[i] += y[i];
+            }
+        });
+    }
+
+    /** a += b. */
+    public static void addInPlace(Tensor a, Tensor b) {
+        add(a, b, a);
+    }
+
+    /** a += alpha·b. */
+    public static void addScaledInPlace(Tensor a, Tensor b, float alpha) {
+        sameSize("addScaled", a, b);
+        blockwise(a, b, a, (x, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                x[i] += alpha * y[i];
+            }
+        });
+    }
+
+    /** out = a · b elementwise (same element count). */
+    public static void mul(Tensor a, Tensor b, Tensor out) {
+        sameSize("mul", a, b);
+        sameSize("mul", a, out);
+        blockwise(a, b, out, (x, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                x[i] *= y[i];
+            }
+        });
+    }
+
+    /** t = s·t. */
+    public static void scaleInPlace(Tensor t, float s) {
+        if (s == 1f) {
+            return;
+        }
+        blockwise(t, null, t, (x, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                x[i] *= s;
+            }
+        });
+    }
+
+    /** t[r, :] += v for every row r of t viewed as [rows, v.size()]. */
+    public static void addRowVectorInPlace(Tensor t, Tensor v) {
+        int n = Math.toIntExact(v.size());
+        if (n == 0 || t.size() % n != 0) {
+            throw new IllegalArgumentException("row vector " + v.shapeString() + " does not divide " + t.shapeString());
+        }
+        float[] vv = v.toArray();
+        int rows = Math.toIntExact(t.size() / n);
+        Parallel.forRange(rows, n, (from, to) -> {
+            float[] x = scratch(0, n);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * n;
+                t.read(o, x, 0, n);
+                for (int i = 0; i < n; i++) {
+                    x[i] += vv[i];
+                }
+                t.write(o, x, 0, n);
+            }
+        });
+    }
+
+    /** out = GELU(x), tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    public static void geluTanh(Tensor x, Tensor out) {
+        sameSize("gelu", x, out);
+        blockwise(x, null, out, (a, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                a[i] = geluTanh(a[i]);
+            }
+        });
+    }
+
+    /** Scalar tanh-GELU in float precision (double tanh for accuracy). */
+    public static float geluTanh(float v) {
+        float inner = SQRT_2_OVER_PI * (v + 0.044715f * v * v * v);
+        return 0.5f * v * (1f + (float) Math.tanh(inner));
+    }
+
+    /** out = x·σ(x). */
+    public static void silu(Tensor x, Tensor out) {
+        sameSize("silu", x, out);
+        blockwise(x, null, out, (a, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                a[i] = silu(a[i]);
+            }
+        });
+    }
+
+    public static float silu(float v) {
+        return (float) (v / (1.0 + Math.exp(-v)));
+    }
+
+    // ------------------------------------------------------------------ modulation
+
+    /**
+     * adaLN modulation {@code out = x·(1 + scale) + shift} with per-sample vectors.
+     *
+     * @param x     [B, R, C] (any shape whose first dimension is B and last is C)
+     * @param shift [B, C]
+     * @param scale [B, C]
+     */
+    public static void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
+        int b = x.dim(0);
+        int c = x.dim(-1);
+        shift.requireShape("modulate shift", b, c);
+        scale.requireShape("modulate scale", b, c);
+        sameSize("modulate", x, out);
+        float[] sh = shift.toArray();
+        float[] sc = scale.toArray();
+        int rows = Math.toIntExact(x.size() / Math.max(c, 1));
+        int rowsPerSample = b == 0 ? 0 : rows / b;
+        Parallel.forRange(rows, c, (from, to) -> {
+            float[] v = scratch(0, c);
+            for (int r = from; r < to; r++) {
+                int base = (r / rowsPerSample) * c;
+                long o = (long) r * c;
+                x.read(o, v, 0, c);
+                for (int i = 0; i < c; i++) {
+                    v[i] = v[i] * (1f + sc[base + i]) + sh[base + i];
+                }
+                out.write(o, v, 0, c);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ norms
+
+    /** LayerNorm over the last dimension without affine parameters: (x − μ)/√(σ² + eps). */
+    public static void layerNorm(Tensor x, float eps, Tensor out) {
+        sameSize("layerNorm", x, out);
+        int c = x.dim(-1);
+        int rows = Math.toIntExact(x.size() / Math.max(c, 1));
+        Parallel.forRange(rows, 3L * c, (from, to) -> {
+            float[] v = scratch(0, c);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * c;
+                x.read(o, v, 0, c);
+                layerNormRow(v, c, eps);
+                out.write(o, v, 0, c);
+            }
+        });
+    }
+
+    static void layerNormRow(float[] v, int c, float eps) {
+        double sum = 0;
+        for (int i = 0; i < c; i++) {
+            sum += v[i];
+        }
+        float mean = (float) (sum / c);
+        double sq = 0;
+        for (int i = 0; i < c; i++) {
+            float d = v[i] - mean;
+            sq += d * d;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / c + eps));
+        for (int i = 0; i < c; i++) {
+            v[i] = (v[i] - mean) * inv;
+        }
+    }
+
+    /** RMSNorm over the last dimension: x·rsqrt(mean(x²) + eps)·weight. */
+    public static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
+        sameSize("rmsNorm", x, out);
+        int c = x.dim(-1);
+        weight.requireShape("rmsNorm weight", c);
+        float[] w = weight.toArray();
+        int rows = Math.toIntExact(x.size() / Math.max(c, 1));
+        Parallel.forRange(rows, 3L * c, (from, to) -> {
+            float[] v = scratch(0, c);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * c;
+                x.read(o, v, 0, c);
+                rmsNormRow(v, 0, c, w, eps);
+                out.write(o, v, 0, c);
+            }
+        });
+    }
+
+    /** RMSNorm of v[off..off+c) in place with weight w. */
+    public static void rmsNormRow(float[] v, int off, int c, float[] w, float eps) {
+        double sq = 0;
+        for (int i = 0; i < c; i++) {
+            float a = v[off + i];
+            sq += a * a;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / c + eps));
+        for (int i = 0; i < c; i++) {
+            v[off + i] = v[off + i] * inv * w[i];
+        }
+    }
+
+    /**
+     * GroupNorm: x [N, C, *spatial] split into {@code groups} groups of C/groups channels; each (sample, group) is
+     * normalised over its channels and all spatial positions, then {@code ·weight[c] + bias[c]}.
+     *
+     * @param weight [C] or null (no affine)
+     * @param bias   [C] or null
+     */
+    public static void groupNorm(Tensor x, int groups, float eps, Tensor weight, Tensor bias, Tensor out) {
+        sameSize("groupNorm", x, out);
+        if (x.rank() < 2) {
+            throw new IllegalArgumentException("groupNorm needs [N, C, ...], found " + x.shapeString());
+        }
+        int n = x.dim(0);
+        int c = x.dim(1);
+        if (groups <= 0 || c % groups != 0) {
+            throw new IllegalArgumentException("groupNorm: " + c + " channels do not split into " + groups + " groups");
+        }
+        if (weight != null) {
+            weight.requireShape("groupNorm weight", c);
+        }
+        if (bias != null) {
+            bias.requireShape("groupNorm bias", c);
+        }
+        float[] w = weight == null ? null : weight.toArray();
+        float[] bb = bias == null ? null : bias.toArray();
+        long spatial = n * (long) c == 0 ? 0 : x.size() / ((long) n * c);
+        int cg = c / groups;
+        long groupSize = cg * spatial;
+        int chunk = (int) Math.min(spatial, BLOCK);
+        Parallel.forRange(n * groups, 3 * groupSize, (from, to) -> {
+            float[] v = scratch(0, Math.max(chunk, 1));
+            for (int g = from; g < to; g++) {
+                long start = (long) g * groupSize;
+                double sum = 0;
+                for (long p = 0; p < groupSize; p += chunk) {
+                    int len = (int) Math.min(chunk, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        sum += v[i];
+                    }
+                }
+                double mean = sum / groupSize;
+                double sq = 0;
+                for (long p = 0; p < groupSize; p += chunk) {
+                    int len = (int) Math.min(chunk, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        double d = v[i] - mean;
+                        sq += d * d;
+                    }
+                }
+                float inv = (float) (1.0 / Math.sqrt(sq / groupSize + eps));
+                float fm = (float) mean;
+                int gIdx = g % groups;
+                for (int cc = 0; cc < cg; cc++) {
+                    int ch = gIdx * cg + cc;
+                    float a = inv * (w == null ? 1f : w[ch]);
+                    float b0 = (bb == null ? 0f : bb[ch]) - fm * a;
+                    long cs = start + cc * spatial;
+                    for (long p = 0; p < spatial; p += chunk) {
+                        int len = (int) Math.min(chunk, spatial - p);
+                        x.read(cs + p, v, 0, len);
+                        for (int i = 0; i < len; i++) {
+                            v[i] = v[i] * a + b0;
+                        }
+                        out.write(cs + p, v, 0, len);
+                    }
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ softmax
+
+    /** Softmax over the last dimension, in place. */
+    public static void softmaxInPlace(Tensor x) {
+        softmaxInPlace(x, 1f, null);
+    }
+
+    /**
+     * Softmax of {@code scale·x + mask} over the last dimension, in place.
+     *
+     * @param mask additive mask of shape [n] (n = last dimension), applied to every row, or null. Entries of
+     *             {@code -Infinity} (or a very negative number) exclude a position; a row with every position
+     *             excluded becomes all zeros rather than NaN.
+     */
+    public static void softmaxInPlace(Tensor x, float scale, Tensor mask) {
+        int n = x.dim(-1);
+        float[] m = null;
+        if (mask != null) {
+            mask.requireShape("softmax mask", n);
+            m = mask.toArray();
+        }
+        float[] mm = m;
+        int rows = Math.toIntExact(x.size() / Math.max(n, 1));
+        Parallel.forRange(rows, 4L * n, (from, to) -> {
+            float[] v = scratch(0, n);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * n;
+                x.read(o, v, 0, n);
+                softmaxRow(v, 0, n, scale, mm);
+                x.write(o, v, 0, n);
+            }
+        });
+    }
+
+    /** Softmax of scale·v[off..off+n) (+ mask) in place. */
+    public static void softmaxRow(float[] v, int off, int n, float scale, float[] mask) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            float a = v[off + i] * scale + (mask == null ? 0f : mask[i]);
+            v[off + i] = a;
+            if (a > max) {
+                max = a;
+            }
+        }
+        if (max == Float.NEGATIVE_INFINITY) {
+            Arrays.fill(v, off, off + n, 0f);
+            return;
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(v[off + i] - max);
+            v[off + i] = e;
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int i = 0; i < n; i++) {
+            v[off + i] *= inv;
+        }
+    }
+
+    // ------------------------------------------------------------------ embeddings
+
+    /**
+     * Sinusoidal embedding of scalars: frequencies f_k = exp(−ln(maxPeriod)·k/half), k &lt; half = dim/2;
+     * each row is [cos(t·f), sin(t·f)] when {@code cosFirst}, else [sin, cos]. An odd dim gets a zero last column.
+     *
+     * @return [values.length, dim]
+     */
+    public static Tensor sinusoidalEmbedding(float[] values, int dim, double maxPeriod, boolean cosFirst) {
+        int half = dim / 2;
+        float[] freqs = new float[half];
+        for (int k = 0; k < half; k++) {
+            freqs[k] = (float) Math.exp(-Math.log(maxPeriod) * k / half);
+        }
+        float[] out = new float[values.length * dim];
+        for (int b = 0; b < values.length; b++) {
+            for (int k = 0; k < half; k++) {
+                float arg = values[b] * freqs[k];
+                float c = (float) Math.cos(arg);
+                float s = (float) Math.sin(arg);
+                out[b * dim + k] = cosFirst ? c : s;
+                out[b * dim + half + k] = cosFirst ? s : c;
+            }
+        }
+        return Tensor.of(out, values.length, dim);
+    }
+}

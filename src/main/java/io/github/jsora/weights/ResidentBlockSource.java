@@ -1,0 +1,116 @@
+package io.github.jsora.weights;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import io.github.jsora.tensor.Tensor;
+
+/** A {@link BlockSource} that materialises every block once, up front, and keeps them all resident. */
+public final class ResidentBlockSource implements BlockSource {
+
+    private final BlockLayout layout;
+    private final Map<String, Block> blocks = new LinkedHashMap<>();
+
+    /** Validates nothing by itself: call {@link BlockLayout#validate} first. Loads every block of the layout. */
+    public ResidentBlockSource(Checkpoint ckpt, BlockLayout layout) {
+        this.layout = layout;
+        try {
+            for (BlockLayout.BlockSpec spec : layout.blocks()) {
+                blocks.put(spec.name(), materialise(ckpt, spec));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Reads one block's tensors from the checkpoint into new float32 tensors. */
+    public static MaterialBlock materialise(Checkpoint ckpt, BlockLayout.BlockSpec spec) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                Tensor t = Tensor.zeros(e.getValue());
+                m.put(e.getKey(), t);
+                ckpt.loadInto(e.getKey(), t);
+            }
+        } catch (RuntimeException e) {
+            m.values().forEach(Tensor::close);
+            throw e;
+        }
+        return new MaterialBlock(spec.name(), m);
+    }
+
+    /** A block held in tensors it owns; {@link #free()} releases their memory. */
+    public static final class MaterialBlock implements Block {
+        private final String name;
+        private final Map<String, Tensor> tensors;
+        private final long bytes;
+
+        public MaterialBlock(String name, Map<String, Tensor> tensors) {
+            this.name = name;
+            this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+            this.bytes = tensors.values().stream().mapToLong(Tensor::ownedBytes).sum();
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public Tensor get(String tensorName) {
+            Tensor t = tensors.get(tensorName);
+            if (t == null) {
+                throw new WeightFormatException("block " + name + " has no tensor \"" + tensorName + "\"");
+            }
+            return t;
+        }
+
+        @Override
+        public Map<String, Tensor> tensors() {
+            return tensors;
+        }
+
+        @Override
+        public long bytes() {
+            return bytes;
+        }
+
+        public void free() {
+            tensors.values().forEach(Tensor::close);
+        }
+    }
+
+    @Override
+    public BlockLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public Block acquire(String blockName) {
+        Block b = blocks.get(blockName);
+        if (b == null) {
+            throw new IllegalArgumentException("no block named " + blockName);
+        }
+        return b;
+    }
+
+    @Override
+    public void release(Block block) {
+        // resident: nothing to do
+    }
+
+    /** Bytes of all blocks. */
+    public long bytes() {
+        return blocks.values().stream().mapToLong(Block::bytes).sum();
+    }
+
+    @Override
+    public void close() {
+        for (Block b : blocks.values()) {
+            ((MaterialBlock) b).free();
+        }
+        blocks.clear();
+    }
+}

@@ -1,0 +1,206 @@
+package io.github.jsora.weights;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.github.jsora.tensor.Tensor;
+
+/**
+ * Writes a safetensors file: tensors (stored as F32, F16, BF16 or I64) and string metadata. Used to save latents,
+ * to build test checkpoints and by the benchmarks.
+ *
+ * <p>The file is written to a temporary sibling and moved into place, so a failed write never leaves a half file
+ * under the target name; an existing file is replaced only when {@code overwrite} is set.
+ */
+public final class SafetensorsWriter {
+
+    private record Entry(String name, DType dtype, int[] shape, Object data) {
+    }
+
+    private final List<Entry> entries = new ArrayList<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+
+    /** Adds a float tensor stored as {@code dtype} (F32, F16 or BF16). */
+    public SafetensorsWriter add(String name, Tensor t, DType dtype) {
+        return add(name, t.toArray(), t.shape(), dtype);
+    }
+
+    /** Adds a float tensor as F32. */
+    public SafetensorsWriter add(String name, Tensor t) {
+        return add(name, t, DType.F32);
+    }
+
+    /** Adds float data of the given shape stored as {@code dtype} (F32, F16 or BF16). */
+    public SafetensorsWriter add(String name, float[] data, int[] shape, DType dtype) {
+        if (dtype != DType.F32 && dtype != DType.F16 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("float data cannot be stored as " + dtype);
+        }
+        checkCount(name, data.length, shape);
+        entries.add(new Entry(name, dtype, shape.clone(), data.clone()));
+        return this;
+    }
+
+    /** Adds integer data stored as I64. */
+    public SafetensorsWriter addLongs(String name, long[] data, int... shape) {
+        checkCount(name, data.length, shape);
+        entries.add(new Entry(name, DType.I64, shape.clone(), data.clone()));
+        return this;
+    }
+
+    public SafetensorsWriter metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    private void checkCount(String name, long n, int[] shape) {
+        long c = 1;
+        for (int d : shape) {
+            c *= d;
+        }
+        if (c != n) {
+            throw new IllegalArgumentException("tensor \"" + name + "\": " + n + " values for shape "
+                    + java.util.Arrays.toString(shape));
+        }
+        for (Entry e : entries) {
+            if (e.name.equals(name)) {
+                throw new IllegalArgumentException("duplicate tensor name \"" + name + "\"");
+            }
+        }
+    }
+
+    /** The header JSON this writer produces (with data offsets). */
+    String header() {
+        StringBuilder sb = new StringBuilder("{");
+        if (!metadata.isEmpty()) {
+            sb.append("\"__metadata__\":{");
+            boolean first = true;
+            for (Map.Entry<String, String> m : metadata.entrySet()) {
+                if (!first) {
+                    sb.append(',');
+                }
+                first = false;
+                sb.append(quote(m.getKey())).append(':').append(quote(m.getValue()));
+            }
+            sb.append('}');
+        }
+        long off = 0;
+        for (Entry e : entries) {
+            if (sb.length() > 1) {
+                sb.append(',');
+            }
+            long len = count(e.shape) * e.dtype.bytes();
+            sb.append(quote(e.name)).append(":{\"dtype\":\"").append(e.dtype).append("\",\"shape\":[");
+            for (int i = 0; i < e.shape.length; i++) {
+                sb.append(i > 0 ? "," : "").append(e.shape[i]);
+            }
+            sb.append("],\"data_offsets\":[").append(off).append(',').append(off + len).append("]}");
+            off += len;
+        }
+        sb.append('}');
+        // pad with spaces to a multiple of 8 bytes, as the reference writer does
+        while (sb.toString().getBytes(StandardCharsets.UTF_8).length % 8 != 0) {
+            sb.append(' ');
+        }
+        return sb.toString();
+    }
+
+    private static long count(int[] shape) {
+        long c = 1;
+        for (int d : shape) {
+            c *= d;
+        }
+        return c;
+    }
+
+    static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+
+    /** Writes the file. @throws IOException when the target exists and {@code overwrite} is false, or on I/O errors */
+    public void write(Path target, boolean overwrite) throws IOException {
+        if (!overwrite && Files.exists(target)) {
+            throw new java.nio.file.FileAlreadyExistsException(target.toString(), null, "not overwritten");
+        }
+        Path dir = target.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        try {
+            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.TRUNCATE_EXISTING)) {
+                byte[] hb = header().getBytes(StandardCharsets.UTF_8);
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length);
+                out.write(len.array());
+                out.write(hb);
+                for (Entry e : entries) {
+                    writeData(out, e);
+                }
+            }
+            if (overwrite) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static void writeData(OutputStream out, Entry e) throws IOException {
+        int chunk = 1 << 16;
+        if (e.dtype == DType.I64) {
+            long[] d = (long[]) e.data;
+            ByteBuffer b = ByteBuffer.allocate(chunk * 8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < d.length; i += chunk) {
+                b.clear();
+                int n = Math.min(chunk, d.length - i);
+                for (int j = 0; j < n; j++) {
+                    b.putLong(d[i + j]);
+                }
+                out.write(b.array(), 0, b.position());
+            }
+            return;
+        }
+        float[] d = (float[]) e.data;
+        ByteBuffer b = ByteBuffer.allocate(chunk * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < d.length; i += chunk) {
+            b.clear();
+            int n = Math.min(chunk, d.length - i);
+            for (int j = 0; j < n; j++) {
+                switch (e.dtype) {
+                    case F32 -> b.putFloat(d[i + j]);
+                    case BF16 -> b.putShort(DType.floatToBf16(d[i + j]));
+                    case F16 -> b.putShort(DType.floatToHalf(d[i + j]));
+                    default -> throw new IllegalStateException(e.dtype.name());
+                }
+            }
+            out.write(b.array(), 0, b.position());
+        }
+    }
+}
