@@ -215,7 +215,7 @@ public final class SafetensorsFile implements Checkpoint {
         }
         if (b < 0 || en < b || en > dataLength) {
             throw new WeightFormatException(path, "tensor \"" + name + "\": data_offsets [" + b + ", " + en
-                    + "] outside the data section of " + dataLength + " bytes");
+                    + "] outside the data section of " + dataLength + " bytes (file truncated or offsets corrupt)");
         }
         long need;
         try {
