@@ -42,6 +42,7 @@ public class GemmBench {
     private Tensor a;
     private Tensor b;
     private Tensor c;
+    private Tensor bt; // B stored transposed, [N, K]: the layout of nn.Linear weights
     private INDArray ra;
     private INDArray rb;
     private INDArray rc;
@@ -54,6 +55,7 @@ public class GemmBench {
         a = random(rnd, m, k);
         b = random(rnd, k, n);
         c = Tensor.zeros(m, n);
+        bt = random(rnd, n, k);
         ra = Nd4j.rand(DataType.FLOAT, m, k);
         rb = Nd4j.rand(DataType.FLOAT, k, n);
         rc = Nd4j.create(DataType.FLOAT, m, n);
@@ -77,11 +79,19 @@ public class GemmBench {
         a.close();
         b.close();
         c.close();
+        bt.close();
     }
 
     @Benchmark
     public Tensor jsoraMatmul() {
         Gemm.matmul(a, false, b, false, c, 1f, 0f);
+        return c;
+    }
+
+    /** The path every model layer takes: x·Wᵀ with W in [out, in] layout. */
+    @Benchmark
+    public Tensor jsoraMatmulTransposedB() {
+        Gemm.matmul(a, false, bt, true, c, 1f, 0f);
         return c;
     }
 
