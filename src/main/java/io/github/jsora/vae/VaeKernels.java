@@ -1,0 +1,218 @@
+package io.github.jsora.vae;
+
+import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tensor;
+
+/**
+ * The VAE's non-convolution kernels in plain Java: GroupNorm fused with SiLU writing into a (possibly time-padded)
+ * destination, depth-to-time rearrangement, nearest 2× upsampling, per-row bias. Each moves contiguous runs
+ * between native memory and thread-local heap arrays with bulk copies; work is split by channel or by group, and
+ * every reduction runs on one thread in a fixed order (results do not depend on the thread count).
+ */
+final class VaeKernels {
+
+    /** Elements per bulk copy. */
+    private static final int CHUNK = 1 << 14;
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[CHUNK]);
+    private static final ThreadLocal<float[]> SCRATCH2 = ThreadLocal.withInitial(() -> new float[CHUNK]);
+
+    private VaeKernels() {
+    }
+
+    private static float[] scratch(ThreadLocal<float[]> tl, int n) {
+        float[] s = tl.get();
+        if (s.length < n) {
+            s = new float[n];
+            tl.set(s);
+        }
+        return s;
+    }
+
+    /**
+     * GroupNorm over x viewed as [n, c, spatial] (statistics per sample and group of c/groups channels over all
+     * their positions, in double), then {@code ·weight[ch] + bias[ch]}, then SiLU when asked. Sample i, channel ch
+     * is written to {@code out} at {@code i·outSampleStride + ch·outChannelStride + outOffset} (spatial elements
+     * contiguous), so the result can land inside a time-padded buffer. {@code out} may be {@code x} when the
+     * layout is the same.
+     */
+    static void groupNorm(Tensor x, int n, int c, long spatial, int groups, float eps, float[] weight, float[] bias,
+            boolean silu, Tensor out, long outSampleStride, long outChannelStride, long outOffset) {
+        if (x.size() != (long) n * c * spatial) {
+            throw new IllegalArgumentException("groupNorm: " + x.shapeString() + " is not [" + n + ", " + c + ", "
+                    + spatial + "]");
+        }
+        if (c % groups != 0 || weight.length != c || bias.length != c) {
+            throw new IllegalArgumentException("groupNorm: " + c + " channels, " + groups + " groups, weight "
+                    + weight.length + ", bias " + bias.length);
+        }
+        int cg = c / groups;
+        long groupSize = cg * spatial;
+        double[] mean = new double[n * groups];
+        double[] inv = new double[n * groups];
+        Parallel.forRange(n * groups, 3 * groupSize, (from, to) -> {
+            float[] v = scratch(SCRATCH, CHUNK);
+            for (int g = from; g < to; g++) {
+                long start = g * groupSize;
+                double sum = 0;
+                for (long p = 0; p < groupSize; p += CHUNK) {
+                    int len = (int) Math.min(CHUNK, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        sum += v[i];
+                    }
+                }
+                double m = sum / groupSize;
+                double sq = 0;
+                for (long p = 0; p < groupSize; p += CHUNK) {
+                    int len = (int) Math.min(CHUNK, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        double d = v[i] - m;
+                        sq += d * d;
+                    }
+                }
+                mean[g] = m;
+                inv[g] = 1.0 / Math.sqrt(sq / groupSize + eps);
+            }
+        });
+        Parallel.forRange(n * c, 4 * spatial, (from, to) -> {
+            float[] v = scratch(SCRATCH, CHUNK);
+            for (int r = from; r < to; r++) {
+                int i = r / c;
+                int ch = r % c;
+                int g = i * groups + ch / cg;
+                float a = (float) (inv[g] * weight[ch]);
+                float b0 = (float) (bias[ch] - mean[g] * inv[g] * weight[ch]);
+                long src = (long) r * spatial;
+                long dst = i * outSampleStride + ch * outChannelStride + outOffset;
+                for (long p = 0; p < spatial; p += CHUNK) {
+                    int len = (int) Math.min(CHUNK, spatial - p);
+                    x.read(src + p, v, 0, len);
+                    if (silu) {
+                        for (int k = 0; k < len; k++) {
+                            float y = v[k] * a + b0;
+                            v[k] = (float) (y / (1.0 + Math.exp(-y)));
+                        }
+                    } else {
+                        for (int k = 0; k < len; k++) {
+                            v[k] = v[k] * a + b0;
+                        }
+                    }
+                    out.write(dst + p, v, 0, len);
+                }
+            }
+        });
+    }
+
+    /**
+     * Depth to time: x [C·ts, T, P] → out [C, T·ts, P] with channel c·ts + s going to frame t·ts + s (einops
+     * "(C ts) T ... -> C (T ts) ...").
+     */
+    static void depthToTime(Tensor x, int c, int ts, int t, long plane, Tensor out) {
+        if (x.size() != (long) c * ts * t * plane || out.size() != x.size()) {
+            throw new IllegalArgumentException("depthToTime: " + x.shapeString() + " → " + out.shapeString()
+                    + " is not [" + c * ts + ", " + t + ", " + plane + "] → [" + c + ", " + t * ts + ", " + plane
+                    + "]");
+        }
+        Parallel.forRange(c * ts * t, plane, (from, to) -> {
+            float[] v = scratch(SCRATCH, CHUNK);
+            for (int r = from; r < to; r++) {
+                // source row r = (cc·ts + s)·t + tt
+                int tt = r % t;
+                int cs = r / t;
+                int s = cs % ts;
+                int cc = cs / ts;
+                long src = (long) r * plane;
+                long dst = ((long) cc * t * ts + (long) tt * ts + s) * plane;
+                for (long p = 0; p < plane; p += CHUNK) {
+                    int len = (int) Math.min(CHUNK, plane - p);
+                    x.read(src + p, v, 0, len);
+                    out.write(dst + p, v, 0, len);
+                }
+            }
+        });
+    }
+
+    /** Nearest-neighbour 2× upsampling of planes: x [planes, H, W] → out [planes, 2H, 2W]. */
+    static void upsampleNearest2x(Tensor x, int planes, int h, int w, Tensor out) {
+        if (x.size() != (long) planes * h * w || out.size() != 4L * planes * h * w) {
+            throw new IllegalArgumentException("upsample: " + x.shapeString() + " → " + out.shapeString());
+        }
+        int w2 = 2 * w;
+        Parallel.forRange(planes * h, 4L * w, (from, to) -> {
+            float[] src = scratch(SCRATCH, w);
+            float[] dst = scratch(SCRATCH2, w2);
+            for (int r = from; r < to; r++) {
+                x.read((long) r * w, src, 0, w);
+                for (int i = 0; i < w; i++) {
+                    dst[2 * i] = src[i];
+                    dst[2 * i + 1] = src[i];
+                }
+                int pl = r / h;
+                int y = r % h;
+                long o = ((long) pl * 2 * h + 2L * y) * w2;
+                out.write(o, dst, 0, w2);
+                out.write(o + w2, dst, 0, w2);
+            }
+        });
+    }
+
+    /** t [rows, cols] += v[row] on every column. */
+    static void addPerRow(Tensor t, float[] v, int rows, long cols) {
+        if (t.size() != rows * cols || v.length != rows) {
+            throw new IllegalArgumentException("addPerRow: " + t.shapeString() + " with " + v.length + " rows");
+        }
+        Parallel.forRange(rows, cols, (from, to) -> {
+            float[] buf = scratch(SCRATCH, CHUNK);
+            for (int r = from; r < to; r++) {
+                float add = v[r];
+                long base = r * cols;
+                for (long p = 0; p < cols; p += CHUNK) {
+                    int len = (int) Math.min(CHUNK, cols - p);
+                    t.read(base + p, buf, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        buf[i] += add;
+                    }
+                    t.write(base + p, buf, 0, len);
+                }
+            }
+        });
+    }
+
+    /** dst[dstOff + i] = src[srcOff + i]·mul + add for i &lt; len (two float roundings, like a multiply then an add). */
+    static void copyScaleShift(Tensor src, long srcOff, Tensor dst, long dstOff, long len, float mul, float add) {
+        float[] buf = scratch(SCRATCH, CHUNK);
+        for (long p = 0; p < len; p += CHUNK) {
+            int n = (int) Math.min(CHUNK, len - p);
+            src.read(srcOff + p, buf, 0, n);
+            for (int i = 0; i < n; i++) {
+                buf[i] = buf[i] * mul + add;
+            }
+            dst.write(dstOff + p, buf, 0, n);
+        }
+    }
+
+    /** dst[dstOff + i] = src[srcOff + i] / div for i &lt; len. */
+    static void copyDivide(Tensor src, long srcOff, Tensor dst, long dstOff, long len, float div) {
+        float[] buf = scratch(SCRATCH, CHUNK);
+        for (long p = 0; p < len; p += CHUNK) {
+            int n = (int) Math.min(CHUNK, len - p);
+            src.read(srcOff + p, buf, 0, n);
+            for (int i = 0; i < n; i++) {
+                buf[i] = buf[i] / div;
+            }
+            dst.write(dstOff + p, buf, 0, n);
+        }
+    }
+
+    /** dst[dstOff + i] = src[srcOff + i] for i &lt; len. */
+    static void copy(Tensor src, long srcOff, Tensor dst, long dstOff, long len) {
+        float[] buf = scratch(SCRATCH, CHUNK);
+        for (long p = 0; p < len; p += CHUNK) {
+            int n = (int) Math.min(CHUNK, len - p);
+            src.read(srcOff + p, buf, 0, n);
+            dst.write(dstOff + p, buf, 0, n);
+        }
+    }
+}
