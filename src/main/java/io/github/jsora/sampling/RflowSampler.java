@@ -104,6 +104,7 @@ public final class RflowSampler {
         final float[] bufA = new float[BLOCK];
         final float[] bufB = new float[BLOCK];
         final float[] bufZ = new float[BLOCK];
+        float[] sliceU;           // [H·W] scratch of the dynamic leap's slice, made on first use
 
         Run(DenoisingModel model, Tensor noise, SamplerOptions options, RflowSchedule schedule, LeapDecider decider,
                 ProgressListener listener, CancellationToken cancel) {
@@ -215,7 +216,10 @@ public final class RflowSampler {
             long outSample = (long) outChannels * frames * frameSize;
             long inner = ((long) c * frames + f) * frameSize;
             int n = (int) frameSize;
-            float[] u = n <= BLOCK ? bufB : new float[n];
+            if (sliceU == null) {
+                sliceU = new float[n];
+            }
+            float[] u = sliceU;
             out.read(b * outSample + inner, dst, 0, n);
             out.read((batch + b) * outSample + inner, u, 0, n);
             for (int k = 0; k < n; k++) {
