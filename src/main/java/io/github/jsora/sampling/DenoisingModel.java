@@ -1,0 +1,36 @@
+package io.github.jsora.sampling;
+
+import io.github.jsora.tensor.Tensor;
+
+/**
+ * The denoiser as the sampler sees it: a velocity predictor for a classifier-free-guidance batch. The sampler knows
+ * nothing of the architecture or of text; everything the model is conditioned on (the caption embedding and the
+ * null caption, the caption mask, fps, pixel height and width) is bound into the implementation by glue code.
+ *
+ * <p>Batch layout: rows {@code 0..B-1} of {@code x} are the conditional half (caption y), rows {@code B..2B-1} the
+ * unconditional half (the null caption, or a negative prompt's embedding when one is given; which one is the
+ * glue's business: the sampler only combines the two halves). Both halves hold the same latent, {@code [z; z]}.
+ *
+ * <p>The {@code step} index (0-based, in the order of {@link RflowSchedule#timestep(int)}) lets an implementation
+ * apply per-step strategies such as temporal token merging (TDTM) only on some steps; a plain model ignores it.
+ *
+ * <p>Contract: {@code x} is owned by the sampler and reused between steps (read it, do not keep or modify it). The
+ * returned tensor is handed to the sampler, which calls {@link Tensor#close()} on it after the step (closing a view
+ * is a no-op, so an implementation may return a view of a buffer it reuses). Implementations need not be
+ * thread-safe: one generation calls {@code forward} sequentially from one thread.
+ */
+@FunctionalInterface
+public interface DenoisingModel {
+
+    /**
+     * Predicts the velocity (x0 − noise convention of rectified flow) for both guidance halves.
+     *
+     * @param x         latent batch {@code [2B, C, T, H, W]}: conditional half, then unconditional half
+     * @param timesteps {@code [2B]} transformed timesteps on the 0…{@code numTimesteps} (normally 0…1000) scale;
+     *                  the first may exceed 1000 by a float32 rounding (see {@link RflowSchedule})
+     * @param step      0-based sampling step index
+     * @return {@code [2B, C', T, H, W]} with {@code C' ≥ C}; channels {@code 0..C-1} are the velocity, any further
+     *         channels (STDiT3's learned variance) are ignored
+     */
+    Tensor forward(Tensor x, float[] timesteps, int step);
+}

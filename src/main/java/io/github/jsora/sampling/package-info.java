@@ -1,0 +1,12 @@
+/**
+ * Rectified-flow sampling (Open-Sora v1.2) with classifier-free guidance and Linear Proportional Leap.
+ *
+ * <p>Entry points: {@link io.github.jsora.sampling.SamplerOptions} (immutable, validated options),
+ * {@link io.github.jsora.sampling.RflowSchedule} (the timestep schedule),
+ * {@link io.github.jsora.sampling.RflowSampler#sample} (the Euler loop) over a
+ * {@link io.github.jsora.sampling.DenoisingModel} (the denoiser with its conditioning bound by glue code),
+ * {@link io.github.jsora.sampling.LeapStrategy} (off / fixed / dynamic LPL),
+ * {@link io.github.jsora.sampling.GaussianNoise} (seeded initial latent). The package knows nothing of the model
+ * architecture or of text.
+ */
+package io.github.jsora.sampling;
