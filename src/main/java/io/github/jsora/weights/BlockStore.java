@@ -23,7 +23,9 @@ import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
  * while the current block computes.
  *
  * <p><b>Loading.</b> Materialising a block reads its tensors from the checkpoint, converted to float32, into native
- * tensors the store owns. With prefetch on ({@link Options#prefetchDepth()} ≥ 1) a daemon loader thread loads the
+ * tensors the store owns. Safetensors checkpoints are read with positional reads by default, so that streamed
+ * weights do not stay in the process's resident set as touched pages of the mapping (see
+ * {@link PositionalTensorReader}; {@link Options#withMappedReads()} reads through the mapping). With prefetch on ({@link Options#prefetchDepth()} ≥ 1) a daemon loader thread loads the
  * blocks that follow the one last acquired, in layout order (cyclically: a denoising loop runs the layout again and
  * again; {@link Options#singlePass()} stops at the end of the layout, for the text encoder), as far ahead as the
  * budget allows; the loader starts with block 0 as soon as the store is built. With prefetch off, {@link #acquire}
@@ -64,8 +66,11 @@ public final class BlockStore implements BlockSource {
      * @param prefetchDepth streamed blocks reserved to load while one computes; 0 disables the loader thread
      * @param cyclic        true when passes repeat (denoising loop): the loader wraps from the last block to the
      *                      first; false for a model run once per request (text encoder)
+     * @param mappedReads   read tensors through the checkpoint's memory mapping ({@link Checkpoint#loadInto})
+     *                      instead of positional reads; touched pages of the mapping then count in the process's
+     *                      resident set for as long as the checkpoint is open (see {@link PositionalTensorReader})
      */
-    public record Options(long budgetBytes, int prefetchDepth, boolean cyclic) {
+    public record Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads) {
 
         public Options {
             if (budgetBytes <= 0) {
@@ -78,17 +83,17 @@ public final class BlockStore implements BlockSource {
 
         /** A budget in bytes, prefetch of one block ahead, cyclic passes. */
         public static Options budget(long bytes) {
-            return new Options(bytes, 1, true);
+            return new Options(bytes, 1, true, false);
         }
 
         /** No limit: every block stays resident once loaded; prefetch of one block ahead. */
         public static Options unlimited() {
-            return new Options(Long.MAX_VALUE, 1, true);
+            return new Options(Long.MAX_VALUE, 1, true, false);
         }
 
         /** The same with room reserved for {@code depth} streamed blocks in flight (0 disables prefetch). */
         public Options withPrefetch(int depth) {
-            return new Options(budgetBytes, depth, cyclic);
+            return new Options(budgetBytes, depth, cyclic, mappedReads);
         }
 
         /** The same without loader thread: blocks load in {@code acquire}. */
@@ -98,14 +103,22 @@ public final class BlockStore implements BlockSource {
 
         /** The same for a model run once per request: no prefetch past the last block. */
         public Options singlePass() {
-            return new Options(budgetBytes, prefetchDepth, false);
+            return new Options(budgetBytes, prefetchDepth, false, mappedReads);
+        }
+
+        /**
+         * The same reading through the checkpoint's mapping (for any {@link Checkpoint}; other kinds than
+         * safetensors files always are).
+         */
+        public Options withMappedReads() {
+            return new Options(budgetBytes, prefetchDepth, cyclic, true);
         }
 
         @Override
         public String toString() {
             return "budget " + (budgetBytes == Long.MAX_VALUE ? "unlimited" : budgetBytes + " bytes")
                     + ", prefetch " + (prefetchDepth == 0 ? "off" : "depth " + prefetchDepth)
-                    + (cyclic ? ", cyclic" : ", single pass");
+                    + (cyclic ? ", cyclic" : ", single pass") + (mappedReads ? ", mapped reads" : "");
         }
     }
 
@@ -147,6 +160,7 @@ public final class BlockStore implements BlockSource {
     private final Slot[] slots;
     private final Map<String, Slot> byName = new LinkedHashMap<>();
     private final Thread loader;
+    private final PositionalTensorReader reader; // null: read with Checkpoint.loadInto
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -192,6 +206,7 @@ public final class BlockStore implements BlockSource {
             slots[i] = new Slot(i, specs.get(i), sizes[i], plan.isResident(i));
             byName.put(specs.get(i).name(), slots[i]);
         }
+        this.reader = options.mappedReads() ? null : PositionalTensorReader.forCheckpoint(ckpt);
         LOG.info("block store for {} ({}): {}", ckpt.source().getFileName(), options, plan);
         if (options.prefetchDepth() > 0 && slots.length > 0) {
             loader = new Thread(this::loaderLoop, "jsora-block-loader-" + ckpt.source().getFileName());
@@ -410,6 +425,9 @@ public final class BlockStore implements BlockSource {
                     free(s);
                 }
             }
+            if (reader != null) {
+                reader.close();
+            }
             LOG.debug("block store for {} closed; {}", ckpt.source().getFileName(), stats());
         } finally {
             lock.unlock();
@@ -539,7 +557,11 @@ public final class BlockStore implements BlockSource {
                 }
                 Tensor t = Tensor.zeros(e.getValue());
                 m.put(e.getKey(), t);
-                ckpt.loadInto(e.getKey(), t);
+                if (reader != null) {
+                    reader.readInto(e.getKey(), t);
+                } else {
+                    ckpt.loadInto(e.getKey(), t);
+                }
             }
         } catch (RuntimeException | Error e) {
             m.values().forEach(Tensor::close);

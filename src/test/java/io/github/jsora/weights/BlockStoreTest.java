@@ -64,6 +64,9 @@ class BlockStoreTest {
         m.put("two blocks, no prefetch", BlockStore.Options.budget(2 * largest).withoutPrefetch());
         m.put("one block, no prefetch", BlockStore.Options.budget(largest).withoutPrefetch());
         m.put("one block single pass", BlockStore.Options.budget(2 * largest).singlePass());
+        m.put("one block + prefetch, mapped reads", BlockStore.Options.budget(2 * largest).withMappedReads());
+        m.put("one block, no prefetch, mapped reads", BlockStore.Options.budget(largest).withoutPrefetch()
+                .withMappedReads());
         return m;
     }
 
@@ -118,6 +121,44 @@ class BlockStoreTest {
                     assertTrue(st.residentBytes() <= b.getValue().budgetBytes(), what);
                 }
             }, b.getKey());
+        }
+    }
+
+    @Test
+    void shardedCheckpointReadsTheSameValues() throws IOException {
+        // split the synthetic checkpoint into two shards plus an index
+        Path sdir = dir.resolve("sharded");
+        java.nio.file.Files.createDirectories(sdir);
+        SafetensorsWriter w1 = new SafetensorsWriter();
+        SafetensorsWriter w2 = new SafetensorsWriter();
+        StringBuilder index = new StringBuilder("{\"metadata\":{},\"weight_map\":{");
+        int i = 0;
+        for (String n : ckpt.names()) {
+            boolean first = n.compareTo("blocks.3") < 0;
+            try (Tensor t = ckpt.load(n)) {
+                (first ? w1 : w2).add(n, t, ckpt.info(n).dtype());
+            }
+            index.append(i++ > 0 ? "," : "").append('"').append(n).append("\":\"")
+                    .append(first ? "a.safetensors" : "b.safetensors").append('"');
+        }
+        w1.write(sdir.resolve("a.safetensors"), false);
+        w2.write(sdir.resolve("b.safetensors"), false);
+        java.nio.file.Files.writeString(sdir.resolve("model.safetensors.index.json"), index.append("}}"));
+        List<float[]> expected;
+        try (ResidentBlockSource res = new ResidentBlockSource(ckpt, model.layout)) {
+            expected = SyntheticModel.run(res, 2, 0);
+        }
+        try (Checkpoint sc = Checkpoint.open(sdir)) {
+            assertTrue(sc instanceof ShardedCheckpoint);
+            for (BlockStore.Options opt : List.of(BlockStore.Options.budget(2 * largest),
+                    BlockStore.Options.budget(largest).withoutPrefetch())) {
+                try (BlockStore store = new BlockStore(sc, model.layout, opt)) {
+                    List<float[]> got = SyntheticModel.run(store, 2, 0);
+                    for (int k = 0; k < got.size(); k++) {
+                        assertArrayEquals(expected.get(k), got.get(k), opt + " read #" + k);
+                    }
+                }
+            }
         }
     }
 
@@ -260,7 +301,9 @@ class BlockStoreTest {
     void fileTruncatedAfterOpenFailsTheAcquire() throws IOException {
         int k = 0;
         for (BlockStore.Options opt : List.of(BlockStore.Options.budget(2 * largest),
-                BlockStore.Options.budget(largest).withoutPrefetch())) {
+                BlockStore.Options.budget(largest).withoutPrefetch(),
+                BlockStore.Options.budget(2 * largest).withMappedReads(),
+                BlockStore.Options.budget(largest).withoutPrefetch().withMappedReads())) {
             for (boolean mappedBefore : new boolean[] {false, true}) {
                 Path copy = dir.resolve("copy-" + (k++) + ".safetensors");
                 java.nio.file.Files.copy(model.file, copy);
@@ -279,7 +322,7 @@ class BlockStoreTest {
                                     () -> SyntheticModel.run(store, 1, 0), what);
                             assertTrue(e.getCause() instanceof WeightFormatException, what + ": " + e.getCause());
                             assertTrue(e.getMessage().contains(copy.getFileName().toString()), e.getMessage());
-                            if (mappedBefore) {
+                            if (mappedBefore || !opt.mappedReads()) {
                                 assertTrue(e.getMessage().contains("truncated after opening"), e.getMessage());
                             }
                         }
