@@ -1,0 +1,429 @@
+package io.github.jsora.dit;
+
+import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tensor;
+
+/**
+ * Fused row kernels of the STDiT3 block loop. Each kernel moves a chunk of rows into a thread-local heap array with
+ * one bulk copy, computes there and writes back with one bulk copy, parallel over independent work units (frames,
+ * sequences, row chunks). Reductions (norm statistics) run on one thread in a fixed order, so results do not depend
+ * on the thread count.
+ *
+ * <p>Token tensors are [B, T, S, C] in row-major order (frame-major, then patch row, then patch column), the
+ * reference's token order. "Modulation rows" are rows of a flat table {@code mod} of {@code stride} floats each
+ * (6·C for blocks, 2·C for the final layer); {@code frameRow[b·T + t]} names the row used by frame t of sample b
+ * (the timestep row of sample b, or its t=0 row for conditioning frames of an {@code x_mask}).
+ */
+final class Kernels {
+
+    /** Floats moved per bulk copy in row-chunked kernels. */
+    private static final int CHUNK_FLOATS = 1 << 14;
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+
+    private Kernels() {
+    }
+
+    static float[] scratch(int slot, int n) {
+        float[][] s = SCRATCH.get();
+        if (s[slot] == null || s[slot].length < n) {
+            s[slot] = new float[Math.max(n, 64)];
+        }
+        return s[slot];
+    }
+
+    private static int rowsPerChunk(int width) {
+        return Math.max(1, CHUNK_FLOATS / Math.max(width, 1));
+    }
+
+    // ------------------------------------------------------------------ norms and modulation
+
+    /** LayerNorm (no affine, eps) of v[off..off+c) in place. */
+    static void layerNormRow(float[] v, int off, int c, float eps) {
+        double sum = 0;
+        for (int i = 0; i < c; i++) {
+            sum += v[off + i];
+        }
+        float mean = (float) (sum / c);
+        double sq = 0;
+        for (int i = 0; i < c; i++) {
+            float d = v[off + i] - mean;
+            sq += d * d;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / c + eps));
+        for (int i = 0; i < c; i++) {
+            v[off + i] = (v[off + i] - mean) * inv;
+        }
+    }
+
+    /** RMSNorm of v[off..off+n) in place, times w (eps inside the root). */
+    static void rmsNormRow(float[] v, int off, int n, float[] w, float eps) {
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            float a = v[off + i];
+            sq += a * a;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / n + eps));
+        for (int i = 0; i < n; i++) {
+            v[off + i] = w[i] * (v[off + i] * inv);
+        }
+    }
+
+    /**
+     * out[b,t,s,:] = LN(x[b,t,s,:])·(1 + scale) + shift with the frame's modulation row; when {@code again} is set
+     * for a frame (the reference final layer's conditioning-frame path), the result is normalised and modulated a
+     * second time with row {@code againRow[b·T+t]}.
+     *
+     * @param frames   B·T frames of S rows of C
+     * @param shiftOff offset of shift inside a modulation row; scale is at {@code scaleOff}
+     */
+    static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[] mod, int stride,
+            int[] frameRow, int shiftOff, int scaleOff, int[] againRow) {
+        int per = rowsPerChunk(c);
+        int chunksPerFrame = (s + per - 1) / per;
+        Parallel.forRange(frames * chunksPerFrame, (long) per * c * 6, (from, to) -> {
+            float[] buf = scratch(0, per * c);
+            for (int u = from; u < to; u++) {
+                int f = u / chunksPerFrame;
+                int r0 = (u % chunksPerFrame) * per;
+                int nr = Math.min(per, s - r0);
+                long o = ((long) f * s + r0) * c;
+                x.read(o, buf, 0, nr * c);
+                int row = frameRow[f] * stride;
+                int again = againRow == null ? -1 : againRow[f];
+                for (int r = 0; r < nr; r++) {
+                    int off = r * c;
+                    layerNormRow(buf, off, c, 1e-6f);
+                    modulateRow(buf, off, c, mod, row + shiftOff, row + scaleOff);
+                    if (again >= 0) {
+                        layerNormRow(buf, off, c, 1e-6f);
+                        modulateRow(buf, off, c, mod, again * stride + shiftOff, again * stride + scaleOff);
+                    }
+                }
+                out.write(o, buf, 0, nr * c);
+            }
+        });
+    }
+
+    private static void modulateRow(float[] v, int off, int c, float[] mod, int shift, int scale) {
+        for (int i = 0; i < c; i++) {
+            v[off + i] = v[off + i] * (1f + mod[scale + i]) + mod[shift + i];
+        }
+    }
+
+    // ------------------------------------------------------------------ token merging (TDTM)
+
+    /**
+     * Averages consecutive frame pairs: dst[b, j] = ½(src[b, 2j] + src[b, 2j+1]); with odd T the last frame forms a
+     * group of its own and is copied. src [B, T, S·C] → dst [B, ⌈T/2⌉, S·C].
+     */
+    static void mergeFramePairs(Tensor src, Tensor dst, int b, int t, long frameFloats) {
+        int tq = (t + 1) / 2;
+        int per = (int) Math.min(frameFloats, CHUNK_FLOATS);
+        int chunksPerFrame = (int) ((frameFloats + per - 1) / per);
+        Parallel.forRange(b * tq * chunksPerFrame, (long) per * 2, (from, to) -> {
+            float[] a = scratch(0, per);
+            float[] bb = scratch(1, per);
+            for (int u = from; u < to; u++) {
+                int g = u / chunksPerFrame;          // merged frame index b·tq + j
+                long e0 = (long) (u % chunksPerFrame) * per;
+                int n = (int) Math.min(per, frameFloats - e0);
+                int bi = g / tq;
+                int j = g % tq;
+                int f0 = 2 * j;
+                src.read(((long) bi * t + f0) * frameFloats + e0, a, 0, n);
+                if (f0 + 1 < t) {
+                    src.read(((long) bi * t + f0 + 1) * frameFloats + e0, bb, 0, n);
+                    for (int i = 0; i < n; i++) {
+                        a[i] = (a[i] + bb[i]) * 0.5f;
+                    }
+                }
+                dst.write((long) g * frameFloats + e0, a, 0, n);
+            }
+        });
+    }
+
+    /**
+     * x[b,t,s,:] += gate ⊙ (src[b, g(t), s, :] + bias) where g(t) = t (no merging) or t/2 (merged pairs, the unmerge
+     * copy of TDTM), gate is the frame's modulation slice at {@code gateOff} or 1 when {@code gateOff < 0}.
+     *
+     * @param tq frames of src (T or ⌈T/2⌉)
+     */
+    static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c, float[] mod,
+            int stride, int[] frameRow, int gateOff) {
+        boolean paired = tq != t;
+        int per = rowsPerChunk(c);
+        int chunksPerFrame = (s + per - 1) / per;
+        Parallel.forRange(b * t * chunksPerFrame, (long) per * c * 3, (from, to) -> {
+            float[] xb = scratch(0, per * c);
+            float[] sb = scratch(1, per * c);
+            for (int u = from; u < to; u++) {
+                int f = u / chunksPerFrame;
+                int bi = f / t;
+                int ti = f % t;
+                int g = bi * tq + (paired ? ti >> 1 : ti);
+                int r0 = (u % chunksPerFrame) * per;
+                int nr = Math.min(per, s - r0);
+                long ox = ((long) f * s + r0) * c;
+                long os = ((long) g * s + r0) * c;
+                x.read(ox, xb, 0, nr * c);
+                src.read(os, sb, 0, nr * c);
+                if (gateOff >= 0) {
+                    int gate = frameRow[f] * stride + gateOff;
+                    for (int r = 0; r < nr; r++) {
+                        int off = r * c;
+                        for (int i = 0; i < c; i++) {
+                            xb[off + i] += mod[gate + i] * (sb[off + i] + bias[i]);
+                        }
+                    }
+                } else {
+                    for (int r = 0; r < nr; r++) {
+                        int off = r * c;
+                        for (int i = 0; i < c; i++) {
+                            xb[off + i] += sb[off + i] + bias[i];
+                        }
+                    }
+                }
+                x.write(ox, xb, 0, nr * c);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    /** t[r, :] = GELU_tanh(t[r, :] + bias) over rows of width {@code w} (bias[0..w)), in place. */
+    static void biasGelu(Tensor t, float[] bias, int w) {
+        rowKernel(t, w, 20, (buf, nr) -> {
+            for (int r = 0; r < nr; r++) {
+                int off = r * w;
+                for (int i = 0; i < w; i++) {
+                    buf[off + i] = gelu(buf[off + i] + bias[i]);
+                }
+            }
+        });
+    }
+
+    /** t[r, :] += bias over rows of width {@code w} (bias[0..w)), in place. */
+    static void addBias(Tensor t, float[] bias, int w) {
+        rowKernel(t, w, 1, (buf, nr) -> {
+            for (int r = 0; r < nr; r++) {
+                int off = r * w;
+                for (int i = 0; i < w; i++) {
+                    buf[off + i] += bias[i];
+                }
+            }
+        });
+    }
+
+    /** x[f, :] += v over frames of {@code frameFloats} = v.length floats, in place. */
+    static void addFrameVector(Tensor x, float[] v, int frames, long frameFloats) {
+        int n = Math.toIntExact(frameFloats);
+        int per = Math.min(n, CHUNK_FLOATS);
+        int chunksPerFrame = (n + per - 1) / per;
+        Parallel.forRange(frames * chunksPerFrame, per, (from, to) -> {
+            float[] buf = scratch(0, per);
+            for (int u = from; u < to; u++) {
+                int f = u / chunksPerFrame;
+                int e0 = (u % chunksPerFrame) * per;
+                int len = Math.min(per, n - e0);
+                long o = (long) f * n + e0;
+                x.read(o, buf, 0, len);
+                for (int i = 0; i < len; i++) {
+                    buf[i] += v[e0 + i];
+                }
+                x.write(o, buf, 0, len);
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface RowBody {
+        void apply(float[] buf, int rows);
+    }
+
+    /** Runs {@code body} on chunks of whole rows of width w, read into and written back from a scratch array. */
+    private static void rowKernel(Tensor t, int w, int workPerElement, RowBody body) {
+        int rows = Math.toIntExact(t.size() / w);
+        int per = rowsPerChunk(w);
+        int chunks = (rows + per - 1) / per;
+        Parallel.forRange(chunks, (long) per * w * workPerElement, (from, to) -> {
+            float[] buf = scratch(0, per * w);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                long o = (long) r0 * w;
+                t.read(o, buf, 0, nr * w);
+                body.apply(buf, nr);
+                t.write(o, buf, 0, nr * w);
+            }
+        });
+    }
+
+    /**
+     * GELU, tanh form 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed through the identity
+     * 0.5·(1 + tanh(u)) = 1 / (1 + e^(−2u)).
+     */
+    static float gelu(float x) {
+        float u = SQRT_2_OVER_PI * (x + 0.044715f * x * x * x);
+        return x / (1f + (float) Math.exp(-2f * u));
+    }
+
+    static float silu(float x) {
+        return x / (1f + (float) Math.exp(-x));
+    }
+
+    // ------------------------------------------------------------------ head split / merge
+
+    /**
+     * How token rows group into attention sequences: a sequence {@code q} of length {@code len} holds the rows
+     * {@code base(q) + p·stride}, p = 0..len-1.
+     */
+    record Sequences(int count, int len, int rowStride, Mode mode, int s, int tq) {
+
+        enum Mode { SPATIAL, TEMPORAL, SAMPLE }
+
+        /** One sequence per frame (b, t) over its S patches. */
+        static Sequences spatial(int b, int tq, int s) {
+            return new Sequences(b * tq, s, 1, Mode.SPATIAL, s, tq);
+        }
+
+        /** One sequence per patch (b, s) over its T frames. */
+        static Sequences temporal(int b, int tq, int s) {
+            return new Sequences(b * s, tq, s, Mode.TEMPORAL, s, tq);
+        }
+
+        /** One sequence per sample over all its T·S tokens (cross-attention queries). */
+        static Sequences sample(int b, int tq, int s) {
+            return new Sequences(b, tq * s, 1, Mode.SAMPLE, s, tq);
+        }
+
+        long base(int q) {
+            return switch (mode) {
+                case SPATIAL -> (long) q * s;
+                case TEMPORAL -> (long) (q / s) * tq * s + q % s;
+                case SAMPLE -> (long) q * tq * s;
+            };
+        }
+
+        long tokens() {
+            return (long) count * len;
+        }
+    }
+
+    /**
+     * Splits projected rows into head-major sequences: for every token row of {@code src} (width parts·C), adds the
+     * bias and writes part i, head h into {@code dst[i]} at [seq·heads + h, pos, hd]. Parts 0 and 1 (q and k of a
+     * self-attention) are RMS-normalised per head with {@code norms[i]} when given and rotated with the interleaved
+     * rotary embedding at position {@code pos} when angle tables are given ({@code cos/sin[pos·hd/2 + i]}).
+     */
+    static void splitHeads(Tensor src, float[] bias, Sequences seqs, int heads, int hd, Tensor[] dst, float[][] norms,
+            float[] cos, float[] sin) {
+        int parts = dst.length;
+        int c = heads * hd;
+        int width = parts * c;
+        int len = seqs.len();
+        float[] fc = cos;
+        float[] fs = sin;
+        int per = Math.min(len, rowsPerChunk(width));
+        int chunksPerSeq = (len + per - 1) / per;
+        Parallel.forRange(seqs.count() * chunksPerSeq, (long) per * width * 4, (from, to) -> {
+            float[] in = scratch(0, per * width);
+            float[] out = scratch(1, per * hd);
+            for (int u = from; u < to; u++) {
+                int q = u / chunksPerSeq;
+                int p0 = (u % chunksPerSeq) * per;
+                int np = Math.min(per, len - p0);
+                long base = seqs.base(q);
+                if (seqs.rowStride() == 1) {
+                    src.read((base + p0) * width, in, 0, np * width);
+                } else {
+                    for (int p = 0; p < np; p++) {
+                        src.read((base + (long) (p0 + p) * seqs.rowStride()) * width, in, p * width, width);
+                    }
+                }
+                for (int part = 0; part < parts; part++) {
+                    float[] norm = norms == null || part >= norms.length ? null : norms[part];
+                    boolean rotate = fc != null && part < 2;
+                    for (int h = 0; h < heads; h++) {
+                        int col = part * c + h * hd;
+                        for (int p = 0; p < np; p++) {
+                            int io = p * width + col;
+                            int oo = p * hd;
+                            for (int i = 0; i < hd; i++) {
+                                out[oo + i] = in[io + i] + bias[col + i];
+                            }
+                            if (norm != null) {
+                                rmsNormRow(out, oo, hd, norm, 1e-6f);
+                            }
+                            if (rotate) {
+                                rotateInterleaved(out, oo, hd, fc, fs, (p0 + p) * (hd / 2));
+                            }
+                        }
+                        long d = (((long) q * heads + h) * len + p0) * hd;
+                        dst[part].write(d, out, 0, np * hd);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Angle tables of the interleaved rotary embedding: cos/sin of pos·freqs[i] for pos &lt; len (float32 like the reference). */
+    static float[][] ropeTables(float[] freqs, int len) {
+        int half = freqs.length;
+        float[] cos = new float[len * half];
+        float[] sin = new float[len * half];
+        for (int p = 0; p < len; p++) {
+            for (int i = 0; i < half; i++) {
+                float angle = (float) p * freqs[i];
+                cos[p * half + i] = (float) Math.cos(angle);
+                sin[p * half + i] = (float) Math.sin(angle);
+            }
+        }
+        return new float[][] {cos, sin};
+    }
+
+    /** Rotary embedding on interleaved pairs (v[2i], v[2i+1]) with angle tables at {@code t0}. */
+    static void rotateInterleaved(float[] v, int off, int hd, float[] cos, float[] sin, int t0) {
+        for (int i = 0; i < hd / 2; i++) {
+            float a = v[off + 2 * i];
+            float b = v[off + 2 * i + 1];
+            float c = cos[t0 + i];
+            float s = sin[t0 + i];
+            v[off + 2 * i] = a * c - b * s;
+            v[off + 2 * i + 1] = b * c + a * s;
+        }
+    }
+
+    /** Inverse of the head split: head-major [seq·heads + h, pos, hd] back to token rows [rows, heads·hd]. */
+    static void mergeHeads(Tensor src, Sequences seqs, int heads, int hd, Tensor dst) {
+        int c = heads * hd;
+        int len = seqs.len();
+        int per = Math.min(len, rowsPerChunk(c));
+        int chunksPerSeq = (len + per - 1) / per;
+        Parallel.forRange(seqs.count() * chunksPerSeq, (long) per * c * 2, (from, to) -> {
+            float[] out = scratch(0, per * c);
+            float[] in = scratch(1, per * hd);
+            for (int u = from; u < to; u++) {
+                int q = u / chunksPerSeq;
+                int p0 = (u % chunksPerSeq) * per;
+                int np = Math.min(per, len - p0);
+                for (int h = 0; h < heads; h++) {
+                    src.read((((long) q * heads + h) * len + p0) * hd, in, 0, np * hd);
+                    for (int p = 0; p < np; p++) {
+                        System.arraycopy(in, p * hd, out, p * c + h * hd, hd);
+                    }
+                }
+                long base = seqs.base(q);
+                if (seqs.rowStride() == 1) {
+                    dst.write((base + p0) * c, out, 0, np * c);
+                } else {
+                    for (int p = 0; p < np; p++) {
+                        dst.write((base + (long) (p0 + p) * seqs.rowStride()) * c, out, p * c, c);
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,188 @@
+package io.github.jsora.dit;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.github.jsora.tensor.Tensor;
+
+/**
+ * Scratch memory of STDiT3 forward passes for one input geometry (B, Tp, Hp, Wp, L), allocated once and reused by
+ * every forward of that geometry (a whole sampling run makes no native allocation after its first step). A
+ * forward with another geometry replaces the workspace.
+ */
+final class Workspace implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Workspace.class);
+
+    /** Upper bound of the attention score slab in floats (192 MiB); one score matrix always fits. */
+    private static final long SCORE_BUDGET = 48L * 1024 * 1024;
+
+    final int b;
+    final int t;
+    final int h;
+    final int w;
+    final int tp;
+    final int hp;
+    final int wp;
+    final int s;
+    final int captionLen;
+    final int c;
+    final long tokens;          // B·Tp·S
+
+    private final List<Tensor> owned = new ArrayList<>();
+
+    // token stream and block scratch
+    final Tensor x;             // [B, Tp, S, C] residual stream
+    final Tensor xm;            // [B·Tp·S, C] modulated tokens / merged attention heads
+    Tensor merged;              // [B·⌈Tp/2⌉·S, C] TDTM merged frames (allocated on first use)
+    final Tensor wide;          // [B·Tp·S, max(3C, mlp, C)] qkv / MLP hidden / projections
+    final Tensor q;             // [B·Tp·S·C] head-major queries
+    final Tensor k;             // [B·Tp·S·C] head-major keys
+    final Tensor v;             // [B·Tp·S·C] head-major values
+    final Tensor ao;            // [B·Tp·S·C] head-major attention output / MLP output
+    final Tensor scores;        // attention score slab
+
+    // embedders
+    final Tensor patches;       // [B·Tp·S, Cin·pt·ph·pw]
+    final Tensor freq;          // [3B, 256] sinusoids of timestep, 0 (t0) and fps
+    final Tensor hidden;        // [3B, C]
+    final Tensor emb;           // [3B, C] t_emb rows 0..B-1, t0_emb rows B..2B-1, fps_emb rows 2B..3B-1
+    final Tensor tSum;          // [2B, C] t = t_emb + fps_emb (and t0)
+    final Tensor tAct;          // [2B, C] SiLU(t)
+    final Tensor tMlp;          // [2B, 6C]
+    final Tensor yHidden;       // [B·L, C]
+    final Tensor yEmb;          // [B·L, C]
+    final Tensor yPacked;       // [B·L, C] (first ΣL_b rows used)
+    final Tensor yKv;           // [B·L, 2C]
+    final Tensor kc;            // [B·L·C] caption keys, head-major per sample
+    final Tensor vc;            // [B·L·C] caption values
+
+    // heap scratch
+    final float[] input;        // x of the forward, [B, Cin, T, H, W]
+    final float[] patchRows;    // [B·Tp·S, Cin·pv]
+    final float[] finalRows;    // [B·Tp·S, pv·out]
+    final float[] output;       // [B, out, T, H, W]
+    final float[] mod;          // [2B, 6C] block modulation rows (t then t0)
+    final float[] finalMod;     // [2B, 2C]
+    final float[] tMlpHeap;     // [2B, 6C]
+    final float[] tSumHeap;     // [2B, C]
+    final float[] table;        // [6C] a block's scale_shift_table
+    final float[] bias;         // [max(3C, mlp, 6C, pv·out)]
+    final float[] qNorm;        // [hd]
+    final float[] kNorm;        // [hd]
+    final int[] frameRow;       // [B·Tp] modulation row per frame
+    final int[] sampleRow;      // [B·Tp] = b
+    final int[] againRow;       // [B·Tp] final-layer second modulation row or -1
+
+    // caches
+    float[] posEmb;             // [S, C]
+    double posScale = Double.NaN;
+    float[][] rope;             // {cos, sin} for Tp frames
+    float[][] ropeMerged;       // {cos, sin} for ⌈Tp/2⌉ frames
+
+    Workspace(Stdit3Config cfg, int b, int t, int h, int w, int tp, int hp, int wp, int captionLen) {
+        this.b = b;
+        this.t = t;
+        this.h = h;
+        this.w = w;
+        this.tp = tp;
+        this.hp = hp;
+        this.wp = wp;
+        this.s = hp * wp;
+        this.captionLen = captionLen;
+        this.c = cfg.hiddenSize();
+        this.tokens = (long) b * tp * s;
+        int rows = Math.toIntExact(tokens);
+        int mlp = cfg.mlpHidden();
+        int pv = cfg.patchVolume();
+        int outW = pv * cfg.outChannels();
+        int wideCols = Math.max(Math.max(3 * c, mlp), Math.max(c, outW));
+        int yRows = b * captionLen;
+        int heads = cfg.numHeads();
+        try {
+            x = own(Tensor.zeros(b, tp * s, c));
+            xm = own(Tensor.zeros(rows, c));
+            wide = own(Tensor.zeros(rows, wideCols));
+            q = own(Tensor.zeros(rows * c));
+            k = own(Tensor.zeros(rows * c));
+            v = own(Tensor.zeros(rows * c));
+            ao = own(Tensor.zeros(rows * c));
+            long spatial = (long) b * tp * heads * s * s;
+            long temporal = (long) b * s * heads * tp * tp;
+            long cross = (long) heads * tp * s * captionLen;
+            long oneMax = Math.max((long) s * s, Math.max((long) tp * tp, (long) tp * s * captionLen));
+            long want = Math.max(oneMax, Math.min(SCORE_BUDGET, Math.max(spatial, Math.max(temporal, cross))));
+            scores = own(Tensor.zeros(Math.toIntExact(want)));
+            patches = own(Tensor.zeros(rows, cfg.inChannels() * pv));
+            freq = own(Tensor.zeros(3 * b, 256));
+            hidden = own(Tensor.zeros(3 * b, c));
+            emb = own(Tensor.zeros(3 * b, c));
+            tSum = own(Tensor.zeros(2 * b, c));
+            tAct = own(Tensor.zeros(2 * b, c));
+            tMlp = own(Tensor.zeros(2 * b, 6 * c));
+            yHidden = own(Tensor.zeros(yRows, c));
+            yEmb = own(Tensor.zeros(yRows, c));
+            yPacked = own(Tensor.zeros(yRows, c));
+            yKv = own(Tensor.zeros(yRows, 2 * c));
+            kc = own(Tensor.zeros(yRows * c));
+            vc = own(Tensor.zeros(yRows * c));
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        input = new float[Math.toIntExact((long) b * cfg.inChannels() * t * h * w)];
+        patchRows = new float[Math.toIntExact(tokens * cfg.inChannels() * pv)];
+        finalRows = new float[Math.toIntExact(tokens * outW)];
+        output = new float[Math.toIntExact((long) b * cfg.outChannels() * t * h * w)];
+        mod = new float[2 * b * 6 * c];
+        finalMod = new float[2 * b * 2 * c];
+        tMlpHeap = new float[2 * b * 6 * c];
+        tSumHeap = new float[2 * b * c];
+        table = new float[6 * c];
+        bias = new float[Math.max(Math.max(3 * c, mlp), Math.max(6 * c, outW))];
+        qNorm = new float[cfg.headDim()];
+        kNorm = new float[cfg.headDim()];
+        frameRow = new int[b * tp];
+        sampleRow = new int[b * tp];
+        againRow = new int[b * tp];
+        LOG.debug("STDiT3 workspace B={} T={} {}x{} patches, L={}: {} MiB native", b, tp, hp, wp, captionLen,
+                bytes() >> 20);
+    }
+
+    private Tensor own(Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    boolean fits(int b, int t, int h, int w, int tp, int hp, int wp, int captionLen) {
+        return this.b == b && this.t == t && this.h == h && this.w == w && this.tp == tp && this.hp == hp
+                && this.wp == wp && this.captionLen == captionLen;
+    }
+
+    /** The TDTM merged-frame buffer, allocated on first use. */
+    Tensor merged() {
+        if (merged == null) {
+            merged = own(Tensor.zeros(Math.toIntExact((long) b * ((tp + 1) / 2) * s), c));
+        }
+        return merged;
+    }
+
+    long bytes() {
+        long n = 0;
+        for (Tensor t : owned) {
+            n += t.ownedBytes();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : owned) {
+            t.close();
+        }
+        owned.clear();
+    }
+}
