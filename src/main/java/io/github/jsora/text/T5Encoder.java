@@ -1,0 +1,443 @@
+package io.github.jsora.text;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import io.github.jsora.tensor.Attention;
+import io.github.jsora.tensor.Gemm;
+import io.github.jsora.tensor.Ops;
+import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tensor;
+import io.github.jsora.weights.Block;
+import io.github.jsora.weights.BlockLayout;
+import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.WeightFormatException;
+
+/**
+ * The T5 encoder stack (Hugging Face {@code T5EncoderModel}; T5 v1.1 when the config says "gated-gelu") in float32.
+ *
+ * <pre>
+ * x = E[ids]                                        // [B, L, d], no √d scaling
+ * bias = relBias[bucket(j − i)]                     // [H, L, L], computed in block 0, reused by every block
+ * for each block:
+ *   h = RMSNorm(x)·w0                               // variance in fp32, eps from the config
+ *   q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ                   // [B, L, H·dk] → [B·H, L, dk], no biases
+ *   a = softmax(q·kᵀ + bias + padMask)·v            // NO 1/√dk scaling; padMask = (1 − mask)·float32_min on keys
+ *   x = x + a·Woᵀ
+ *   h = RMSNorm(x)·w1
+ *   x = x + Wo(act(h·Wi0ᵀ) ⊙ h·Wi1ᵀ)                // gated; Wo(act(h·Wiᵀ)) when not gated
+ * out = RMSNorm(x)·wf                               // [B, L, d] last_hidden_state
+ * </pre>
+ * Padded query positions are computed like real ones (their outputs are non-zero, as in the reference).
+ *
+ * <p>Weights come from a {@link BlockSource} in a block loop (acquire, compute, release) over the blocks of
+ * {@link #layout}: {@code embedding}, {@code block.0} … {@code block.{n−1}} ({@code block.0} also holds the relative
+ * attention bias table), {@code final_norm}; so a streaming source can keep only a few blocks resident. The source
+ * is the caller's (not closed here). Not thread-safe: one forward pass at a time per instance.
+ */
+public final class T5Encoder {
+
+    /** Block names of the layout. */
+    public static final String EMBEDDING_BLOCK = "embedding";
+    public static final String FINAL_NORM_BLOCK = "final_norm";
+
+    /** Embedding tensor names accepted (T5EncoderModel stores the same tied tensor under both). */
+    public static final String SHARED = "shared.weight";
+    public static final String EMBED_TOKENS = "encoder.embed_tokens.weight";
+
+    /** Receives intermediate activations during {@link #forward(int[][], int[][], Probe)} (tensors valid only
+     * during the call). Names: {@code hidden_states.i} = input of block i and {@code hidden_states.n} = final
+     * output [B, L, d]; {@code last_block_out_before_final_norm} [B, L, d]; {@code position_bias} [H, L, L]
+     * (without the padding mask). */
+    @FunctionalInterface
+    public interface Probe {
+        void on(String name, Tensor value);
+    }
+
+    private final T5Config config;
+    private final BlockSource weights;
+    private final String embeddingName;
+
+    /**
+     * @param config  model configuration
+     * @param weights a source serving {@link #layout(T5Config, String)} for either embedding name
+     * @throws IllegalArgumentException when the source's layout is not this config's layout
+     */
+    public T5Encoder(T5Config config, BlockSource weights) {
+        this.config = config;
+        this.weights = weights;
+        BlockLayout served = weights.layout();
+        Map<String, int[]> emb = served.block(EMBEDDING_BLOCK).tensors();
+        if (emb.size() != 1) {
+            throw new IllegalArgumentException("embedding block must hold one tensor, found " + emb.keySet());
+        }
+        this.embeddingName = emb.keySet().iterator().next();
+        if (!embeddingName.equals(SHARED) && !embeddingName.equals(EMBED_TOKENS)) {
+            throw new IllegalArgumentException("embedding tensor must be " + SHARED + " or " + EMBED_TOKENS
+                    + ", found " + embeddingName);
+        }
+        requireSameLayout(layout(config, embeddingName), served);
+    }
+
+    private static void requireSameLayout(BlockLayout expected, BlockLayout served) {
+        List<BlockLayout.BlockSpec> e = expected.blocks();
+        List<BlockLayout.BlockSpec> s = served.blocks();
+        if (e.size() != s.size()) {
+            throw new IllegalArgumentException("block source serves " + s.size() + " blocks, the config needs "
+                    + e.size());
+        }
+        for (int i = 0; i < e.size(); i++) {
+            BlockLayout.BlockSpec a = e.get(i);
+            BlockLayout.BlockSpec b = s.get(i);
+            if (!a.name().equals(b.name()) || !a.tensors().keySet().equals(b.tensors().keySet())) {
+                throw new IllegalArgumentException("block " + i + " of the source is " + b.name() + " "
+                        + b.tensors().keySet() + ", the config needs " + a.name() + " " + a.tensors().keySet());
+            }
+            for (Map.Entry<String, int[]> t : a.tensors().entrySet()) {
+                if (!Arrays.equals(t.getValue(), b.tensors().get(t.getKey()))) {
+                    throw new IllegalArgumentException("tensor " + t.getKey() + ": source shape "
+                            + Arrays.toString(b.tensors().get(t.getKey())) + ", config needs "
+                            + Arrays.toString(t.getValue()));
+                }
+            }
+        }
+    }
+
+    public T5Config config() {
+        return config;
+    }
+
+    /** Name of block i of the encoder stack. */
+    public static String blockName(int i) {
+        return "block." + i;
+    }
+
+    /** The block layout of an encoder; {@code embeddingName} is {@link #SHARED} or {@link #EMBED_TOKENS}. */
+    public static BlockLayout layout(T5Config c, String embeddingName) {
+        int d = c.dModel();
+        int inner = c.innerDim();
+        BlockLayout.Builder b = BlockLayout.builder();
+        b.block(EMBEDDING_BLOCK).tensor(embeddingName, c.vocabSize(), d);
+        for (int i = 0; i < c.numLayers(); i++) {
+            String p = "encoder.block." + i + ".layer.";
+            b.block(blockName(i));
+            b.tensor(p + "0.SelfAttention.q.weight", inner, d);
+            b.tensor(p + "0.SelfAttention.k.weight", inner, d);
+            b.tensor(p + "0.SelfAttention.v.weight", inner, d);
+            b.tensor(p + "0.SelfAttention.o.weight", d, inner);
+            if (i == 0) {
+                b.tensor(p + "0.SelfAttention.relative_attention_bias.weight", c.relativeAttentionNumBuckets(),
+                        c.numHeads());
+            }
+            b.tensor(p + "0.layer_norm.weight", d);
+            if (c.gated()) {
+                b.tensor(p + "1.DenseReluDense.wi_0.weight", c.dFf(), d);
+                b.tensor(p + "1.DenseReluDense.wi_1.weight", c.dFf(), d);
+            } else {
+                b.tensor(p + "1.DenseReluDense.wi.weight", c.dFf(), d);
+            }
+            b.tensor(p + "1.DenseReluDense.wo.weight", d, c.dFf());
+            b.tensor(p + "1.layer_norm.weight", d);
+        }
+        b.block(FINAL_NORM_BLOCK).tensor("encoder.final_layer_norm.weight", d);
+        return b.build();
+    }
+
+    /**
+     * The layout for a checkpoint: embedding from {@code shared.weight} when present, else
+     * {@code encoder.embed_tokens.weight}; validated against the checkpoint (decoder tensors, {@code lm_head} and the
+     * unused embedding name are ignored).
+     *
+     * @throws WeightFormatException naming the checkpoint and the missing, extra or mis-shaped tensor
+     */
+    public static BlockLayout layoutFor(T5Config c, Checkpoint ckpt) {
+        String emb;
+        if (ckpt.contains(SHARED)) {
+            emb = SHARED;
+        } else if (ckpt.contains(EMBED_TOKENS)) {
+            emb = EMBED_TOKENS;
+        } else {
+            throw new WeightFormatException(ckpt.source() + ": no embedding tensor (neither \"" + SHARED
+                    + "\" nor \"" + EMBED_TOKENS + "\")");
+        }
+        BlockLayout layout = layout(c, emb);
+        layout.validate(ckpt, "decoder.", "lm_head.", emb.equals(SHARED) ? EMBED_TOKENS : SHARED);
+        return layout;
+    }
+
+    // ------------------------------------------------------------------ relative position bias
+
+    /**
+     * Hugging Face's {@code _relative_position_bucket} for one relative position {@code rp = key − query},
+     * computed in float32 like the reference: exact buckets below {@code maxExact = nb/2}, logarithmic above,
+     * capped at {@code nb − 1}, where {@code nb = numBuckets/2} and positive {@code rp} add {@code nb} when
+     * bidirectional.
+     */
+    public static int relativePositionBucket(int rp, boolean bidirectional, int numBuckets, int maxDistance) {
+        int bucket = 0;
+        int nb = numBuckets;
+        int a;
+        if (bidirectional) {
+            nb /= 2;
+            if (rp > 0) {
+                bucket += nb;
+            }
+            a = Math.abs(rp);
+        } else {
+            a = -Math.min(rp, 0);
+        }
+        int maxExact = nb / 2;
+        if (a < maxExact) {
+            return bucket + a;
+        }
+        float ratio = (float) a / (float) maxExact;
+        float logRatio = (float) Math.log(ratio);
+        float scaled = logRatio / (float) Math.log((double) maxDistance / maxExact) * (float) (nb - maxExact);
+        int large = maxExact + (int) scaled;
+        return bucket + Math.min(large, nb - 1);
+    }
+
+    /**
+     * Position bias of block 0: {@code out[h, i, j] = table[bucket(j − i), h]}.
+     *
+     * @param table [numBuckets, H] ({@code relative_attention_bias.weight})
+     * @param out   [H, L, L], written
+     */
+    public static void positionBias(Tensor table, int numBuckets, int maxDistance, Tensor out) {
+        int h = out.dim(0);
+        int l = out.dim(1);
+        table.requireShape("relative_attention_bias", numBuckets, h);
+        out.requireShape("position bias", h, l, l);
+        float[] t = table.toArray();
+        int[] bucketOf = new int[2 * l + 1];   // index rp + l
+        for (int rp = -l; rp <= l; rp++) {
+            bucketOf[rp + l] = relativePositionBucket(rp, true, numBuckets, maxDistance);
+        }
+        float[] row = new float[l];
+        for (int head = 0; head < h; head++) {
+            for (int i = 0; i < l; i++) {
+                for (int j = 0; j < l; j++) {
+                    row[j] = t[bucketOf[j - i + l] * h + head];
+                }
+                out.write(((long) head * l + i) * l, row, 0, l);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /** {@link #forward(int[][], int[][], Probe)} without a probe. */
+    public Tensor forward(int[][] ids, int[][] mask) {
+        return forward(ids, mask, null);
+    }
+
+    /** Runs the encoder on a tokenized batch. */
+    public Tensor forward(TokenizedBatch batch) {
+        return forward(batch.inputIds(), batch.attentionMask(), null);
+    }
+
+    /**
+     * Runs the encoder.
+     *
+     * @param ids   [B][L] token ids in [0, vocab_size)
+     * @param mask  [B][L] attention mask of 0/1 (1 = real token)
+     * @param probe receives intermediate activations, or null
+     * @return last hidden state [B, L, d] (new tensor, caller closes)
+     * @throws IllegalArgumentException for ragged rows, an id outside the vocabulary or a mask value not 0/1
+     */
+    public Tensor forward(int[][] ids, int[][] mask, Probe probe) {
+        int bsz = ids.length;
+        if (bsz == 0 || mask.length != bsz) {
+            throw new IllegalArgumentException("need a non-empty batch with one mask row per id row: " + bsz
+                    + " id rows, " + mask.length + " mask rows");
+        }
+        int l = ids[0].length;
+        if (l == 0) {
+            throw new IllegalArgumentException("sequence length is 0");
+        }
+        for (int b = 0; b < bsz; b++) {
+            if (ids[b].length != l || mask[b].length != l) {
+                throw new IllegalArgumentException("row " + b + ": ids length " + ids[b].length + ", mask length "
+                        + mask[b].length + ", expected " + l);
+            }
+            for (int i = 0; i < l; i++) {
+                if (ids[b][i] < 0 || ids[b][i] >= config.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + ids[b][i] + " at [" + b + "][" + i
+                            + "] is outside the vocabulary [0, " + config.vocabSize() + ")");
+                }
+                if (mask[b][i] != 0 && mask[b][i] != 1) {
+                    throw new IllegalArgumentException("attention mask value " + mask[b][i] + " at [" + b + "][" + i
+                            + "] is not 0 or 1");
+                }
+            }
+        }
+        int d = config.dModel();
+        int heads = config.numHeads();
+        int dk = config.dKv();
+        int inner = config.innerDim();
+        int rows = bsz * l;
+        float eps = (float) config.layerNormEpsilon();
+        float[] maskAdd = new float[bsz * l];
+        for (int b = 0; b < bsz; b++) {
+            for (int i = 0; i < l; i++) {
+                maskAdd[b * l + i] = mask[b][i] == 1 ? 0f : -Float.MAX_VALUE;   // (1 − mask)·finfo(float32).min
+            }
+        }
+        Tensor x = Tensor.zeros(bsz, l, d);                                      // [B, L, d] residual stream
+        boolean done = false;
+        try (Tensor h = Tensor.zeros(rows, d);                                   // [B·L, d] normed
+                Tensor q = Tensor.zeros(rows, inner);                            // [B·L, H·dk]
+                Tensor k = Tensor.zeros(rows, inner);
+                Tensor v = Tensor.zeros(rows, inner);
+                Tensor qh = Tensor.zeros(bsz * heads, l, dk);                    // [B·H, L, dk]
+                Tensor kh = Tensor.zeros(bsz * heads, l, dk);
+                Tensor vh = Tensor.zeros(bsz * heads, l, dk);
+                Tensor ah = Tensor.zeros(bsz * heads, l, dk);
+                Tensor proj = Tensor.zeros(rows, d);                             // [B·L, d]
+                Tensor ff0 = Tensor.zeros(rows, config.dFf());                   // [B·L, dff]
+                Tensor ff1 = config.gated() ? Tensor.zeros(rows, config.dFf()) : null;
+                Tensor bias = Tensor.zeros(heads, l, l);                         // [H, L, L]
+                Tensor keyMask = Tensor.of(maskAdd, bsz, l)) {                   // [B, L] additive
+            Tensor x2 = x.reshape(rows, d);
+            embed(ids, x2);
+            for (int i = 0; i < config.numLayers(); i++) {
+                if (probe != null) {
+                    probe.on("hidden_states." + i, x);
+                }
+                Block blk = weights.acquire(blockName(i));
+                try {
+                    String p = "encoder.block." + i + ".layer.";
+                    if (i == 0) {
+                        positionBias(blk.get(p + "0.SelfAttention.relative_attention_bias.weight"),
+                                config.relativeAttentionNumBuckets(), config.relativeAttentionMaxDistance(), bias);
+                        if (probe != null) {
+                            probe.on("position_bias", bias);
+                        }
+                    }
+                    // self-attention sub-layer
+                    Ops.rmsNorm(x2, blk.get(p + "0.layer_norm.weight"), eps, h);
+                    Gemm.linear(h, blk.get(p + "0.SelfAttention.q.weight"), null, q);
+                    Gemm.linear(h, blk.get(p + "0.SelfAttention.k.weight"), null, k);
+                    Gemm.linear(h, blk.get(p + "0.SelfAttention.v.weight"), null, v);
+                    splitHeads(q, bsz, l, heads, dk, qh);
+                    splitHeads(k, bsz, l, heads, dk, kh);
+                    splitHeads(v, bsz, l, heads, dk, vh);
+                    Attention.sdpa(qh, kh, vh, 1f, bias, keyMask, ah);
+                    mergeHeads(ah, bsz, l, heads, dk, q);                        // q reused as [B·L, H·dk]
+                    Gemm.linear(q, blk.get(p + "0.SelfAttention.o.weight"), null, proj);
+                    Ops.addInPlace(x2, proj);
+                    // feed-forward sub-layer
+                    Ops.rmsNorm(x2, blk.get(p + "1.layer_norm.weight"), eps, h);
+                    if (config.gated()) {
+                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi_0.weight"), null, ff0);
+                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi_1.weight"), null, ff1);
+                        activate(ff0);
+                        Ops.mul(ff0, ff1, ff0);
+                    } else {
+                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi.weight"), null, ff0);
+                        activate(ff0);
+                    }
+                    Gemm.linear(ff0, blk.get(p + "1.DenseReluDense.wo.weight"), null, proj);
+                    Ops.addInPlace(x2, proj);
+                } finally {
+                    weights.release(blk);
+                }
+            }
+            if (probe != null) {
+                probe.on("last_block_out_before_final_norm", x);
+            }
+            Block fin = weights.acquire(FINAL_NORM_BLOCK);
+            try {
+                Ops.rmsNorm(x2, fin.get("encoder.final_layer_norm.weight"), eps, x2);
+            } finally {
+                weights.release(fin);
+            }
+            if (probe != null) {
+                probe.on("hidden_states." + config.numLayers(), x);
+            }
+            done = true;
+            return x;
+        } finally {
+            if (!done) {
+                x.close();
+            }
+        }
+    }
+
+    /** x[r] = E[ids[r]] for every token. */
+    private void embed(int[][] ids, Tensor x2) {
+        int d = config.dModel();
+        int l = ids[0].length;
+        Block emb = weights.acquire(EMBEDDING_BLOCK);
+        try {
+            Tensor table = emb.get(embeddingName);                               // [vocab, d]
+            float[] row = new float[d];
+            for (int b = 0; b < ids.length; b++) {
+                for (int i = 0; i < l; i++) {
+                    table.read((long) ids[b][i] * d, row, 0, d);
+                    x2.write(((long) b * l + i) * d, row, 0, d);
+                }
+            }
+        } finally {
+            weights.release(emb);
+        }
+    }
+
+    private void activate(Tensor t) {
+        switch (config.activation()) {
+            case GELU_TANH -> Ops.geluTanh(t, t);
+            case SILU -> Ops.silu(t, t);
+            case RELU -> relu(t);
+            default -> throw new IllegalStateException();
+        }
+    }
+
+    private static void relu(Tensor t) {
+        int c = t.dim(-1);
+        int rows = Math.toIntExact(t.size() / c);
+        Parallel.forRange(rows, c, (from, to) -> {
+            float[] r = new float[c];
+            for (int i = from; i < to; i++) {
+                t.read((long) i * c, r, 0, c);
+                for (int j = 0; j < c; j++) {
+                    r[j] = Math.max(r[j], 0f);
+                }
+                t.write((long) i * c, r, 0, c);
+            }
+        });
+    }
+
+    /** [B·L, H·dk] → [B·H, L, dk]. */
+    static void splitHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
+        int inner = heads * dk;
+        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
+            float[] r = new float[inner];
+            for (int row = from; row < to; row++) {
+                int b = row / l;
+                int i = row % l;
+                src.read((long) row * inner, r, 0, inner);
+                for (int hd = 0; hd < heads; hd++) {
+                    dst.write((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
+                }
+            }
+        });
+    }
+
+    /** [B·H, L, dk] → [B·L, H·dk]. */
+    static void mergeHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
+        int inner = heads * dk;
+        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
+            float[] r = new float[inner];
+            for (int row = from; row < to; row++) {
+                int b = row / l;
+                int i = row % l;
+                for (int hd = 0; hd < heads; hd++) {
+                    src.read((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
+                }
+                dst.write((long) row * inner, r, 0, inner);
+            }
+        });
+    }
+}
