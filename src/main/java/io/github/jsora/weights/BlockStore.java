@@ -1,0 +1,627 @@
+package io.github.jsora.weights;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.github.jsora.tensor.Tensor;
+import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
+
+/**
+ * The CI-DL block store (concurrent inference with dynamic loading): a {@link BlockSource} that materialises the
+ * blocks of a model from a mapped {@link Checkpoint} under a hard byte budget, keeps the blocks its
+ * {@link ResidencyPlan} selects resident across passes, streams the others, and loads ahead on a loader thread
+ * while the current block computes.
+ *
+ * <p><b>Loading.</b> Materialising a block reads its tensors from the checkpoint, converted to float32, into native
+ * tensors the store owns. Safetensors checkpoints are read with positional reads by default, so that streamed
+ * weights do not stay in the process's resident set as touched pages of the mapping (see
+ * {@link PositionalTensorReader}; {@link Options#withMappedReads()} reads through the mapping). With prefetch on ({@link Options#prefetchDepth()} ≥ 1) a daemon loader thread loads the
+ * blocks that follow the one last acquired, in layout order (cyclically: a denoising loop runs the layout again and
+ * again; {@link Options#singlePass()} stops at the end of the layout, for the text encoder), as far ahead as the
+ * budget allows; the loader starts with block 0 as soon as the store is built. With prefetch off, {@link #acquire}
+ * loads the block in the calling thread and only one streamed block is ever held.
+ *
+ * <p><b>Budget.</b> Bytes are accounted <em>before</em> a block is allocated: resident blocks own their planned
+ * share, streamed blocks share the rest ({@code budget − resident bytes}, at least the plan's reserve of
+ * {@code 1 + prefetchDepth} blocks), so the block memory never exceeds the budget. Only block weights count:
+ * activations, the mapped file and the JVM are outside the budget.
+ *
+ * <p><b>Protocol.</b> Acquire a block, compute, release it before acquiring the next (a caller may hold more blocks
+ * at once only if the budget has room for them; otherwise {@code acquire} fails with an
+ * {@link IllegalStateException} rather than waiting forever). Blocks may be acquired out of order: prefetched
+ * blocks are then evicted as needed. A resident block stays until {@link #close()}; a streamed block is freed when
+ * its last holder releases it.
+ *
+ * <p><b>Errors and cancellation.</b> A failure on the loader thread (a file truncated after opening, an
+ * out-of-memory, ...) is recorded and every following or waiting {@code acquire} throws a
+ * {@link BlockLoadException} with the original failure as cause; the store does no further loading. A thread
+ * interrupted while waiting in {@code acquire} gets a {@link CancellationException} (interrupt flag kept).
+ * {@link #close()} stops the loader (it finishes at most the tensor it is reading), frees every block not held and
+ * frees held blocks as they are released; {@code acquire} after close throws {@link IllegalStateException}. The
+ * store never closes the checkpoint.
+ *
+ * <p><b>Accounting.</b> {@link #stats()} returns an immutable {@link BlockStoreStats}; {@link #resetStats()} starts
+ * a new generation.
+ *
+ * <p>Thread-safe; meant for one compute thread (plus the store's loader and any thread reading stats).
+ */
+public final class BlockStore implements BlockSource {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BlockStore.class);
+
+    /**
+     * How a store runs.
+     *
+     * @param budgetBytes   hard limit on block memory, bytes ({@link Long#MAX_VALUE}: everything resident)
+     * @param prefetchDepth streamed blocks reserved to load while one computes; 0 disables the loader thread
+     * @param cyclic        true when passes repeat (denoising loop): the loader wraps from the last block to the
+     *                      first; false for a model run once per request (text encoder)
+     * @param mappedReads   read tensors through the checkpoint's memory mapping ({@link Checkpoint#loadInto})
+     *                      instead of positional reads; touched pages of the mapping then count in the process's
+     *                      resident set for as long as the checkpoint is open (see {@link PositionalTensorReader})
+     */
+    public record Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads) {
+
+        public Options {
+            if (budgetBytes <= 0) {
+                throw new IllegalArgumentException("block budget must be > 0 bytes, found " + budgetBytes);
+            }
+            if (prefetchDepth < 0) {
+                throw new IllegalArgumentException("prefetch depth must be >= 0, found " + prefetchDepth);
+            }
+        }
+
+        /** A budget in bytes, prefetch of one block ahead, cyclic passes. */
+        public static Options budget(long bytes) {
+            return new Options(bytes, 1, true, false);
+        }
+
+        /** No limit: every block stays resident once loaded; prefetch of one block ahead. */
+        public static Options unlimited() {
+            return new Options(Long.MAX_VALUE, 1, true, false);
+        }
+
+        /** The same with room reserved for {@code depth} streamed blocks in flight (0 disables prefetch). */
+        public Options withPrefetch(int depth) {
+            return new Options(budgetBytes, depth, cyclic, mappedReads);
+        }
+
+        /** The same without loader thread: blocks load in {@code acquire}. */
+        public Options withoutPrefetch() {
+            return withPrefetch(0);
+        }
+
+        /** The same for a model run once per request: no prefetch past the last block. */
+        public Options singlePass() {
+            return new Options(budgetBytes, prefetchDepth, false, mappedReads);
+        }
+
+        /**
+         * The same reading through the checkpoint's mapping (for any {@link Checkpoint}; other kinds than
+         * safetensors files always are).
+         */
+        public Options withMappedReads() {
+            return new Options(budgetBytes, prefetchDepth, cyclic, true);
+        }
+
+        @Override
+        public String toString() {
+            return "budget " + (budgetBytes == Long.MAX_VALUE ? "unlimited" : budgetBytes + " bytes")
+                    + ", prefetch " + (prefetchDepth == 0 ? "off" : "depth " + prefetchDepth)
+                    + (cyclic ? ", cyclic" : ", single pass") + (mappedReads ? ", mapped reads" : "");
+        }
+    }
+
+    /** State of one block. Fields other than the finals are guarded by {@link #lock}. */
+    private static final class Slot {
+        final int index;
+        final BlockLayout.BlockSpec spec;
+        final long bytes;
+        final boolean resident;
+        MaterialBlock block;
+        boolean loading;
+        int holders;
+
+        Slot(int index, BlockLayout.BlockSpec spec, long bytes, boolean resident) {
+            this.index = index;
+            this.spec = spec;
+            this.bytes = bytes;
+            this.resident = resident;
+        }
+
+        String name() {
+            return spec.name();
+        }
+    }
+
+    /** Thrown inside a load that {@link #close()} cancelled; never leaves the store. */
+    private static final class LoadCancelled extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        LoadCancelled() {
+            super(null, null, false, false);
+        }
+    }
+
+    private final Checkpoint ckpt;
+    private final BlockLayout layout;
+    private final Options options;
+    private final ResidencyPlan plan;
+    private final Slot[] slots;
+    private final Map<String, Slot> byName = new LinkedHashMap<>();
+    private final Thread loader;
+    private final PositionalTensorReader reader; // null: read with Checkpoint.loadInto
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+
+    // guarded by lock
+    private long reservedBytes;     // blocks materialised or being materialised
+    private long streamedReserved;  // the part of reservedBytes that belongs to streamed blocks
+    private long peakBytes;
+    private long bytesLoaded;
+    private long loads;
+    private long acquires;
+    private long waitNanos;
+    private int cursor;             // position the caller is expected to acquire next
+    private boolean started;        // acquire was called at least once
+    private Slot demand;            // block a caller waits for
+    private int loadsInFlight;
+    private Throwable failure;
+    private String failedBlock;
+    private volatile boolean closed;
+
+    /**
+     * Builds a store and plans residency. With prefetch on, the loader thread starts loading block 0 at once.
+     * Checks that every tensor of the layout exists in the checkpoint with its shape and a floating dtype (call
+     * {@link BlockLayout#validate} as well to reject extra tensors).
+     *
+     * @throws IllegalArgumentException when the budget is below the largest block plus its prefetch (the message
+     *                                  gives the bytes needed)
+     * @throws WeightFormatException    naming a missing or mis-shaped tensor
+     */
+    public BlockStore(Checkpoint ckpt, BlockLayout layout, Options options) {
+        this.ckpt = ckpt;
+        this.layout = layout;
+        this.options = options;
+        long[] sizes = blockBytes(ckpt, layout);
+        List<String> names = new ArrayList<>();
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
+            names.add(spec.name());
+        }
+        this.plan = ResidencyPlan.plan(names, sizes, options.budgetBytes(), options.prefetchDepth());
+        List<BlockLayout.BlockSpec> specs = layout.blocks();
+        this.slots = new Slot[specs.size()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot(i, specs.get(i), sizes[i], plan.isResident(i));
+            byName.put(specs.get(i).name(), slots[i]);
+        }
+        this.reader = options.mappedReads() ? null : PositionalTensorReader.forCheckpoint(ckpt);
+        LOG.info("block store for {} ({}): {}", ckpt.source().getFileName(), options, plan);
+        if (options.prefetchDepth() > 0 && slots.length > 0) {
+            loader = new Thread(this::loaderLoop, "jsora-block-loader-" + ckpt.source().getFileName());
+            loader.setDaemon(true);
+            loader.start();
+        } else {
+            loader = null;
+        }
+    }
+
+    /**
+     * Bytes each block of the layout occupies once materialised (layout order), read from the checkpoint's
+     * headers. @throws WeightFormatException naming a missing, mis-shaped or non-floating tensor
+     */
+    public static long[] blockBytes(Checkpoint ckpt, BlockLayout layout) {
+        List<BlockLayout.BlockSpec> specs = layout.blocks();
+        long[] sizes = new long[specs.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            long b = 0;
+            for (Map.Entry<String, int[]> e : specs.get(i).tensors().entrySet()) {
+                TensorInfo info = ckpt.info(e.getKey());
+                if (!Arrays.equals(info.shape(), e.getValue())) {
+                    throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" of block "
+                            + specs.get(i).name() + " has shape " + info.shapeString() + ", expected "
+                            + Arrays.toString(e.getValue()));
+                }
+                if (!info.dtype().isFloating()) {
+                    throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" is "
+                            + info.dtype() + ", expected a floating type");
+                }
+                b += Math.max(1, info.elements()) * Float.BYTES; // a tensor allocates at least one element
+            }
+            sizes[i] = b;
+        }
+        return sizes;
+    }
+
+    /** The residency plan (logged once at construction). */
+    public ResidencyPlan plan() {
+        return plan;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    public BlockLayout layout() {
+        return layout;
+    }
+
+    // ------------------------------------------------------------------ BlockSource
+
+    /**
+     * The block's weights, loading them (or waiting for the loader) if needed.
+     *
+     * @throws IllegalArgumentException for a name not in the layout
+     * @throws IllegalStateException    after {@link #close()}, or when the budget cannot hold the block beside the
+     *                                  blocks the caller still holds
+     * @throws BlockLoadException       when loading this or another block failed (cause: the original failure)
+     * @throws CancellationException    when the thread was interrupted while waiting
+     */
+    @Override
+    public Block acquire(String blockName) {
+        Slot s = byName.get(blockName);
+        if (s == null) {
+            throw new IllegalArgumentException("no block named \"" + blockName + "\" in this layout (blocks: "
+                    + byName.keySet() + ")");
+        }
+        lock.lock();
+        try {
+            checkUsable();
+            acquires++;
+            started = true;
+            cursor = options.cyclic() ? (s.index + 1) % slots.length : s.index + 1;
+            if (s.block == null) {
+                long t0 = System.nanoTime();
+                demand = s;
+                try {
+                    awaitLoaded(s);
+                } finally {
+                    demand = null;
+                    waitNanos += System.nanoTime() - t0;
+                }
+            }
+            s.holders++;
+            changed.signalAll(); // the cursor moved: the loader may go on
+            return s.block;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits (lock held) until {@code s} is materialised, loading it here when there is no loader thread. */
+    private void awaitLoaded(Slot s) {
+        changed.signalAll();
+        while (s.block == null) {
+            checkUsable();
+            if (!s.loading) {
+                if (!fits(s)) {
+                    evictFor(s);
+                }
+                if (!fits(s)) {
+                    if (loadsInFlight == 0) {
+                        throw new IllegalStateException("block budget of " + plan.budgetBytes() + " bytes cannot "
+                                + "hold block " + s.name() + " (" + s.bytes + " bytes) while the caller holds "
+                                + heldNames() + " (" + streamedReserved + " bytes of streamed blocks, capacity "
+                                + plan.streamingCapacity() + "): release each block before acquiring the next, "
+                                + "or raise the budget");
+                    }
+                } else if (loader == null) {
+                    beginLoad(s);
+                    lock.unlock();
+                    try {
+                        load(s);
+                    } finally {
+                        lock.lock();
+                    }
+                    continue;
+                }
+            }
+            try {
+                changed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("interrupted while waiting for block " + s.name());
+            }
+        }
+    }
+
+    /** Hands a block back; a streamed block is freed when its last holder releases it. */
+    @Override
+    public void release(Block block) {
+        Slot s = byName.get(block.name());
+        lock.lock();
+        try {
+            if (s == null || s.block != block || s.holders == 0) {
+                if (closed) {
+                    return; // already freed by close
+                }
+                throw new IllegalArgumentException("block " + block.name() + " was not acquired from this store "
+                        + "or was already released");
+            }
+            s.holders--;
+            if (s.holders == 0 && (!s.resident || closed)) {
+                free(s);
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ stats
+
+    /** A snapshot of the counters since construction or the last {@link #resetStats()}. */
+    public BlockStoreStats stats() {
+        lock.lock();
+        try {
+            return new BlockStoreStats(plan.budgetBytes(), reservedBytes, peakBytes, bytesLoaded, loads, acquires,
+                    Duration.ofNanos(waitNanos), plan.residentCount(), slots.length - plan.residentCount());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Starts a new generation: zeroes loads, bytes loaded, acquires and wait; peak restarts at the current bytes. */
+    public void resetStats() {
+        lock.lock();
+        try {
+            peakBytes = reservedBytes;
+            bytesLoaded = 0;
+            loads = 0;
+            acquires = 0;
+            waitNanos = 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ close
+
+    /**
+     * Stops loading and frees every block not held (held blocks are freed when released). Waits for the loader to
+     * finish the tensor it is reading. Idempotent. Does not close the checkpoint.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (loader != null && Thread.currentThread() != loader) {
+            boolean interrupted = false;
+            while (loader.isAlive()) {
+                try {
+                    loader.join();
+                } catch (InterruptedException e) {
+                    interrupted = true; // finish closing; the loader stops after its current tensor
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        lock.lock();
+        try {
+            for (Slot s : slots) {
+                if (s.block != null && s.holders == 0) {
+                    free(s);
+                }
+            }
+            if (reader != null) {
+                reader.close();
+            }
+            LOG.debug("block store for {} closed; {}", ckpt.source().getFileName(), stats());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ loading (lock held unless noted)
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("block store for " + ckpt.source() + " is closed");
+        }
+        if (failure != null) {
+            throw new BlockLoadException(failedBlock, failure);
+        }
+    }
+
+    private boolean fits(Slot s) {
+        return s.resident || streamedReserved + s.bytes <= plan.streamingCapacity();
+    }
+
+    /** Frees prefetched streamed blocks nobody holds, farthest from the cursor first, until {@code s} fits. */
+    private void evictFor(Slot s) {
+        int n = slots.length;
+        for (int k = n - 1; k >= 0 && !fits(s); k--) {
+            Slot v = slots[(cursor + k) % n];
+            if (v != s && !v.resident && v.block != null && v.holders == 0) {
+                free(v);
+            }
+        }
+    }
+
+    /** The next block the loader should materialise, or null: the waited-for block, else the next in order. */
+    private Slot nextToLoad() {
+        if (demand != null) {
+            if (demand.block == null && !demand.loading) {
+                return fits(demand) ? demand : null;
+            }
+        }
+        int n = slots.length;
+        int span = options.cyclic() ? (started ? n - 1 : n) : n - cursor;
+        for (int k = 0; k < span; k++) {
+            Slot s = slots[(cursor + k) % n];
+            if (s.block != null || s.loading) {
+                continue;
+            }
+            return fits(s) ? s : null; // in order: never skip the block needed first
+        }
+        return null;
+    }
+
+    private void beginLoad(Slot s) {
+        s.loading = true;
+        loadsInFlight++;
+        reservedBytes += s.bytes;
+        if (!s.resident) {
+            streamedReserved += s.bytes;
+        }
+        if (reservedBytes > plan.budgetBytes()) { // cannot happen by the plan's invariant
+            throw new IllegalStateException("block accounting error: " + reservedBytes + " bytes reserved, budget "
+                    + plan.budgetBytes());
+        }
+        peakBytes = Math.max(peakBytes, reservedBytes);
+    }
+
+    private void unreserve(Slot s) {
+        reservedBytes -= s.bytes;
+        if (!s.resident) {
+            streamedReserved -= s.bytes;
+        }
+    }
+
+    private void free(Slot s) {
+        s.block.free();
+        s.block = null;
+        unreserve(s);
+    }
+
+    /** Materialises a reserved block (lock NOT held) and installs it, or records the failure. */
+    private void load(Slot s) {
+        MaterialBlock b = null;
+        Throwable error = null;
+        try {
+            b = materialise(s.spec);
+            if (b.bytes() != s.bytes) {
+                long got = b.bytes();
+                b.free();
+                b = null;
+                throw new IllegalStateException("block " + s.name() + " occupies " + got + " bytes, planned "
+                        + s.bytes);
+            }
+        } catch (Throwable t) { // errors too: an OutOfMemoryError or a fault must reach the caller, not kill us
+            error = t;
+        }
+        lock.lock();
+        try {
+            s.loading = false;
+            loadsInFlight--;
+            if (error != null) {
+                unreserve(s);
+                if (!(error instanceof LoadCancelled) && failure == null) {
+                    failure = error;
+                    failedBlock = s.name();
+                    LOG.debug("loading block {} failed", s.name(), error);
+                }
+            } else if (closed) {
+                b.free();
+                unreserve(s);
+            } else {
+                s.block = b;
+                bytesLoaded += s.bytes;
+                loads++;
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Reads a block's tensors into new float32 tensors, checking for close between tensors. */
+    private MaterialBlock materialise(BlockLayout.BlockSpec spec) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                if (closed) {
+                    throw new LoadCancelled();
+                }
+                Tensor t = Tensor.zeros(e.getValue());
+                m.put(e.getKey(), t);
+                if (reader != null) {
+                    reader.readInto(e.getKey(), t);
+                } else {
+                    ckpt.loadInto(e.getKey(), t);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            m.values().forEach(Tensor::close);
+            throw e;
+        }
+        return new MaterialBlock(spec.name(), m);
+    }
+
+    private void loaderLoop() {
+        try {
+            loadAhead();
+        } catch (Throwable t) { // a bug in the bookkeeping must not leave a caller waiting forever
+            lock.lock();
+            try {
+                if (failure == null) {
+                    failure = t;
+                    failedBlock = "(loader)";
+                }
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void loadAhead() {
+        while (true) {
+            Slot s;
+            lock.lock();
+            try {
+                while (true) {
+                    if (closed || failure != null) {
+                        return;
+                    }
+                    s = nextToLoad();
+                    if (s != null) {
+                        break;
+                    }
+                    changed.awaitUninterruptibly();
+                }
+                beginLoad(s);
+            } finally {
+                lock.unlock();
+            }
+            load(s);
+        }
+    }
+
+    private List<String> heldNames() {
+        List<String> h = new ArrayList<>();
+        for (Slot s : slots) {
+            if (s.holders > 0) {
+                h.add(s.name());
+            }
+        }
+        return h;
+    }
+
+    @Override
+    public String toString() {
+        return "BlockStore[" + ckpt.source().getFileName() + ", " + options + "]";
+    }
+}
