@@ -1,0 +1,347 @@
+package io.github.jsora;
+
+import java.util.Locale;
+import java.util.Objects;
+import java.util.OptionalLong;
+
+/**
+ * What to generate: an immutable request built with {@link #builder(String)}. Validated when built; every error
+ * names the option and its allowed range.
+ *
+ * <p>Defaults are Open-Sora v1.2's: 30 steps, cfg 7.0, 51 frames, 240p at 9:16 (240×426), fps 24, no leap, no token
+ * merging, prompt preparation on. {@link VideoGenerator#requestBuilder(String)} starts from the opened model's own
+ * defaults instead (for the embedded demo model: 64×64, 17 frames, prompt preparation off).
+ */
+public final class GenerationRequest {
+
+    /** Linear Proportional Leap: off, at a fixed step, or chosen at run time from velocity similarity. */
+    public enum LeapMode { OFF, FIXED, DYNAMIC }
+
+    /** Largest frame count accepted (16 × 51, Open-Sora's longest setting). */
+    public static final int MAX_FRAMES = 816;
+    /** Largest height or width in pixels accepted. */
+    public static final int MAX_SIDE = 2048;
+
+    private final String prompt;
+    private final String negativePrompt;
+    private final Long seed;
+    private final int steps;
+    private final double cfgScale;
+    private final int frames;
+    private final int height;
+    private final int width;
+    private final double fps;
+    private final LeapMode leapMode;
+    private final int leapStep;
+    private final int tdtmSteps;
+    private final long memoryBudgetBytes;
+    private final int threads;
+    private final boolean preparePrompt;
+
+    private GenerationRequest(Builder b) {
+        this.prompt = b.prompt;
+        this.negativePrompt = b.negativePrompt;
+        this.seed = b.seed;
+        this.steps = b.steps;
+        this.cfgScale = b.cfgScale;
+        this.frames = b.frames;
+        this.height = b.height;
+        this.width = b.width;
+        this.fps = b.fps;
+        this.leapMode = b.leapMode;
+        this.leapStep = b.leapStep;
+        this.tdtmSteps = b.tdtmSteps;
+        this.memoryBudgetBytes = b.memoryBudgetBytes;
+        this.threads = b.threads;
+        this.preparePrompt = b.preparePrompt;
+    }
+
+    /** A builder with Open-Sora's defaults. */
+    public static Builder builder(String prompt) {
+        return new Builder(prompt);
+    }
+
+    /** A builder holding this request's values. */
+    public Builder toBuilder() {
+        Builder b = new Builder(prompt);
+        b.negativePrompt = negativePrompt;
+        b.seed = seed;
+        b.steps = steps;
+        b.cfgScale = cfgScale;
+        b.frames = frames;
+        b.height = height;
+        b.width = width;
+        b.fps = fps;
+        b.leapMode = leapMode;
+        b.leapStep = leapStep;
+        b.tdtmSteps = tdtmSteps;
+        b.memoryBudgetBytes = memoryBudgetBytes;
+        b.threads = threads;
+        b.preparePrompt = preparePrompt;
+        return b;
+    }
+
+    public String prompt() {
+        return prompt;
+    }
+
+    /** Negative prompt, or null for the model's null caption. */
+    public String negativePrompt() {
+        return negativePrompt;
+    }
+
+    /** The seed, empty when a random one is to be drawn (the result reports the one used). */
+    public OptionalLong seed() {
+        return seed == null ? OptionalLong.empty() : OptionalLong.of(seed);
+    }
+
+    public int steps() {
+        return steps;
+    }
+
+    public double cfgScale() {
+        return cfgScale;
+    }
+
+    /** Pixel frames of the video. */
+    public int frames() {
+        return frames;
+    }
+
+    public int height() {
+        return height;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    /** Frame rate, used both to condition the model and to time the output file. */
+    public double fps() {
+        return fps;
+    }
+
+    public LeapMode leapMode() {
+        return leapMode;
+    }
+
+    /** For {@link LeapMode#FIXED}: the 0-based step index at which the leap is taken. */
+    public int leapStep() {
+        return leapStep;
+    }
+
+    /** Number of first denoising steps run with temporal token merging (0 = off). */
+    public int tdtmSteps() {
+        return tdtmSteps;
+    }
+
+    /** Byte budget for resident model blocks (0 = unlimited: every block stays resident). */
+    public long memoryBudgetBytes() {
+        return memoryBudgetBytes;
+    }
+
+    /** Compute threads (0 = all available processors). */
+    public int threads() {
+        return threads;
+    }
+
+    /** Whether the prompt gets Open-Sora's aesthetic-score suffix and caption cleaning. */
+    public boolean preparePrompt() {
+        return preparePrompt;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "prompt=\"%s\"%s seed=%s steps=%d cfg=%.2f frames=%d size=%dx%d fps=%s "
+                + "lpl=%s tdtm=%d budget=%s threads=%s preparePrompt=%b", prompt,
+                negativePrompt == null ? "" : " negative=\"" + negativePrompt + "\"",
+                seed == null ? "random" : seed.toString(), steps, cfgScale, frames, width, height, fps,
+                leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode.name().toLowerCase(Locale.ROOT),
+                tdtmSteps, memoryBudgetBytes == 0 ? "unlimited" : memoryBudgetBytes + "B",
+                threads == 0 ? "auto" : Integer.toString(threads), preparePrompt);
+    }
+
+    /**
+     * Rounds a frame count to one the pipeline serves, as Open-Sora requires: 1 (a still image) or at least 17
+     * (one full VAE chunk). Counts 2–16 become 17. Values outside [1, {@link #MAX_FRAMES}] are not rounded.
+     */
+    public static int roundFrames(int frames) {
+        return frames >= 2 && frames < 17 ? 17 : frames;
+    }
+
+    /** Builder; all setters validate their argument, {@link #build()} validates the combination. */
+    public static final class Builder {
+        private String prompt;
+        private String negativePrompt;
+        private Long seed;
+        private int steps = 30;
+        private double cfgScale = 7.0;
+        private int frames = 51;
+        private int height = 240;
+        private int width = 426;
+        private double fps = 24;
+        private LeapMode leapMode = LeapMode.OFF;
+        private int leapStep = -1;
+        private int tdtmSteps = 0;
+        private long memoryBudgetBytes = 0;
+        private int threads = 0;
+        private boolean preparePrompt = true;
+        private boolean framesRounded;
+
+        private Builder(String prompt) {
+            prompt(prompt);
+        }
+
+        public Builder prompt(String p) {
+            Objects.requireNonNull(p, "prompt");
+            if (p.isBlank()) {
+                throw new IllegalArgumentException("prompt is empty");
+            }
+            this.prompt = p;
+            return this;
+        }
+
+        /** Negative prompt (null or blank: none). */
+        public Builder negativePrompt(String p) {
+            this.negativePrompt = p == null || p.isBlank() ? null : p;
+            return this;
+        }
+
+        public Builder seed(long s) {
+            this.seed = s;
+            return this;
+        }
+
+        /** Draw a random seed at generation time. */
+        public Builder randomSeed() {
+            this.seed = null;
+            return this;
+        }
+
+        public Builder steps(int n) {
+            if (n < 1 || n > 1000) {
+                throw new IllegalArgumentException("steps must be in [1, 1000], found " + n);
+            }
+            this.steps = n;
+            return this;
+        }
+
+        public Builder cfgScale(double s) {
+            if (!Double.isFinite(s) || s < 0 || s > 100) {
+                throw new IllegalArgumentException("cfg scale must be a finite number in [0, 100], found " + s);
+            }
+            this.cfgScale = s;
+            return this;
+        }
+
+        /** Pixel frames; 2–16 are rounded up to 17 (logged when the request is built). */
+        public Builder frames(int n) {
+            if (n < 1 || n > MAX_FRAMES) {
+                throw new IllegalArgumentException("frames must be in [1, " + MAX_FRAMES + "], found " + n);
+            }
+            this.frames = roundFrames(n);
+            this.framesRounded = this.frames != n;
+            return this;
+        }
+
+        /** Explicit pixel size. */
+        public Builder size(int width, int height) {
+            if (width < 8 || height < 8 || width > MAX_SIDE || height > MAX_SIDE) {
+                throw new IllegalArgumentException("size must be between 8 and " + MAX_SIDE + " pixels per side, found "
+                        + width + "x" + height);
+            }
+            this.width = width;
+            this.height = height;
+            return this;
+        }
+
+        /** A named resolution (144p … 720p) at an aspect ratio height:width (e.g. "9:16"); see {@link Resolution}. */
+        public Builder resolution(String name, String aspectRatio) {
+            int[] hw = Resolution.size(name, aspectRatio);
+            return size(hw[1], hw[0]);
+        }
+
+        public Builder fps(double f) {
+            if (!Double.isFinite(f) || f <= 0 || f > 240) {
+                throw new IllegalArgumentException("fps must be in (0, 240], found " + f);
+            }
+            this.fps = f;
+            return this;
+        }
+
+        /** No leap: all steps run. */
+        public Builder noLeap() {
+            this.leapMode = LeapMode.OFF;
+            this.leapStep = -1;
+            return this;
+        }
+
+        /** Fixed LPL: leap at the 0-based step index {@code step} (step + 1 model evaluations). */
+        public Builder leapAt(int step) {
+            if (step < 0) {
+                throw new IllegalArgumentException("leap step must be >= 0, found " + step);
+            }
+            this.leapMode = LeapMode.FIXED;
+            this.leapStep = step;
+            return this;
+        }
+
+        /** Dynamic LPL with the authors' defaults. */
+        public Builder dynamicLeap() {
+            this.leapMode = LeapMode.DYNAMIC;
+            this.leapStep = -1;
+            return this;
+        }
+
+        /** Temporal token merging for the first {@code k} steps (0 = off). */
+        public Builder tdtmSteps(int k) {
+            if (k < 0) {
+                throw new IllegalArgumentException("tdtm steps must be >= 0, found " + k);
+            }
+            this.tdtmSteps = k;
+            return this;
+        }
+
+        /** Byte budget for model blocks (0 = unlimited). */
+        public Builder memoryBudget(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("memory budget must be >= 0 bytes, found " + bytes);
+            }
+            this.memoryBudgetBytes = bytes;
+            return this;
+        }
+
+        /** Compute threads (0 = all processors). */
+        public Builder threads(int n) {
+            if (n < 0 || n > 1024) {
+                throw new IllegalArgumentException("threads must be in [0, 1024], found " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        /** Open-Sora's prompt preparation (aesthetic-score suffix and caption cleaning); on by default. */
+        public Builder preparePrompt(boolean on) {
+            this.preparePrompt = on;
+            return this;
+        }
+
+        public GenerationRequest build() {
+            if (leapMode == LeapMode.FIXED && leapStep >= steps) {
+                throw new IllegalArgumentException("leap step must be in [0, steps) = [0, " + steps + "), found "
+                        + leapStep);
+            }
+            if (tdtmSteps > steps) {
+                throw new IllegalArgumentException("tdtm steps must be in [0, steps] = [0, " + steps + "], found "
+                        + tdtmSteps);
+            }
+            if (framesRounded) {
+                org.slf4j.LoggerFactory.getLogger(GenerationRequest.class).warn(
+                        "frame count rounded up to {}: the video VAE decodes 1 frame or at least one chunk of 17",
+                        frames);
+                framesRounded = false;
+            }
+            return new GenerationRequest(this);
+        }
+    }
+}

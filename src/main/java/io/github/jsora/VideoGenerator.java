@@ -1,0 +1,660 @@
+package io.github.jsora;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.github.jsora.dit.Stdit3;
+import io.github.jsora.dit.Stdit3Config;
+import io.github.jsora.dit.TokenMerging;
+import io.github.jsora.sampling.CancellationToken;
+import io.github.jsora.sampling.GaussianNoise;
+import io.github.jsora.sampling.LeapStrategy;
+import io.github.jsora.sampling.RflowSampler;
+import io.github.jsora.sampling.SampleResult;
+import io.github.jsora.sampling.SamplerOptions;
+import io.github.jsora.sampling.SamplingCancelledException;
+import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tensor;
+import io.github.jsora.text.T5TextEncoder;
+import io.github.jsora.text.T5Tokenizer;
+import io.github.jsora.text.TextEmbedding;
+import io.github.jsora.text.TokenizedBatch;
+import io.github.jsora.vae.Frames;
+import io.github.jsora.vae.VideoVae;
+import io.github.jsora.video.Frame;
+import io.github.jsora.video.FrameSink;
+import io.github.jsora.video.VideoWriters;
+import io.github.jsora.weights.BlockLayout;
+import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.BlockStore;
+import io.github.jsora.weights.BlockStoreStats;
+import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.ResidentBlockSource;
+import io.github.jsora.weights.WeightFormatException;
+
+/**
+ * Text to video with an Open-Sora v1.2 model: the entry point of jsora.
+ *
+ * <pre>{@code
+ * try (VideoGenerator gen = VideoGenerator.openDefault()) {
+ *     Video v = gen.generate("a red circle moving left");
+ *     v.write(Path.of("circle.gif"), false);
+ * }
+ * }</pre>
+ *
+ * <h2>Model directory</h2>
+ * {@link #open(Path)} reads the layout users download: {@code stdit/} (config.json and model.safetensors of
+ * {@code hpcai-tech/OpenSora-STDiT-v3}), {@code vae/} (of {@code hpcai-tech/OpenSora-VAE-v1.2}) and {@code t5/} (of
+ * {@code DeepFloyd/t5-v1_1-xxl}: config.json, the sharded safetensors with their index, spiece.model). The folder
+ * names can be changed with {@link Folders}. {@link #openDefault()} opens the small demo model embedded in the jar
+ * through the same code path (it is unpacked to a temporary directory first, since weights are memory-mapped).
+ *
+ * <h2>Determinism</h2>
+ * The same seed, request and thread count give bit-identical frames on the same machine. Across thread counts the
+ * matrix products may sum in another order; the measured difference on the demo model is stated in the README.
+ * The initial noise comes from jsora's own seeded generator ({@link GaussianNoise}), so seeds do not reproduce
+ * PyTorch's noise.
+ *
+ * <h2>Threads and memory</h2>
+ * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
+ * Instances share no mutable state except the process-wide compute thread count, which a request's
+ * {@code threads} option sets for the JVM ({@link Parallel#setThreads}). Model weights are memory-mapped; with a
+ * memory budget, transformer blocks are streamed by a {@link BlockStore} (the budget bounds the block memory of
+ * whichever model is running: T5 blocks are freed before denoising starts). Close the generator to free native
+ * memory and unmap the files.
+ */
+public final class VideoGenerator implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(VideoGenerator.class);
+
+    /** Resource folder of the embedded demo model. */
+    private static final String DEMO_RESOURCE = "/io/github/jsora/demo-model/";
+    private static final String[] DEMO_FILES = {"stdit/config.json", "stdit/model.safetensors", "vae/config.json",
+        "vae/model.safetensors", "t5/config.json", "t5/model.safetensors", "t5/spiece.model"};
+
+    /** Names of the three component folders inside a model directory. */
+    public record Folders(String stdit, String vae, String t5) {
+        /** {@code stdit}, {@code vae}, {@code t5}. */
+        public static final Folders DEFAULT = new Folders("stdit", "vae", "t5");
+    }
+
+    private final Path modelDir;
+    private final Path t5Dir;
+    private final boolean demo;
+    private final Path tempDir; // unpacked demo model, deleted on close
+    private final Stdit3Config ditConfig;
+    private final Checkpoint ditCheckpoint;
+    private final BlockLayout ditLayout;
+    private final VideoVae vae;
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private final RflowSampler sampler = new RflowSampler();
+
+    // Resident (unlimited-budget) models, opened on first use and kept.
+    private Stdit3 residentDit;
+    private T5TextEncoder residentT5;
+    private volatile CancellationToken current;
+    private volatile boolean closed;
+
+    private VideoGenerator(Path modelDir, Folders folders, boolean demo, Path tempDir) {
+        this.modelDir = modelDir;
+        this.demo = demo;
+        this.tempDir = tempDir;
+        if (!Files.isDirectory(modelDir)) {
+            throw new WeightFormatException(modelDir, "model directory does not exist or is not a directory");
+        }
+        Path ditDir = component(modelDir, folders.stdit(), "STDiT3 (hpcai-tech/OpenSora-STDiT-v3)");
+        Path vaeDir = component(modelDir, folders.vae(), "VAE (hpcai-tech/OpenSora-VAE-v1.2)");
+        this.t5Dir = component(modelDir, folders.t5(), "T5 (DeepFloyd/t5-v1_1-xxl)");
+        Path cfg = ditDir.resolve("config.json");
+        if (!Files.isRegularFile(cfg)) {
+            throw new WeightFormatException(cfg, "missing file of the STDiT3 checkpoint directory");
+        }
+        this.ditConfig = Stdit3Config.read(cfg);
+        Checkpoint ckpt = Checkpoint.open(ditDir);
+        VideoVae v = null;
+        try {
+            this.ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
+            v = VideoVae.open(vaeDir);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
+        this.ditCheckpoint = ckpt;
+        this.vae = v;
+        LOG.info("opened {} model {}: STDiT3 hidden {} depth {} ({} MB float32), VAE, T5 at {}",
+                demo ? "demo" : "", modelDir, ditConfig.hiddenSize(), ditConfig.depth(),
+                ditLayout.float32Bytes() >> 20, t5Dir);
+    }
+
+    private static Path component(Path dir, String name, String what) {
+        Path p = dir.resolve(name);
+        if (!Files.isDirectory(p)) {
+            throw new WeightFormatException(p, "missing " + what + " folder of the model directory");
+        }
+        return p;
+    }
+
+    /** Opens a model directory with the default folder names ({@code stdit}, {@code vae}, {@code t5}). */
+    public static VideoGenerator open(Path modelDir) {
+        return open(modelDir, Folders.DEFAULT);
+    }
+
+    /** Opens a model directory whose component folders have the given names. */
+    public static VideoGenerator open(Path modelDir, Folders folders) {
+        return new VideoGenerator(modelDir, folders, false, null);
+    }
+
+    /**
+     * Opens the embedded demo model: a tiny model trained on synthetic clips of coloured shapes (circle, square,
+     * triangle in red, green, blue, yellow, white or purple) moving left, right, up or down, 64×64 pixels, 17 frames.
+     * Prompts of the form "a red circle moving left" work (colour more reliably than direction); anything else gives
+     * arbitrary blobs. Real Open-Sora weights give real videos: see {@link #open(Path)}.
+     */
+    public static VideoGenerator openDefault() {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("jsora-demo-model");
+            for (String f : DEMO_FILES) {
+                Path target = dir.resolve(f);
+                Files.createDirectories(target.getParent());
+                try (InputStream in = VideoGenerator.class.getResourceAsStream(DEMO_RESOURCE + f)) {
+                    if (in == null) {
+                        throw new IllegalStateException("embedded demo model file " + f + " is missing from the jar");
+                    }
+                    Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot unpack the embedded demo model", e);
+        }
+        try {
+            return new VideoGenerator(dir, Folders.DEFAULT, true, dir);
+        } catch (RuntimeException e) {
+            deleteTree(dir);
+            throw e;
+        }
+    }
+
+    /** True for the embedded demo model. */
+    public boolean isDemo() {
+        return demo;
+    }
+
+    /** The model directory (for the demo model, its temporary unpacked copy). */
+    public Path modelDirectory() {
+        return modelDir;
+    }
+
+    /** The diffusion transformer's configuration. */
+    public Stdit3Config ditConfig() {
+        return ditConfig;
+    }
+
+    /**
+     * A request builder with this model's defaults: Open-Sora's for real weights (see {@link GenerationRequest});
+     * for the demo model 64×64 pixels, 17 frames and no prompt preparation (it was trained on bare captions).
+     */
+    public GenerationRequest.Builder requestBuilder(String prompt) {
+        GenerationRequest.Builder b = GenerationRequest.builder(prompt);
+        if (demo) {
+            b.size(64, 64).frames(17).preparePrompt(false);
+        }
+        return b;
+    }
+
+    /** Generates with this model's defaults and a random seed. */
+    public Video generate(String prompt) {
+        return generate(requestBuilder(prompt).build());
+    }
+
+    public Video generate(GenerationRequest request) {
+        return generate(request, GenerationListener.NONE);
+    }
+
+    /**
+     * Generates a video held in memory.
+     *
+     * @throws GenerationCancelledException when cancelled; all memory of the run is freed
+     * @throws IllegalArgumentException     for a request this model cannot serve, before any heavy work
+     */
+    public Video generate(GenerationRequest request, GenerationListener listener) {
+        List<Frame> frames = new ArrayList<>();
+        Run run = new Run(request, listener);
+        lockForRun();
+        try {
+            try (Latent latent = run.denoise()) {
+                run.decode(latent, frames::add);
+            }
+            return new Video(frames, request.fps(), run.request, run.stats(0));
+        } finally {
+            unlock();
+        }
+    }
+
+    /**
+     * Generates and streams the frames straight into a video file (no frame list is held): {@code .gif},
+     * {@code .avi} or a directory of PNGs. The request is written into the file's metadata.
+     *
+     * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
+     */
+    public Video generateTo(GenerationRequest request, Path out, boolean overwrite, GenerationListener listener)
+            throws IOException {
+        Run run = new Run(request, listener);
+        lockForRun();
+        try (FrameSink sink = VideoWriters.forPath(out, overwrite)) {
+            try (Latent latent = run.denoise()) {
+                run.writeTo(latent, sink);
+            }
+            return new Video(List.of(), request.fps(), run.request, run.stats(run.writeSeconds));
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Runs text encoding and denoising only and returns the final latent (to save, decode later, or both). */
+    public Latent denoise(GenerationRequest request, GenerationListener listener) {
+        return denoise(request, null, listener, Probe.NONE);
+    }
+
+    /**
+     * Like {@link #denoise(GenerationRequest, GenerationListener)} but starting from the given initial noise instead
+     * of the seed's (for reproducing a reference run).
+     *
+     * @param noise [1, C, T, H, W] for the request's size and frame count (copied, not modified)
+     */
+    public Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener) {
+        return denoise(request, noise, listener, Probe.NONE);
+    }
+
+    Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener, Probe probe) {
+        Run run = new Run(request, listener);
+        run.probe = probe;
+        run.givenNoise = noise;
+        lockForRun();
+        try {
+            return run.denoise();
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Decodes a latent (for example one loaded with {@link Latent#load}) into a video held in memory. */
+    public Video decode(Latent latent, GenerationListener listener) {
+        return decode(latent, listener, Probe.NONE);
+    }
+
+    Video decode(Latent latent, GenerationListener listener, Probe probe) {
+        GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
+        Run run = new Run(req, listener);
+        run.probe = probe;
+        List<Frame> frames = new ArrayList<>();
+        lockForRun();
+        try {
+            run.decode(latent, frames::add);
+            return new Video(frames, latent.fps(), req, run.stats(0));
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Decodes a latent and streams it into a video file. */
+    public void decodeTo(Latent latent, Path out, boolean overwrite, GenerationListener listener) throws IOException {
+        GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
+        Run run = new Run(req, listener);
+        lockForRun();
+        try (FrameSink sink = VideoWriters.forPath(out, overwrite)) {
+            run.writeTo(latent, sink);
+        } finally {
+            unlock();
+        }
+    }
+
+    /** Cancels the generation running now, if any (safe from any thread). */
+    public void cancel() {
+        CancellationToken t = current;
+        if (t != null) {
+            t.cancel();
+        }
+    }
+
+    private void lockForRun() {
+        if (closed) {
+            throw new IllegalStateException("this VideoGenerator is closed");
+        }
+        lock.lock();
+        if (closed) {
+            lock.unlock();
+            throw new IllegalStateException("this VideoGenerator is closed");
+        }
+    }
+
+    private void unlock() {
+        current = null;
+        lock.unlock();
+    }
+
+    /** The request as file metadata (key "jsora.request" plus the main fields). */
+    static Map<String, String> metadata(GenerationRequest r) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("software", "jsora");
+        m.put("jsora.request", r.toString());
+        m.put("prompt", r.prompt());
+        r.seed().ifPresent(s -> m.put("seed", Long.toString(s)));
+        return m;
+    }
+
+    // ------------------------------------------------------------------ one generation
+
+    /** State and statistics of one generation; runs under the instance lock. */
+    private final class Run {
+        final GenerationRequest request;
+        final GenerationListener listener;
+        final CancellationToken token = new CancellationToken();
+        final long start = System.nanoTime();
+        double textSeconds;
+        double denoiseSeconds;
+        double decodeSeconds;
+        double writeSeconds;
+        int modelEvaluations;
+        OptionalInt leapStep = OptionalInt.empty();
+        long bytesLoaded;
+        long peakResident;
+        double waitSeconds;
+        Probe probe = Probe.NONE;
+        Tensor givenNoise;
+
+        Run(GenerationRequest request, GenerationListener listener) {
+            GenerationRequest r = request;
+            if (r.seed().isEmpty()) {
+                r = r.toBuilder().seed(new SecureRandom().nextLong() & Long.MAX_VALUE).build();
+            }
+            this.request = r;
+            this.listener = listener == null ? GenerationListener.NONE : listener;
+        }
+
+        GenerationStats stats(double write) {
+            return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, write, modelEvaluations, leapStep,
+                    bytesLoaded, peakResident, waitSeconds, Parallel.threads());
+        }
+
+        Duration elapsed() {
+            return Duration.ofNanos(System.nanoTime() - start);
+        }
+
+        void progress(Stage stage, int step, int total, boolean leapt) {
+            listener.onProgress(new Progress(stage, step, total, elapsed(), leapt, token::cancel));
+        }
+
+        void checkCancelled(Stage stage) {
+            if (token.isCancelled()) {
+                throw new GenerationCancelledException(stage, null);
+            }
+        }
+
+        void account(BlockStoreStats s) {
+            bytesLoaded += s.bytesLoaded();
+            peakResident = Math.max(peakResident, s.peakResidentBytes());
+            waitSeconds += s.computeWaitSeconds();
+        }
+
+        /** Text encoding and sampling: the final latent [1, C, T, H, W]. */
+        Latent denoise() {
+            current = token;
+            GenerationRequest r = request;
+            if (r.threads() > 0) {
+                Parallel.setThreads(r.threads());
+            }
+            int h = r.height();
+            int w = r.width();
+            int f = r.frames();
+            int factor = vae.config().spatialFactor();
+            int[] latentShape = {1, vae.config().latentChannels(), vae.config().latentFrames(f),
+                Math.max(1, h / factor), Math.max(1, w / factor)};
+            LeapStrategy leap = switch (r.leapMode()) {
+                case OFF -> LeapStrategy.off();
+                case FIXED -> LeapStrategy.fixed(r.leapStep());
+                case DYNAMIC -> LeapStrategy.dynamic();
+            };
+            SamplerOptions options = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
+                    .videoSize(h, w).numFrames(f).leap(leap).build();
+            LOG.info("generating: {}", r);
+
+            // [2, 1, L, Cc] captions (prompt, then null caption or negative prompt) and their mask [b, L]
+            long t0 = System.nanoTime();
+            progress(Stage.TEXT, 0, 1, false);
+            Tensor[] cond = encodeText(r);
+            textSeconds = (System.nanoTime() - t0) / 1e9;
+            checkCancelled(Stage.TEXT);
+
+            long t1 = System.nanoTime();
+            Stdit3 dit = null;
+            BlockStore store = null;
+            Tensor noise;
+            if (givenNoise != null) {
+                givenNoise.requireShape("initial noise", latentShape);
+                noise = givenNoise.copy();
+            } else {
+                noise = GaussianNoise.sample(r.seed().getAsLong(), latentShape);
+            }
+            try (Tensor y2 = cond[0]; Tensor mask = cond[1]) {
+                if (r.memoryBudgetBytes() > 0) {
+                    store = new BlockStore(ditCheckpoint, ditLayout, BlockStore.Options.budget(r.memoryBudgetBytes()));
+                    dit = Stdit3.withSource(ditConfig, store);
+                } else {
+                    dit = residentDit();
+                }
+                TokenMerging merging = TokenMerging.firstSteps(r.tdtmSteps());
+                try (DitDenoiser model = new DitDenoiser(dit, y2, mask, (float) r.fps(), h, w, merging,
+                        probe);
+                        SampleResult result = sampler.sample(model, noise, options,
+                                p -> progress(Stage.DENOISE, p.step(), p.totalSteps(), p.leapt()), token)) {
+                    modelEvaluations = result.modelCalls();
+                    leapStep = result.leapStep();
+                    denoiseSeconds = (System.nanoTime() - t1) / 1e9;
+                    return new Latent(result.latent().copy(), f, r.fps(), r.toString());
+                }
+            } catch (SamplingCancelledException e) {
+                throw new GenerationCancelledException(Stage.DENOISE, "after " + e.completedSteps() + " steps");
+            } finally {
+                noise.close();
+                if (store != null) {
+                    account(store.stats());
+                    dit.close();
+                    store.close();
+                } else if (dit != null) {
+                    dit.releaseWorkspace();
+                    ResidentBlockSource src = (ResidentBlockSource) dit.blockSource();
+                    peakResident = Math.max(peakResident, src.bytes());
+                }
+            }
+        }
+
+        private Tensor[] encodeText(GenerationRequest r) {
+            int maxLen = ditConfig.modelMaxLength();
+            T5Tokenizer.Options topt = T5Tokenizer.Options.openSora().withMaxLength(maxLen)
+                    .withPreparePrompt(r.preparePrompt());
+            T5TextEncoder t5;
+            BlockStore[] store = new BlockStore[1];
+            if (r.memoryBudgetBytes() > 0) {
+                t5 = T5TextEncoder.open(t5Dir, topt, (ckpt, layout) -> store[0] = new BlockStore(ckpt, layout,
+                        BlockStore.Options.budget(r.memoryBudgetBytes()).singlePass()));
+            } else {
+                t5 = residentT5();
+            }
+            try {
+                T5Tokenizer tok = new T5Tokenizer(t5.tokenizer().sentencePiece(), topt);
+                List<String> prompts = r.negativePrompt() == null ? List.of(r.prompt())
+                        : List.of(r.prompt(), r.negativePrompt());
+                TokenizedBatch tokens = tok.encode(prompts);
+                probe.tokens(tokens);
+                try (TextEmbedding emb = t5.encode(tokens)) {
+                    Tensor y = emb.y();                         // [b, 1, L, d]
+                    int l = y.dim(2);
+                    int d = y.dim(3);
+                    if (d != ditConfig.captionChannels()) {
+                        throw new WeightFormatException(t5Dir + ": T5 d_model " + d + " does not match the STDiT3 "
+                                + "caption_channels " + ditConfig.captionChannels());
+                    }
+                    Tensor y2 = Tensor.zeros(2, 1, l, d);         // [2, 1, L, d]
+                    y2.slice(0).copyFrom(y.slice(0));
+                    Tensor mask;
+                    if (r.negativePrompt() == null) {
+                        copyNullCaption(y2.slice(1));
+                        mask = emb.mask().slice(0, 1).copy();       // [1, L]: the null caption uses the prompt's length
+                    } else {
+                        y2.slice(1).copyFrom(y.slice(1));
+                        mask = emb.mask().copy();                   // [2, L]: each caption its own length
+                    }
+                    probe.captions(y2, mask);
+                    return new Tensor[] {y2, mask};
+                }
+            } finally {
+                if (store[0] != null) {
+                    account(store[0].stats());
+                    t5.close();
+                }
+            }
+        }
+
+        private void copyNullCaption(Tensor dst) {
+            try (Tensor nul = residentOrTemporaryNullCaption()) {
+                dst.copyFrom(nul);
+            }
+        }
+
+        /** Decodes a latent, handing each 8-bit frame to {@code sink}. */
+        void decode(Latent latent, java.util.function.Consumer<Frame> sink) {
+            current = token;
+            long t0 = System.nanoTime();
+            int total = latent.frames();
+            progress(Stage.DECODE, 0, total, false);
+            vae.decode(latent.tensor(), latent.frames(), (sample, index, frame) -> {
+                checkCancelled(Stage.DECODE);
+                probe.frame(index, frame);
+                int fh = frame.dim(1);
+                int fw = frame.dim(2);
+                sink.accept(Frame.wrap(fw, fh, Frames.toRgb24(frame)));
+                progress(Stage.DECODE, index, total, false);
+            }, new io.github.jsora.vae.DecodeObserver() {
+                @Override
+                public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
+                    probe.temporalOutput(chunk, firstFrame, x);
+                }
+            });
+            decodeSeconds = (System.nanoTime() - t0) / 1e9;
+        }
+
+        void writeTo(Latent latent, FrameSink sink) throws IOException {
+            long[] writeNanos = {0};
+            boolean[] begun = {false};
+            try {
+                decode(latent, frame -> {
+                    long t = System.nanoTime();
+                    try {
+                        if (!begun[0]) {
+                            sink.begin(frame.width(), frame.height(), latent.fps(), latent.frames(),
+                                    metadata(request));
+                            begun[0] = true;
+                        }
+                        sink.accept(frame);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    writeNanos[0] += System.nanoTime() - t;
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
+            long t = System.nanoTime();
+            progress(Stage.WRITE, 0, 1, false);
+            sink.finish();
+            writeNanos[0] += System.nanoTime() - t;
+            writeSeconds = writeNanos[0] / 1e9;
+            decodeSeconds -= Math.min(decodeSeconds, writeSeconds);
+        }
+    }
+
+    private Tensor residentOrTemporaryNullCaption() {
+        if (residentDit != null) {
+            return residentDit.nullCaption();
+        }
+        // y_embedder.y_embedding is small: read it from the mapped checkpoint without loading the model
+        return ditCheckpoint.load(NULL_CAPTION).reshape(1, 1, ditConfig.modelMaxLength(), ditConfig.captionChannels());
+    }
+
+    private static final String NULL_CAPTION = "y_embedder.y_embedding";
+
+    private Stdit3 residentDit() {
+        if (residentDit == null) {
+            residentDit = Stdit3.withSource(ditConfig, new ResidentBlockSource(ditCheckpoint, ditLayout));
+        }
+        return residentDit;
+    }
+
+    private T5TextEncoder residentT5() {
+        if (residentT5 == null) {
+            residentT5 = T5TextEncoder.open(t5Dir, T5Tokenizer.Options.openSora()
+                    .withMaxLength(ditConfig.modelMaxLength()), T5TextEncoder.RESIDENT);
+        }
+        return residentT5;
+    }
+
+    /** Frees every model, unmaps the files and deletes the unpacked demo model. Waits for a running generation. */
+    @Override
+    public void close() {
+        cancel();
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (residentDit != null) {
+                BlockSource src = residentDit.blockSource();
+                residentDit.close();
+                src.close();
+            }
+            if (residentT5 != null) {
+                residentT5.close();
+            }
+            vae.close();
+            ditCheckpoint.close();
+        } finally {
+            lock.unlock();
+            if (tempDir != null) {
+                deleteTree(tempDir);
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.debug("could not delete {}", p, e);
+                }
+            });
+        } catch (IOException e) {
+            LOG.debug("could not delete {}", dir, e);
+        }
+    }
+}
