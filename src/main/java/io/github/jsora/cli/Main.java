@@ -1,0 +1,460 @@
+package io.github.jsora.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import io.github.jsora.GenerationCancelledException;
+import io.github.jsora.GenerationListener;
+import io.github.jsora.GenerationRequest;
+import io.github.jsora.Latent;
+import io.github.jsora.Progress;
+import io.github.jsora.Stage;
+import io.github.jsora.Video;
+import io.github.jsora.VideoGenerator;
+import io.github.jsora.video.FrameSink;
+import io.github.jsora.video.VideoFormat;
+import io.github.jsora.video.VideoWriters;
+import io.github.jsora.weights.WeightFormatException;
+
+/**
+ * The jsora command line: {@code generate PROMPT --out FILE ...} and {@code decode LATENT --out FILE ...}.
+ * Progress goes to stderr, the result summary to stdout. Exit codes: see {@link #USAGE}.
+ */
+public final class Main {
+
+    /** Success. */
+    public static final int OK = 0;
+    /** Generation failed for another reason (a bug or an unexpected error; the message says which). */
+    public static final int FAILED = 1;
+    /** Bad command line: unknown option, missing or invalid value. */
+    public static final int USAGE_ERROR = 2;
+    /** The model directory, a checkpoint or a latent file is missing or broken. */
+    public static final int MODEL_ERROR = 3;
+    /** The output cannot be written (exists, missing or read-only directory, unknown format). */
+    public static final int OUTPUT_ERROR = 4;
+    /** Cancelled (interrupt). */
+    public static final int CANCELLED = 130;
+
+    static final String USAGE = """
+            Usage:
+              jsora generate PROMPT --out FILE.gif|FILE.avi|DIR/ [options]
+              jsora decode LATENT.safetensors --out FILE.gif|FILE.avi|DIR/ [--model DIR] [--overwrite]
+              jsora --help
+
+            Generates a short video from a text prompt with an Open-Sora v1.2 model on the CPU.
+
+            Without --model, the small demo model embedded in jsora is used. It was trained only on synthetic
+            64x64, 17-frame clips of a coloured shape (circle, square or triangle; red, green, blue, yellow, white or
+            purple) moving left, right, up or down: prompts like "a red circle moving left" give a blurry blob of
+            roughly that colour, often moving that way; anything else gives arbitrary blobs. For real videos, download
+            the real weights (hpcai-tech/OpenSora-STDiT-v3, hpcai-tech/OpenSora-VAE-v1.2, DeepFloyd/t5-v1_1-xxl)
+            into DIR/stdit, DIR/vae and DIR/t5 and pass --model DIR.
+
+            Options of generate:
+              --out PATH          output: .gif (looping GIF), .avi (MJPEG), or a directory ending in / (PNG frames)
+              --model DIR         model directory with stdit/, vae/, t5/ (default: the embedded demo model)
+              --seed N            random seed (default: drawn at random and printed)
+              --steps N           denoising steps (default 30)
+              --cfg X             classifier-free guidance scale (default 7.0)
+              --frames N          video frames (default 51; demo model 17); 2-16 are rounded up to 17
+              --size WxH          pixel size (default 426x240; demo model 64x64)
+              --resolution NAME   144p, 240p, 360p, 480p or 720p, with --aspect H:W (default 9:16)
+              --fps X             frame rate (default 24)
+              --negative TEXT     negative prompt
+              --lpl N|dynamic     Linear Proportional Leap at step N (0-based), or chosen at run time
+              --tdtm K            temporal token merging for the first K steps
+              --budget BYTES      memory budget for model blocks, e.g. 2GiB, 500MB (default: unlimited)
+              --threads N         compute threads (default: all processors)
+              --no-prepare        do not append the aesthetic score nor clean the prompt
+              --save-latent FILE  also save the final latent (.safetensors) to decode again later
+              --overwrite         replace existing output files
+
+            Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
+            4 output cannot be written, 130 cancelled.
+            """;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        System.exit(code);
+    }
+
+    /** Runs the command line; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        try {
+            if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+                (args.length == 0 ? err : out).print(USAGE);
+                return args.length == 0 ? USAGE_ERROR : OK;
+            }
+            Options o = Options.parse(args);
+            return switch (o.command) {
+                case "generate" -> generate(o, out, err);
+                case "decode" -> decode(o, out, err);
+                default -> throw new UsageException("unknown command '" + o.command + "' (generate or decode)");
+            };
+        } catch (UsageException e) {
+            err.println("jsora: " + e.getMessage());
+            err.println("Run 'jsora --help' for usage.");
+            return USAGE_ERROR;
+        } catch (WeightFormatException e) {
+            err.println("jsora: model error: " + e.getMessage());
+            return MODEL_ERROR;
+        } catch (FileAlreadyExistsException e) {
+            err.println("jsora: " + e.getFile() + " exists; pass --overwrite to replace it");
+            return OUTPUT_ERROR;
+        } catch (NoSuchFileException | NotDirectoryException | AccessDeniedException e) {
+            err.println("jsora: cannot write " + e.getFile() + ": " + describe(e));
+            return OUTPUT_ERROR;
+        } catch (FileSystemException e) {
+            err.println("jsora: cannot write " + e.getFile() + ": " + e.getMessage());
+            return OUTPUT_ERROR;
+        } catch (GenerationCancelledException e) {
+            err.println("jsora: " + e.getMessage());
+            return CANCELLED;
+        } catch (IllegalArgumentException e) {
+            err.println("jsora: " + e.getMessage());
+            return USAGE_ERROR;
+        } catch (IOException e) {
+            err.println("jsora: I/O error: " + e.getMessage());
+            return OUTPUT_ERROR;
+        } catch (RuntimeException e) {
+            err.println("jsora: failed: " + e);
+            return FAILED;
+        }
+    }
+
+    private static String describe(FileSystemException e) {
+        if (e instanceof NoSuchFileException) {
+            return "the directory does not exist";
+        }
+        if (e instanceof NotDirectoryException) {
+            return "a parent is not a directory";
+        }
+        return "permission denied";
+    }
+
+    private static VideoGenerator open(Options o) {
+        if (o.model == null) {
+            return VideoGenerator.openDefault();
+        }
+        Path dir = Path.of(o.model);
+        if (!Files.isDirectory(dir)) {
+            throw new WeightFormatException(dir, "model directory does not exist");
+        }
+        return VideoGenerator.open(dir);
+    }
+
+    private static int generate(Options o, PrintStream out, PrintStream err) throws IOException {
+        if (o.positional == null) {
+            throw new UsageException("generate needs a PROMPT");
+        }
+        if (o.out == null) {
+            throw new UsageException("generate needs --out FILE.gif|FILE.avi|DIR/");
+        }
+        VideoFormat.of(o.out); // unknown extension → IllegalArgumentException before loading anything
+        checkLatentTarget(o);
+        try (VideoGenerator gen = open(o)) {
+            GenerationRequest request = o.request(gen);
+            ProgressBar bar = new ProgressBar(err);
+            Thread hook = cancelOnInterrupt(gen);
+            try (FrameSink sink = VideoWriters.forPath(o.out, o.overwrite)) {
+                sink.close(); // only probes the target (existence, directory, permissions) before the long work
+            }
+            Video result;
+            if (o.saveLatent != null) {
+                try (Latent latent = gen.denoise(request, bar)) {
+                    latent.save(Path.of(o.saveLatent), o.overwrite);
+                    err.println();
+                    err.println("latent saved to " + o.saveLatent);
+                    gen.decodeTo(latent, Path.of(o.out), o.overwrite, bar);
+                }
+                result = null;
+            } else {
+                result = gen.generateTo(request, Path.of(o.out), o.overwrite, bar);
+            }
+            Runtime.getRuntime().removeShutdownHook(hook);
+            bar.done();
+            out.println("wrote " + o.out);
+            if (result != null) {
+                out.println("request: " + result.request());
+                out.println("stats: " + result.stats());
+            }
+            return OK;
+        }
+    }
+
+    private static void checkLatentTarget(Options o) throws FileAlreadyExistsException {
+        if (o.saveLatent != null && !o.overwrite && Files.exists(Path.of(o.saveLatent))) {
+            throw new FileAlreadyExistsException(o.saveLatent);
+        }
+    }
+
+    private static int decode(Options o, PrintStream out, PrintStream err) throws IOException {
+        if (o.positional == null) {
+            throw new UsageException("decode needs a LATENT.safetensors file");
+        }
+        if (o.out == null) {
+            throw new UsageException("decode needs --out FILE.gif|FILE.avi|DIR/");
+        }
+        VideoFormat.of(o.out);
+        Path latentFile = Path.of(o.positional);
+        if (!Files.isRegularFile(latentFile)) {
+            throw new WeightFormatException(latentFile, "no such latent file");
+        }
+        try (VideoGenerator gen = open(o); Latent latent = Latent.load(latentFile)) {
+            ProgressBar bar = new ProgressBar(err);
+            gen.decodeTo(latent, Path.of(o.out), o.overwrite, bar);
+            bar.done();
+            out.println("wrote " + o.out);
+            return OK;
+        }
+    }
+
+    private static Thread cancelOnInterrupt(VideoGenerator gen) {
+        Thread hook = new Thread(gen::cancel, "jsora-cancel");
+        Runtime.getRuntime().addShutdownHook(hook);
+        return hook;
+    }
+
+    /** A one-line progress bar on stderr. */
+    static final class ProgressBar implements GenerationListener {
+        private final PrintStream err;
+        private Stage last;
+
+        ProgressBar(PrintStream err) {
+            this.err = err;
+        }
+
+        @Override
+        public void onProgress(Progress p) {
+            if (last != null && last != p.stage()) {
+                err.println();
+            }
+            last = p.stage();
+            int total = Math.max(1, p.total());
+            int done = Math.min(total, p.step() + 1);
+            int width = 30;
+            int filled = p.stage() == Stage.TEXT ? 0 : (int) ((long) width * done / total);
+            err.printf(Locale.ROOT, "\r%-8s [%s%s] %d/%d %6.1fs%s", p.stage().name().toLowerCase(Locale.ROOT),
+                    "#".repeat(filled), " ".repeat(width - filled), done, total, p.elapsed().toMillis() / 1000.0,
+                    p.leapt() ? " (leap)" : "");
+            err.flush();
+        }
+
+        void done() {
+            err.println();
+        }
+    }
+
+    /** A command-line mistake. */
+    static final class UsageException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    /** Parsed command line. */
+    static final class Options {
+        String command;
+        String positional;
+        String out;
+        String model;
+        Long seed;
+        Integer steps;
+        Double cfg;
+        Integer frames;
+        int[] size;
+        String resolution;
+        String aspect = "9:16";
+        Double fps;
+        String negative;
+        String lpl;
+        Integer tdtm;
+        Long budget;
+        Integer threads;
+        boolean noPrepare;
+        String saveLatent;
+        boolean overwrite;
+
+        static Options parse(String[] args) {
+            Options o = new Options();
+            o.command = args[0];
+            List<String> rest = new ArrayList<>(List.of(args).subList(1, args.length));
+            for (int i = 0; i < rest.size(); i++) {
+                String a = rest.get(i);
+                if (!a.startsWith("--")) {
+                    if (o.positional != null) {
+                        throw new UsageException("unexpected argument '" + a + "' (quote a prompt with spaces)");
+                    }
+                    o.positional = a;
+                    continue;
+                }
+                switch (a) {
+                    case "--overwrite" -> o.overwrite = true;
+                    case "--no-prepare" -> o.noPrepare = true;
+                    case "--help" -> throw new UsageException("--help goes first: jsora --help");
+                    default -> {
+                        if (i + 1 >= rest.size()) {
+                            throw new UsageException(a + " needs a value");
+                        }
+                        o.set(a, rest.get(++i));
+                    }
+                }
+            }
+            return o;
+        }
+
+        private void set(String opt, String v) {
+            switch (opt) {
+                case "--out" -> out = v;
+                case "--model" -> model = v;
+                case "--seed" -> seed = parseLong(opt, v);
+                case "--steps" -> steps = parseInt(opt, v);
+                case "--cfg" -> cfg = parseDouble(opt, v);
+                case "--frames" -> frames = parseInt(opt, v);
+                case "--size" -> size = parseSize(v);
+                case "--resolution" -> resolution = v;
+                case "--aspect" -> aspect = v;
+                case "--fps" -> fps = parseDouble(opt, v);
+                case "--negative" -> negative = v;
+                case "--lpl" -> lpl = v;
+                case "--tdtm" -> tdtm = parseInt(opt, v);
+                case "--budget" -> budget = parseBytes(v);
+                case "--threads" -> threads = parseInt(opt, v);
+                case "--save-latent" -> saveLatent = v;
+                default -> throw new UsageException("unknown option " + opt);
+            }
+        }
+
+        GenerationRequest request(VideoGenerator gen) {
+            GenerationRequest.Builder b = gen.requestBuilder(positional);
+            if (seed != null) {
+                b.seed(seed);
+            }
+            if (steps != null) {
+                b.steps(steps);
+            }
+            if (cfg != null) {
+                b.cfgScale(cfg);
+            }
+            if (frames != null) {
+                b.frames(frames);
+            }
+            if (resolution != null) {
+                if (size != null) {
+                    throw new UsageException("give either --size or --resolution, not both");
+                }
+                b.resolution(resolution, aspect);
+            }
+            if (size != null) {
+                b.size(size[0], size[1]);
+            }
+            if (fps != null) {
+                b.fps(fps);
+            }
+            b.negativePrompt(negative);
+            if (lpl != null) {
+                if (lpl.equalsIgnoreCase("dynamic")) {
+                    b.dynamicLeap();
+                } else {
+                    b.leapAt(parseInt("--lpl", lpl));
+                }
+            }
+            if (tdtm != null) {
+                b.tdtmSteps(tdtm);
+            }
+            if (budget != null) {
+                b.memoryBudget(budget);
+            }
+            if (threads != null) {
+                b.threads(threads);
+            }
+            if (noPrepare) {
+                b.preparePrompt(false);
+            }
+            return b.build();
+        }
+
+        private static int parseInt(String opt, String v) {
+            try {
+                return Integer.parseInt(v.trim());
+            } catch (NumberFormatException e) {
+                throw new UsageException(opt + " needs a whole number, found '" + v + "'");
+            }
+        }
+
+        private static long parseLong(String opt, String v) {
+            try {
+                return Long.parseLong(v.trim());
+            } catch (NumberFormatException e) {
+                throw new UsageException(opt + " needs a whole number, found '" + v + "'");
+            }
+        }
+
+        private static double parseDouble(String opt, String v) {
+            try {
+                return Double.parseDouble(v.trim());
+            } catch (NumberFormatException e) {
+                throw new UsageException(opt + " needs a number, found '" + v + "'");
+            }
+        }
+
+        static int[] parseSize(String v) {
+            String[] p = v.toLowerCase(Locale.ROOT).split("x");
+            if (p.length == 2) {
+                try {
+                    return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim())};
+                } catch (NumberFormatException e) {
+                    // fall through
+                }
+            }
+            throw new UsageException("--size needs WIDTHxHEIGHT, e.g. 64x64, found '" + v + "'");
+        }
+
+        /** "2GiB", "500MB", "1.5G", "123456" → bytes (K/M/G/T decimal, KiB/MiB/GiB/TiB binary). */
+        static long parseBytes(String v) {
+            String s = v.trim().toUpperCase(Locale.ROOT).replace(" ", "");
+            int i = 0;
+            while (i < s.length() && (Character.isDigit(s.charAt(i)) || s.charAt(i) == '.')) {
+                i++;
+            }
+            try {
+                double n = Double.parseDouble(s.substring(0, i));
+                String unit = s.substring(i);
+                double mult = switch (unit) {
+                    case "", "B" -> 1;
+                    case "K", "KB" -> 1e3;
+                    case "M", "MB" -> 1e6;
+                    case "G", "GB" -> 1e9;
+                    case "T", "TB" -> 1e12;
+                    case "KI", "KIB" -> 1024.0;
+                    case "MI", "MIB" -> 1024.0 * 1024;
+                    case "GI", "GIB" -> 1024.0 * 1024 * 1024;
+                    case "TI", "TIB" -> 1024.0 * 1024 * 1024 * 1024;
+                    default -> throw new NumberFormatException(unit);
+                };
+                long bytes = (long) (n * mult);
+                if (bytes <= 0) {
+                    throw new NumberFormatException(v);
+                }
+                return bytes;
+            } catch (NumberFormatException e) {
+                throw new UsageException("--budget needs a size such as 2GiB, 500MB or 1000000, found '" + v + "'");
+            }
+        }
+    }
+}
