@@ -52,19 +52,28 @@ public final class Video {
     }
 
     /**
-     * Writes the video; the format follows the path: {@code .gif}, {@code .avi} (MJPEG), or a directory (path
-     * ending in '/', or an existing directory) of PNG frames. The request is stored in the file's metadata.
+     * Writes the video; the format follows the path: {@code .gif}, {@code .avi} (MJPEG), any other path is a
+     * directory of PNG frames. The request is stored in the file's metadata.
      *
      * @param overwrite replace an existing file; when false an existing target fails with an IOException
      */
     public void write(Path path, boolean overwrite) throws IOException {
-        try (FrameSink sink = VideoWriters.forPath(path, overwrite)) {
+        try (FrameSink sink = sinkFor(path, overwrite)) {
             sink.begin(width(), height(), fps, frames.size(), VideoGenerator.metadata(request));
             for (Frame f : frames) {
                 sink.accept(f);
             }
             sink.finish();
         }
+    }
+
+    /** The writer for a path: .gif, .avi, otherwise a directory of PNG frames. */
+    static FrameSink sinkFor(Path path, boolean overwrite) throws IOException {
+        String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (n.endsWith(".gif") || n.endsWith(".avi")) {
+            return VideoWriters.forPath(path, overwrite);
+        }
+        return VideoWriters.create(io.github.jsora.video.VideoFormat.PNG_SEQUENCE, path, overwrite);
     }
 
     @Override

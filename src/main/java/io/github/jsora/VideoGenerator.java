@@ -40,7 +40,6 @@ import io.github.jsora.vae.Frames;
 import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
-import io.github.jsora.video.VideoWriters;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
 import io.github.jsora.weights.BlockStore;
@@ -250,7 +249,7 @@ public final class VideoGenerator implements AutoCloseable {
 
     /**
      * Generates and streams the frames straight into a video file (no frame list is held): {@code .gif},
-     * {@code .avi} or a directory of PNGs. The request is written into the file's metadata.
+     * {@code .avi}, any other path a directory of PNGs. The request is written into the file's metadata.
      *
      * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
      */
@@ -258,7 +257,7 @@ public final class VideoGenerator implements AutoCloseable {
             throws IOException {
         Run run = new Run(request, listener);
         lockForRun();
-        try (FrameSink sink = VideoWriters.forPath(out, overwrite)) {
+        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
             try (Latent latent = run.denoise()) {
                 run.writeTo(latent, sink);
             }
@@ -319,7 +318,7 @@ public final class VideoGenerator implements AutoCloseable {
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
         lockForRun();
-        try (FrameSink sink = VideoWriters.forPath(out, overwrite)) {
+        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
             run.writeTo(latent, sink);
         } finally {
             unlock();

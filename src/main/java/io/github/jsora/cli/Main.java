@@ -21,9 +21,7 @@ import io.github.jsora.Progress;
 import io.github.jsora.Stage;
 import io.github.jsora.Video;
 import io.github.jsora.VideoGenerator;
-import io.github.jsora.video.FrameSink;
 import io.github.jsora.video.VideoFormat;
-import io.github.jsora.video.VideoWriters;
 import io.github.jsora.weights.WeightFormatException;
 
 /**
@@ -164,14 +162,14 @@ public final class Main {
             throw new UsageException("generate needs --out FILE.gif|FILE.avi|DIR/");
         }
         VideoFormat.of(o.out); // unknown extension → IllegalArgumentException before loading anything
-        checkLatentTarget(o);
+        checkTarget(Path.of(o.out), o.overwrite);
+        if (o.saveLatent != null) {
+            checkTarget(Path.of(o.saveLatent), o.overwrite);
+        }
         try (VideoGenerator gen = open(o)) {
             GenerationRequest request = o.request(gen);
             ProgressBar bar = new ProgressBar(err);
             Thread hook = cancelOnInterrupt(gen);
-            try (FrameSink sink = VideoWriters.forPath(o.out, o.overwrite)) {
-                sink.close(); // only probes the target (existence, directory, permissions) before the long work
-            }
             Video result;
             if (o.saveLatent != null) {
                 try (Latent latent = gen.denoise(request, bar)) {
@@ -195,9 +193,20 @@ public final class Main {
         }
     }
 
-    private static void checkLatentTarget(Options o) throws FileAlreadyExistsException {
-        if (o.saveLatent != null && !o.overwrite && Files.exists(Path.of(o.saveLatent))) {
-            throw new FileAlreadyExistsException(o.saveLatent);
+    /** Fails fast, before any model work, when an output cannot be written. */
+    private static void checkTarget(Path target, boolean overwrite) throws IOException {
+        Path parent = target.toAbsolutePath().getParent();
+        if (parent != null && !Files.exists(parent)) {
+            throw new NoSuchFileException(parent.toString());
+        }
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new NotDirectoryException(parent.toString());
+        }
+        if (parent != null && !Files.isWritable(parent)) {
+            throw new AccessDeniedException(parent.toString());
+        }
+        if (!overwrite && Files.exists(target)) {
+            throw new FileAlreadyExistsException(target.toString());
         }
     }
 
@@ -209,6 +218,7 @@ public final class Main {
             throw new UsageException("decode needs --out FILE.gif|FILE.avi|DIR/");
         }
         VideoFormat.of(o.out);
+        checkTarget(Path.of(o.out), o.overwrite);
         Path latentFile = Path.of(o.positional);
         if (!Files.isRegularFile(latentFile)) {
             throw new WeightFormatException(latentFile, "no such latent file");

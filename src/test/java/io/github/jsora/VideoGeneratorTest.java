@@ -1,0 +1,232 @@
+package io.github.jsora;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.github.jsora.video.DecodedVideo;
+import io.github.jsora.video.Frame;
+import io.github.jsora.video.VideoReaders;
+
+/** End-to-end behaviour of the facade on the embedded demo model (short runs: few steps). */
+class VideoGeneratorTest {
+
+    private static final String PROMPT = "a red circle moving left";
+    private static VideoGenerator gen;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void open() {
+        gen = VideoGenerator.openDefault();
+    }
+
+    @AfterAll
+    static void close() {
+        Path unpacked = gen.modelDirectory();
+        gen.close();
+        assertFalse(Files.exists(unpacked), "the unpacked demo model is deleted on close");
+    }
+
+    private static GenerationRequest.Builder quick(long seed) {
+        return gen.requestBuilder(PROMPT).steps(4).seed(seed);
+    }
+
+    private static List<byte[]> pixels(Video v) {
+        List<byte[]> out = new ArrayList<>();
+        for (Frame f : v.frames()) {
+            out.add(f.toRgbBytes());
+        }
+        return out;
+    }
+
+    @Test
+    void sameSeedSameFramesOtherSeedOtherFrames() {
+        Video a = gen.generate(quick(7).build());
+        Video b = gen.generate(quick(7).build());
+        Video c = gen.generate(quick(8).build());
+        assertEquals(17, a.frames().size());
+        assertEquals(64, a.width());
+        assertEquals(64, a.height());
+        List<byte[]> pa = pixels(a);
+        List<byte[]> pb = pixels(b);
+        for (int i = 0; i < pa.size(); i++) {
+            assertArrayEquals(pa.get(i), pb.get(i), "frame " + i + " differs between two runs with one seed");
+        }
+        boolean differs = false;
+        List<byte[]> pc = pixels(c);
+        for (int i = 0; i < pa.size(); i++) {
+            differs |= !java.util.Arrays.equals(pa.get(i), pc.get(i));
+        }
+        assertTrue(differs, "seeds 7 and 8 gave identical videos");
+        assertEquals(7L, a.request().seed().getAsLong());
+        assertEquals(4, a.stats().modelEvaluations());
+    }
+
+    @Test
+    void randomSeedIsDrawnAndReported() {
+        Video v = gen.generate(gen.requestBuilder(PROMPT).steps(1).build());
+        assertTrue(v.request().seed().isPresent());
+        Video again = gen.generate(v.request());
+        assertArrayEquals(pixels(v).get(5), pixels(again).get(5), "the reported seed reproduces the video");
+    }
+
+    @Test
+    void progressEventsInOrder() {
+        List<Progress> events = new ArrayList<>();
+        gen.generate(quick(1).leapAt(2).build(), events::add);
+        List<String> seen = new ArrayList<>();
+        for (Progress p : events) {
+            seen.add(p.stage() + ":" + p.step());
+        }
+        assertEquals("TEXT:0", seen.get(0));
+        assertEquals(List.of("DENOISE:0", "DENOISE:1", "DENOISE:2"), seen.subList(1, 4));
+        assertTrue(events.get(3).leapt(), "the leap step is flagged");
+        assertEquals(Stage.DECODE, events.get(4).stage());
+        assertEquals("DECODE:16", seen.get(seen.size() - 1));
+        for (int i = 1; i < events.size(); i++) {
+            assertTrue(events.get(i).stage().ordinal() >= events.get(i - 1).stage().ordinal(), "stages in order");
+            assertTrue(events.get(i).elapsed().compareTo(events.get(i - 1).elapsed()) >= 0, "time moves forward");
+        }
+    }
+
+    @Test
+    void cancellationFromAnotherThreadIsPromptAndTheGeneratorStaysUsable() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        ExecutorService ex = Executors.newSingleThreadExecutor();
+        try {
+            Future<Video> f = ex.submit(() -> gen.generate(gen.requestBuilder(PROMPT).steps(30).seed(3).build(),
+                    p -> {
+                        if (p.stage() == Stage.DENOISE) {
+                            started.countDown();
+                        }
+                    }));
+            assertTrue(started.await(60, java.util.concurrent.TimeUnit.SECONDS));
+            long t0 = System.nanoTime();
+            gen.cancel();
+            java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> f.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            assertTrue(e.getCause() instanceof GenerationCancelledException, e.getCause().toString());
+            assertEquals(Stage.DENOISE, ((GenerationCancelledException) e.getCause()).stage());
+            assertTrue((System.nanoTime() - t0) / 1e9 < 30, "cancellation returned promptly");
+        } finally {
+            ex.shutdownNow();
+        }
+        // cancelling from the progress handle, with a budgeted block store that must be closed on the way out
+        GenerationCancelledException c = assertThrows(GenerationCancelledException.class, () -> gen.generate(
+                quick(2).memoryBudget(8L << 20).build(), p -> {
+                    if (p.stage() == Stage.DENOISE && p.step() == 1) {
+                        p.cancel().cancel();
+                    }
+                }));
+        assertEquals(Stage.DENOISE, c.stage());
+        assertEquals(17, gen.generate(quick(2).steps(1).build()).frames().size(), "usable after cancellation");
+    }
+
+    @Test
+    void budgetedRunMatchesResidentRunAndReportsBlockTraffic() {
+        Video resident = gen.generate(quick(5).build());
+        Video budget = gen.generate(quick(5).memoryBudget(5L << 20).build());
+        List<byte[]> a = pixels(resident);
+        List<byte[]> b = pixels(budget);
+        for (int i = 0; i < a.size(); i++) {
+            assertArrayEquals(a.get(i), b.get(i), "frame " + i);
+        }
+        assertTrue(budget.stats().bytesLoaded() > 0, budget.stats().toString());
+        assertTrue(budget.stats().peakResidentBytes() <= 5L << 20, budget.stats().toString());
+    }
+
+    @Test
+    void writesGifPngAndAviThatReadBack() throws Exception {
+        GenerationRequest r = quick(11).steps(2).build();
+        Video v = gen.generate(r);
+        for (String name : new String[] {"v.gif", "v.avi", "frames"}) {
+            Path p = dir.resolve(name);
+            v.write(p, false);
+            DecodedVideo d = VideoReaders.read(p);
+            assertEquals(17, d.frameCount(), name);
+            assertEquals(64, d.width(), name);
+            assertEquals(64, d.height(), name);
+            assertEquals(17 / 24.0, d.durationSeconds(), 0.011, name + " duration");
+        }
+        // streaming straight into the file gives the same GIF
+        Path streamed = dir.resolve("streamed.gif");
+        Video meta = gen.generateTo(r, streamed, false, GenerationListener.NONE);
+        assertTrue(meta.frames().isEmpty());
+        assertEquals(17, VideoReaders.read(streamed).frameCount());
+        assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> v.write(streamed, false));
+    }
+
+    @Test
+    void latentSavedAndDecodedLaterGivesTheSameFrames() throws Exception {
+        GenerationRequest r = quick(21).steps(2).build();
+        Video direct = gen.generate(r);
+        Path file = dir.resolve("latent.safetensors");
+        try (Latent l = gen.denoise(r, GenerationListener.NONE)) {
+            l.save(file, false);
+        }
+        try (Latent l = Latent.load(file)) {
+            assertEquals(17, l.frames());
+            Video later = gen.decode(l, GenerationListener.NONE);
+            assertArrayEquals(pixels(direct).get(9), pixels(later).get(9));
+        }
+    }
+
+    @Test
+    void badRequestsFailBeforeHeavyWork() {
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(" "));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).steps(0));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).cfgScale(Double.NaN));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).frames(0));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).size(4, 64));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).resolution("999p", "9:16"));
+        assertThrows(IllegalArgumentException.class, () -> gen.requestBuilder(PROMPT).steps(10).leapAt(10).build());
+        assertEquals(17, gen.requestBuilder(PROMPT).frames(5).build().frames(), "2-16 frames round up to 17");
+        assertTimeoutPreemptively(Duration.ofSeconds(5), () -> assertThrows(RuntimeException.class,
+                () -> gen.denoise(quick(1).build(), io.github.jsora.tensor.Tensor.zeros(1, 4, 3, 8, 8),
+                        GenerationListener.NONE)));
+    }
+
+    @Test
+    void missingOrCorruptModelDirectoriesNameTheProblem() throws Exception {
+        io.github.jsora.weights.WeightFormatException e = assertThrows(
+                io.github.jsora.weights.WeightFormatException.class,
+                () -> VideoGenerator.open(dir.resolve("nope")));
+        assertTrue(e.getMessage().contains("nope"), e.getMessage());
+        Path copy = dir.resolve("model");
+        for (String sub : new String[] {"stdit", "vae", "t5"}) {
+            Files.createDirectories(copy.resolve(sub));
+            try (var s = Files.list(gen.modelDirectory().resolve(sub))) {
+                for (Path p : s.toList()) {
+                    Files.copy(p, copy.resolve(sub).resolve(p.getFileName()));
+                }
+            }
+        }
+        Files.write(copy.resolve("stdit/model.safetensors"), new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+        e = assertThrows(io.github.jsora.weights.WeightFormatException.class, () -> VideoGenerator.open(copy));
+        assertTrue(e.getMessage().contains("model.safetensors"), e.getMessage());
+        Files.delete(copy.resolve("t5/spiece.model"));
+        Files.delete(copy.resolve("stdit/model.safetensors"));
+        assertThrows(io.github.jsora.weights.WeightFormatException.class, () -> VideoGenerator.open(copy));
+    }
+}
