@@ -101,6 +101,7 @@ public final class VideoGenerator implements AutoCloseable {
     private final Stdit3Config ditConfig;
     private final Checkpoint ditCheckpoint;
     private final BlockLayout ditLayout;
+    private final long[] ditBlockBytes;
     private final VideoVae vae;
     private final ReentrantLock lock = new ReentrantLock(true);
     private final RflowSampler sampler = new RflowSampler();
@@ -136,6 +137,7 @@ public final class VideoGenerator implements AutoCloseable {
             throw e;
         }
         this.ditCheckpoint = ckpt;
+        this.ditBlockBytes = BlockStore.blockBytes(ckpt, ditLayout);
         this.vae = v;
         LOG.info("opened {} model {}: STDiT3 hidden {} depth {} ({} MB float32), VAE, T5 at {}",
                 demo ? "demo" : "", modelDir, ditConfig.hiddenSize(), ditConfig.depth(),
@@ -434,6 +436,17 @@ public final class VideoGenerator implements AutoCloseable {
             SamplerOptions options = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
                     .videoSize(h, w).numFrames(f).leap(leap).build();
             LOG.info("generating: {}", r);
+
+            if (r.memoryBudgetBytes() > 0) {
+                // fail on a budget that cannot hold the transformer's largest block before any work is done
+                long need = io.github.jsora.weights.ResidencyPlan.requiredBudget(ditBlockBytes,
+                        BlockStore.Options.budget(r.memoryBudgetBytes()).prefetchDepth());
+                if (r.memoryBudgetBytes() < need) {
+                    throw new IllegalArgumentException("memory budget of " + r.memoryBudgetBytes() + " bytes is too "
+                            + "small for this model: its largest transformer block plus one prefetched block need "
+                            + need + " bytes");
+                }
+            }
 
             // [2, 1, L, Cc] captions (prompt, then null caption or negative prompt) and their mask [b, L]
             long t0 = System.nanoTime();
