@@ -284,6 +284,13 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Throws when the storage was closed (before native code touches it). */
+    void checkLive() {
+        if (storage.closed) {
+            throw new IllegalStateException("tensor " + shapeString() + " is closed");
+        }
+    }
+
     private void checkIndex(long index, int len) {
         if (storage.closed) {
             throw new IllegalStateException("tensor " + shapeString() + " is closed");
