@@ -58,6 +58,7 @@ public final class Stdit3 implements AutoCloseable {
     private final boolean ownsSource;
     private final boolean ropeStored;
     private Workspace ws;
+    private int workspaceAllocations;
     private ForwardStats lastStats;
 
     // per-forward stage timers
@@ -353,6 +354,7 @@ public final class Stdit3 implements AutoCloseable {
                 ws = null;
             }
             ws = new Workspace(cfg, g.b, g.t, g.h, g.w, g.tp, g.hp, g.wp, g.len);
+            workspaceAllocations++;
         }
         return ws;
     }
@@ -363,6 +365,11 @@ public final class Stdit3 implements AutoCloseable {
             ws.close();
             ws = null;
         }
+    }
+
+    /** Workspaces allocated so far (one per change of input geometry; for tests). */
+    int workspaceAllocations() {
+        return workspaceAllocations;
     }
 
     /** Native bytes of the current workspace (0 when none). */
