@@ -30,7 +30,8 @@ import java.util.Map;
  * </ul>
  *
  * <p>Checks made when loading (each fails with {@link SentencePieceFormatException} naming the file): wire format
- * well formed and not truncated; at least one piece; no empty piece; no piece text defined twice; exactly one
+ * well formed and not truncated; pieces, {@code trainer_spec} and {@code normalizer_spec} all present (a cut
+ * between fields shows as a missing spec); at least one piece; no empty piece; no piece text defined twice; exactly one
  * UNKNOWN piece (the id used for unknown text is that piece's index, as in sentencepiece, not
  * {@code trainer_spec.unk_id}); BYTE pieces only with {@code byte_fallback}; finite
  * scores; a unigram model; a well-formed character map header.
@@ -145,11 +146,12 @@ public final class SentencePieceModel {
                 default -> r.skip(tag);
             }
         }
-        if (trainer == null) {
-            trainer = readTrainer(new ProtoReader(source, new byte[0], 0, 0));
-        }
-        if (normalizer == null) {
-            normalizer = readNormalizer(new ProtoReader(source, new byte[0], 0, 0));
+        // Pieces, trainer spec and normalizer spec are written in this order by every trainer; a file that ends
+        // without the specs is truncated (protobuf has no end marker, so this is how a cut between fields shows).
+        if (pieces.isEmpty() || trainer == null || normalizer == null) {
+            throw new SentencePieceFormatException(source + ": not a complete SentencePiece model (" + pieces.size()
+                    + " pieces, trainer_spec " + (trainer == null ? "missing" : "present") + ", normalizer_spec "
+                    + (normalizer == null ? "missing" : "present") + "); the file is truncated or of another kind");
         }
         return new SentencePieceModel(source, pieces, trainer, normalizer, denormalizer);
     }

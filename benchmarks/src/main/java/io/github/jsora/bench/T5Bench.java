@@ -1,0 +1,198 @@
+package io.github.jsora.bench;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import io.github.jsora.tensor.Gemm;
+import io.github.jsora.tensor.Tensor;
+import io.github.jsora.text.SentencePieceTokenizer;
+import io.github.jsora.text.T5Config;
+import io.github.jsora.text.T5Encoder;
+import io.github.jsora.text.T5Tokenizer;
+import io.github.jsora.text.TokenizedBatch;
+import io.github.jsora.weights.Block;
+import io.github.jsora.weights.BlockLayout;
+import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.ResidentBlockSource;
+
+/**
+ * Text side throughput.
+ *
+ * <ul>
+ * <li>{@code tokenizeRaw} / {@code tokenizeOpenSora}: one 200-character prompt through sentencepiece alone, and
+ *     through the full T5 tokenizer with Open-Sora preparation (score + cleaning twice, 300 ids + mask). Model: the
+ *     golden 800-piece unigram model with the nmt_nfkc map ({@code testdata/golden/t5_spm_tiny_v800.model}, or
+ *     {@code -Djsora.spm=PATH}, e.g. a real {@code spiece.model}). Throughput mode: ops/s = prompts/s.</li>
+ * <li>{@code t5BlockXxl}: the encoder with ONE block at T5 v1.1 XXL width (d 4096, 64 heads × 64, d_ff 10240,
+ *     gated GELU), 300 tokens, batch 1, random weights (vocabulary cut to 1000 rows; embedding and final norm are
+ *     negligible). FLOPs per block = 2·L·(4·d·H·dk + 3·d·d_ff) + 4·H·L²·dk = 117.24 GFLOP at L = 300;
+ *     GFLOP/s = 117.24 / (seconds per op).</li>
+ * <li>{@code gemmCeiling}: the block's largest product alone, {@code [300,4096]·[10240,4096]ᵀ} through
+ *     {@link Gemm#linear} (25.17 GFLOP), the ceiling the block is compared with in the same run.</li>
+ * </ul>
+ */
+@State(Scope.Benchmark)
+@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Warmup(iterations = 1, time = 2)
+@Measurement(iterations = 3, time = 3)
+public class T5Bench {
+
+    static final int L = 300;
+    static final T5Config XXL_BLOCK = new T5Config(1000, 4096, 64, 64, 10240, 1, 32, 128, 1e-6, "gated-gelu");
+
+    /** FLOPs of one XXL block at L tokens (the formula of the class comment). */
+    public static double blockFlops(T5Config c, int l) {
+        return 2.0 * l * (4.0 * c.dModel() * c.innerDim() + 3.0 * c.dModel() * c.dFf())
+                + 4.0 * c.numHeads() * (double) l * l * c.dKv();
+    }
+
+    private SentencePieceTokenizer spm;
+    private T5Tokenizer t5;
+    private String prompt;
+    private Map<String, Tensor> weights;
+    private BlockSource source;
+    private T5Encoder encoder;
+    private int[][] ids;
+    private int[][] mask;
+    private Tensor x;
+    private Tensor w;
+    private Tensor y;
+
+    static Path findModel() {
+        String p = System.getProperty("jsora.spm");
+        if (p != null) {
+            return Path.of(p);
+        }
+        for (String c : List.of("testdata/golden/t5_spm_tiny_v800.model", "../testdata/golden/t5_spm_tiny_v800.model")) {
+            if (Files.isRegularFile(Path.of(c))) {
+                return Path.of(c);
+            }
+        }
+        throw new IllegalStateException("no tokenizer model found; run from the project root or set -Djsora.spm");
+    }
+
+    static Tensor random(Random rnd, float std, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        float[] buf = new float[(int) Math.min(t.size(), 1 << 20)];
+        for (long off = 0; off < t.size(); off += buf.length) {
+            int n = (int) Math.min(buf.length, t.size() - off);
+            for (int i = 0; i < n; i++) {
+                buf[i] = (float) rnd.nextGaussian() * std;
+            }
+            t.write(off, buf, 0, n);
+        }
+        return t;
+    }
+
+    @Setup(Level.Trial)
+    public void setup() {
+        spm = SentencePieceTokenizer.load(findModel());
+        t5 = new T5Tokenizer(spm, T5Tokenizer.Options.openSora());
+        prompt = "A cinematic drone shot flies over a snowy mountain range at sunrise, golden light spilling across "
+                + "the peaks while clouds drift slowly through the valleys below, 4K, highly detailed, calm mood.";
+        prompt = (prompt + " " + prompt).substring(0, 200);
+
+        Random rnd = new Random(1);
+        BlockLayout layout = T5Encoder.layout(XXL_BLOCK, T5Encoder.SHARED);
+        weights = new LinkedHashMap<>();
+        Map<String, Block> blocks = new LinkedHashMap<>();
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                int[] s = e.getValue();
+                float std = e.getKey().endsWith("layer_norm.weight") ? 0f : (float) (1.0 / Math.sqrt(s[s.length - 1]));
+                Tensor t = random(rnd, std, s);
+                if (std == 0f) {
+                    float[] ones = new float[s[0]];
+                    java.util.Arrays.fill(ones, 1f);
+                    t.write(0, ones, 0, ones.length);
+                }
+                m.put(e.getKey(), t);
+                weights.put(e.getKey(), t);
+            }
+            blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
+        }
+        source = new BlockSource() {
+            @Override
+            public BlockLayout layout() {
+                return layout;
+            }
+
+            @Override
+            public Block acquire(String blockName) {
+                return blocks.get(blockName);
+            }
+
+            @Override
+            public void release(Block block) {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        encoder = new T5Encoder(XXL_BLOCK, source);
+        TokenizedBatch b = new T5Tokenizer(spm, T5Tokenizer.Options.openSora().withExtraIds(0)).encode(prompt);
+        ids = b.inputIds();
+        mask = b.attentionMask();
+        x = random(rnd, 1f, L, 4096);
+        w = weights.get("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+        y = Tensor.zeros(L, 10240);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        weights.values().forEach(Tensor::close);
+        x.close();
+        y.close();
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public int[] tokenizeRaw() {
+        return spm.encode(prompt);
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public TokenizedBatch tokenizeOpenSora() {
+        return t5.encode(prompt);
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public float t5BlockXxl() {
+        try (Tensor out = encoder.forward(ids, mask)) {
+            return out.get(0);
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public Tensor gemmCeiling() {
+        Gemm.linear(x, w, null, y);
+        return y;
+    }
+}
