@@ -220,7 +220,6 @@ public final class VideoVae implements AutoCloseable {
         warnIfConfigDiffers(scale, shift);
         int zChunk = config.latentFramesPerChunk();
         int micro = config.microFrameSize();
-        float div = (float) VaeConfig.SPATIAL_LATENT_SCALE;
         long t0 = System.nanoTime();
         for (int b = 0; b < batch; b++) {
             int framesLeft = numFrames;
@@ -234,37 +233,55 @@ public final class VideoVae implements AutoCloseable {
                     VaeKernels.copyScaleShift(z, (((long) b * c + ch) * t + zt) * plane, zc, ch * tz * plane,
                             tz * plane, scale[ch], shift[ch]);
                 }
-                observer.scaledLatent(b, k, zt, zc.slice(0));
-                Tensor xz = temporal.decode(zc, nf);       // [1, C', nf, h, w]
-                meter.free(zc);
-                observer.temporalOutput(b, k, frameBase, xz.slice(0));
-                int cz = xz.dim(1);
-                for (int f0 = 0; f0 < nf; f0 += frameBatch) {
-                    int nb = Math.min(frameBatch, nf - f0);
-                    Tensor frames = meter.alloc(nb, cz, h, w);  // frames f0.. of the chunk, ÷ 0.18215
-                    for (int j = 0; j < nb; j++) {
-                        for (int ch = 0; ch < cz; ch++) {
-                            VaeKernels.copyDivide(xz, ((long) ch * nf + f0 + j) * plane, frames,
-                                    ((long) j * cz + ch) * plane, plane, div);
-                        }
-                    }
-                    Tensor rgb = spatial.decode(frames);           // [nb, 3, 8h, 8w]
-                    meter.free(frames);
-                    try {
-                        for (int j = 0; j < nb; j++) {
-                            consumer.accept(b, frameBase + f0 + j, rgb.slice(j));
-                        }
-                    } finally {
-                        meter.free(rgb);
-                    }
+                Tensor xz;
+                try {
+                    observer.scaledLatent(b, k, zt, zc.slice(0));
+                    xz = temporal.decode(zc, nf);                  // [1, C', nf, h, w]
+                } finally {
+                    meter.free(zc);
                 }
-                meter.free(xz);
+                try {
+                    observer.temporalOutput(b, k, frameBase, xz.slice(0));
+                    decodeFrames(xz, nf, h, w, b, frameBase, consumer);
+                } finally {
+                    meter.free(xz);
+                }
                 frameBase += nf;
                 framesLeft -= nf;
             }
         }
         LOG.debug("decoded {}×{} frames of {}×{} in {} ms; {}", batch, numFrames, h * config.spatialFactor(),
                 w * config.spatialFactor(), (System.nanoTime() - t0) / 1_000_000, meter);
+    }
+
+    /** Spatial decoder over the frames of one temporal chunk xz [1, C, nf, h, w], in micro-batches. */
+    private void decodeFrames(Tensor xz, int nf, int h, int w, int sample, int frameBase, FrameConsumer consumer) {
+        int cz = xz.dim(1);
+        long plane = (long) h * w;
+        float div = (float) VaeConfig.SPATIAL_LATENT_SCALE;
+        for (int f0 = 0; f0 < nf; f0 += frameBatch) {
+            int nb = Math.min(frameBatch, nf - f0);
+            Tensor rgb;
+            Tensor frames = meter.alloc(nb, cz, h, w);              // frames f0.. of the chunk, ÷ 0.18215
+            try {
+                for (int j = 0; j < nb; j++) {
+                    for (int ch = 0; ch < cz; ch++) {
+                        VaeKernels.copyDivide(xz, ((long) ch * nf + f0 + j) * plane, frames,
+                                ((long) j * cz + ch) * plane, plane, div);
+                    }
+                }
+                rgb = spatial.decode(frames);                       // [nb, 3, 8h, 8w]
+            } finally {
+                meter.free(frames);
+            }
+            try {
+                for (int j = 0; j < nb; j++) {
+                    consumer.accept(sample, frameBase + f0 + j, rgb.slice(j));
+                }
+            } finally {
+                meter.free(rgb);
+            }
+        }
     }
 
     private boolean warned;

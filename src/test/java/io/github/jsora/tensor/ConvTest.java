@@ -120,9 +120,11 @@ class ConvTest {
                 if (b != null) {
                     tb.write(0, b, 0, o);
                 }
-                tout.fill(123f);
-                Conv.conv2d(tx, tw, b == null ? null : tb, s, p, tout);
-                close(expected, tout.toArray(), 1e-5);
+                for (Conv.Algorithm alg : Conv.Algorithm.values()) {
+                    tout.fill(123f);
+                    Conv.conv(tx, tw, b == null ? null : tb, new int[] {s, s}, new int[] {p, p}, tout, alg);
+                    close(expected, tout.toArray(), 1e-5);
+                }
                 assertEquals(0f, big.get(0));
                 assertEquals(0f, big.get(big.size() - 1));
             }
@@ -136,9 +138,14 @@ class ConvTest {
         float[] b = randn(4);
         try (Tensor tx = Tensor.of(x, 2, 3, 9, 10); Tensor tw = Tensor.of(w, 4, 3, 3, 3); Tensor tb = Tensor.of(b, 4);
                 Tensor out = Tensor.zeros(2, 4, 9, 5)) {
-            Conv.conv2d(tx, tw, tb, 1, 2, 1, 1, out);
             float[] exp = naiveConvHW(x, new int[] {2, 3, 9, 10}, w, new int[] {4, 3, 3, 3}, b, 1, 2, 1, 1);
+            Conv.conv2d(tx, tw, tb, 1, 2, 1, 1, out);
             close(exp, out.toArray(), 1e-5);
+            for (Conv.Algorithm alg : Conv.Algorithm.values()) {
+                out.fill(5f);
+                Conv.conv(tx, tw, tb, new int[] {1, 2}, new int[] {1, 1}, out, alg);
+                close(exp, out.toArray(), 1e-5);
+            }
             try (Tensor o2 = Conv.conv2d(tx, tw, tb, 1, 1)) {
                 assertTrue(o2.hasShape(2, 4, 9, 10));
                 close(naiveConv(x, new int[] {2, 3, 9, 10}, w, new int[] {4, 3, 3, 3}, b, new int[] {1, 1},
@@ -181,9 +188,11 @@ class ConvTest {
                         h + 2 * phw - kh + 1, wd + 2 * phw - kw + 1);
                 tx.write(0, x, 0, x.length);
                 tw.write(0, w, 0, w.length);
-                tout.fill(-7f);
-                Conv.conv3d(tx, tw, tb, stride, pad, tout);
-                close(expected, tout.toArray(), 1e-5);
+                for (Conv.Algorithm alg : Conv.Algorithm.values()) {
+                    tout.fill(-7f);
+                    Conv.conv(tx, tw, tb, stride, pad, tout, alg);
+                    close(expected, tout.toArray(), 1e-5);
+                }
                 assertEquals(0f, big.get(0));
             }
         }

@@ -1,0 +1,258 @@
+package io.github.jsora.bench;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import io.github.jsora.tensor.Gemm;
+import io.github.jsora.tensor.Tensor;
+import io.github.jsora.vae.DecodeObserver;
+import io.github.jsora.vae.VaeConfig;
+import io.github.jsora.vae.VaeLayout;
+import io.github.jsora.vae.VideoVae;
+import io.github.jsora.weights.Block;
+import io.github.jsora.weights.BlockLayout;
+import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.ResidentBlockSource;
+
+/**
+ * The real-width Open-Sora v1.2 VAE decoder ({@link VaeConfig#openSoraV12()}: SD-XL spatial decoder 128/256/512/512,
+ * 2 layers per block, 32 groups; VAE_Temporal_SD filters 128, multipliers 1/2/2/4, 4 ResBlocks) on random weights,
+ * decoding one chunk of 5 latent frames at 32×32 into 17 frames of 256×256, frame by frame. One decode takes
+ * minutes on 2 cores, so it runs as single shots: {@code benchmarks/run VaeBench -f 1 -wi 0 -i 1}.
+ *
+ * <p>{@code gemmCeiling} measures the matrix product ceiling in the same run, on the product a 512-channel 3×3
+ * convolution at 64×64 is made of ([512, 4608]·[4608, 4096]). The tear-down prints the decode's FLOP count, the
+ * temporal / spatial split and GFLOP/s.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 0)
+@Measurement(iterations = 1)
+@Fork(value = 1, jvmArgs = {"-Xmx12g"})
+public class VaeBench {
+
+    static final int LATENT_FRAMES = 5;
+    static final int FRAMES = 17;
+    static final int LATENT_HW = 32;
+
+    private VaeConfig cfg;
+    private BlockSource weights;
+    private VideoVae vae;
+    private Tensor z;
+    private Tensor a;
+    private Tensor b;
+    private Tensor c;
+    private long decodeStart;
+    private long temporalDone;
+    private long decodeEnd;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        cfg = VaeConfig.openSoraV12();
+        weights = randomWeights(cfg, 42);
+        vae = new VideoVae(cfg, weights);
+        z = random(new SplittableRandom(7), 1f, 1, 4, LATENT_FRAMES, LATENT_HW, LATENT_HW);
+        SplittableRandom r = new SplittableRandom(1);
+        a = random(r, 0.05f, 512, 4608);
+        b = random(r, 0.05f, 4608, 4096);
+        c = Tensor.zeros(512, 4096);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (decodeEnd > 0) {
+            double total = (decodeEnd - decodeStart) / 1e9;
+            double temporal = (temporalDone - decodeStart) / 1e9;
+            double spatial = total - temporal;
+            double tf = temporalFlops(cfg, LATENT_FRAMES, LATENT_HW, LATENT_HW);
+            double sf = FRAMES * spatialFlopsPerFrame(cfg, LATENT_HW, LATENT_HW);
+            System.out.printf(Locale.ROOT, "%nVAE decode 1×5 latent frames %d×%d → %d frames %d×%d: %.1f s, %.0f GFLOP, "
+                    + "%.1f GFLOP/s%n  temporal: %.1f s, %.0f GFLOP, %.1f GFLOP/s%n  spatial:  %.1f s (%.2f s/frame), "
+                    + "%.0f GFLOP, %.1f GFLOP/s%n  %s%n", LATENT_HW, LATENT_HW, FRAMES, LATENT_HW * 8, LATENT_HW * 8,
+                    total, (tf + sf) / 1e9, (tf + sf) / total / 1e9, temporal, tf / 1e9, tf / temporal / 1e9, spatial,
+                    spatial / FRAMES, sf / 1e9, sf / spatial / 1e9, vae.meter());
+        }
+        vae.close();
+        weights.close();
+        z.close();
+        a.close();
+        b.close();
+        c.close();
+    }
+
+    @Benchmark
+    public long decodeChunk17Frames256() {
+        long[] sum = {0};
+        decodeStart = System.nanoTime();
+        vae.meter().resetPeak();
+        vae.decode(z, FRAMES, (s, f, frame) -> sum[0] += frame.size(), new DecodeObserver() {
+            @Override
+            public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
+                temporalDone = System.nanoTime();
+            }
+        });
+        decodeEnd = System.nanoTime();
+        return sum[0];
+    }
+
+    /** 2·512·4608·4096 = 19.3 GFLOP; GFLOP/s = 19.3 / seconds. */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @Warmup(iterations = 2, time = 2)
+    @Measurement(iterations = 3, time = 2)
+    public Tensor gemmCeiling() {
+        Gemm.matmul(a, false, b, false, c, 1f, 0f);
+        return c;
+    }
+
+    // ------------------------------------------------------------------ FLOP counts (2 per multiply-add)
+
+    static double conv(long in, long out, long k, long outputs) {
+        return 2.0 * in * out * k * outputs;
+    }
+
+    /** Temporal decoder on one chunk of tz latent frames at h×w. */
+    static double temporalFlops(VaeConfig cfg, int tz, int h, int w) {
+        VaeConfig.Temporal t = cfg.temporal();
+        long hw = (long) h * w;
+        long frames = tz;
+        int top = t.channels(t.levels() - 1);
+        double f = conv(t.embedDim(), t.latentEmbedDim(), 1, frames * hw) + conv(t.latentEmbedDim(), top, 27, frames * hw);
+        f += t.numResBlocks() * 2 * conv(top, top, 27, frames * hw);
+        int prev = top;
+        for (int level = t.levels() - 1; level >= 0; level--) {
+            int ch = t.channels(level);
+            for (int j = 0; j < t.numResBlocks(); j++) {
+                f += conv(prev, ch, 27, frames * hw) + conv(ch, ch, 27, frames * hw);
+                if (prev != ch) {
+                    f += conv(prev, ch, 1, frames * hw);
+                }
+                prev = ch;
+            }
+            if (level > 0 && t.upsamplesTime(level)) {
+                f += conv(prev, 2L * prev, 27, frames * hw);
+                frames *= 2;
+            }
+        }
+        return f + conv(prev, t.inOutChannels(), 27, frames * hw);
+    }
+
+    /** Spatial decoder on one frame of h×w latent pixels. */
+    static double spatialFlopsPerFrame(VaeConfig cfg, int h, int w) {
+        VaeConfig.Spatial s = cfg.spatial();
+        long hw = (long) h * w;
+        int top = s.upChannels(0);
+        double f = conv(s.latentChannels(), s.latentChannels(), 1, hw) + conv(s.latentChannels(), top, 9, hw);
+        f += 2 * 2 * conv(top, top, 9, hw);
+        if (s.midAttention()) {
+            f += 4 * conv(top, top, 1, hw) + 2 * conv(hw, top, 1, hw);
+        }
+        int prev = top;
+        for (int i = 0; i < s.blocks(); i++) {
+            int ch = s.upChannels(i);
+            for (int j = 0; j <= s.layersPerBlock(); j++) {
+                f += conv(prev, ch, 9, hw) + conv(ch, ch, 9, hw);
+                if (prev != ch) {
+                    f += conv(prev, ch, 1, hw);
+                }
+                prev = ch;
+            }
+            if (i < s.blocks() - 1) {
+                hw *= 4;
+                f += conv(ch, ch, 9, hw);
+            }
+        }
+        return f + conv(prev, s.outChannels(), 9, hw);
+    }
+
+    // ------------------------------------------------------------------ random weights
+
+    static Tensor random(SplittableRandom rnd, float std, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        float[] buf = new float[(int) Math.min(t.size(), 1 << 20)];
+        for (long off = 0; off < t.size(); off += buf.length) {
+            int n = (int) Math.min(buf.length, t.size() - off);
+            for (int i = 0; i < n; i++) {
+                // sum of 4 uniforms: mean 0, variance 4/12 → scaled to std
+                double u = rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() - 2.0;
+                buf[i] = (float) (u * std * Math.sqrt(3.0));
+            }
+            t.write(off, buf, 0, n);
+        }
+        return t;
+    }
+
+    /** Every decode-path tensor: conv/linear weights with std 1/√fan_in, norm weights ≈1, biases small. */
+    static BlockSource randomWeights(VaeConfig cfg, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        BlockLayout layout = VaeLayout.of(cfg);
+        Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                int[] s = e.getValue();
+                String name = e.getKey();
+                Tensor t;
+                if (name.equals("scale") || name.equals("shift")) {
+                    t = Tensor.zeros(s);
+                    double[] v = name.equals("scale") ? cfg.scale() : cfg.shift();
+                    for (int i = 0; i < v.length; i++) {
+                        t.set(i, (float) v[i]);
+                    }
+                } else if (s.length >= 2) {
+                    long fanIn = 1;
+                    for (int i = 1; i < s.length; i++) {
+                        fanIn *= s[i];
+                    }
+                    t = random(rnd, (float) (1 / Math.sqrt(fanIn)), s);
+                } else if (name.contains("norm") && name.endsWith(".weight")) {
+                    t = random(rnd, 0.1f, s);
+                    for (int i = 0; i < s[0]; i++) {
+                        t.set(i, t.get(i) + 1f);
+                    }
+                } else {
+                    t = random(rnd, 0.05f, s);
+                }
+                m.put(name, t);
+            }
+            blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
+        }
+        return new BlockSource() {
+            @Override
+            public BlockLayout layout() {
+                return layout;
+            }
+
+            @Override
+            public Block acquire(String name) {
+                return blocks.get(name);
+            }
+
+            @Override
+            public void release(Block block) {
+            }
+
+            @Override
+            public void close() {
+                blocks.values().forEach(ResidentBlockSource.MaterialBlock::free);
+            }
+        };
+    }
+}
