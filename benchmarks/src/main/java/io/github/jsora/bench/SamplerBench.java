@@ -64,6 +64,9 @@ public class SamplerBench {
     private final RflowSampler sampler = new RflowSampler();
     private int lastCalls;
     private int lastLeap = -1;
+    private long forwardNanos;      // model time of the current generation
+    private long lastForwardNanos;  // model time of the last generation
+    private long lastTotalNanos;    // sampler wall time of the last generation
 
     /** Model evaluations per generation (reported next to the time). */
     @State(Scope.Thread)
@@ -96,7 +99,9 @@ public class SamplerBench {
         out = Tensor.zeros(2, 8, 8, 16, 16);
         float[] fps = {24f};
         denoiser = (x, ts, step) -> {
+            long t0 = System.nanoTime();
             model.forwardStep(Stdit3Input.of(x, ts, y2, mask, fps, 128f, 128f), step, TokenMerging.off(), out);
+            forwardNanos += System.nanoTime() - t0;
             return out.reshape(out.shape());   // a view: the sampler's close() leaves the buffer alone
         };
         LeapStrategy strategy = switch (leap) {
@@ -111,10 +116,13 @@ public class SamplerBench {
 
     @Benchmark
     public float sample(Calls calls) {
+        forwardNanos = 0;
         try (SampleResult r = sampler.sample(denoiser, noise, options)) {
             calls.modelCalls += r.modelCalls();
             lastCalls = r.modelCalls();
             lastLeap = r.leapStep().orElse(-1);
+            lastForwardNanos = forwardNanos;
+            lastTotalNanos = r.totalTime().toNanos();
             return r.latent().get(0);
         }
     }
@@ -122,9 +130,11 @@ public class SamplerBench {
     @TearDown(Level.Iteration)
     public void report() {
         double gflop = linearGflopPerCall() * lastCalls;
-        System.out.printf(Locale.ROOT, "%n  leap=%s: %d model calls, leap step %s, linear layers %.1f GFLOP per "
-                + "generation; last forward: %s%n", leap, lastCalls, lastLeap < 0 ? "none" : lastLeap, gflop,
-                model.lastStats());
+        System.out.printf(Locale.ROOT, "%n  leap=%s: %d model calls, leap step %s; sampler %.0f ms of which model "
+                + "%.0f ms (loop overhead %.2f%%); linear layers %.1f GFLOP per generation = %.1f GFLOP/s in the "
+                + "model; last forward: %s%n", leap, lastCalls, lastLeap < 0 ? "none" : lastLeap, lastTotalNanos / 1e6,
+                lastForwardNanos / 1e6, 100.0 * (lastTotalNanos - lastForwardNanos) / lastTotalNanos, gflop,
+                gflop / (lastForwardNanos / 1e9), model.lastStats());
     }
 
     /** FLOPs of the linear layers of one guidance-batch forward (2 samples), in GFLOP (attention excluded). */
