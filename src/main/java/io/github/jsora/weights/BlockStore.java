@@ -173,6 +173,7 @@ public final class BlockStore implements BlockSource {
     private long loads;
     private long acquires;
     private long waitNanos;
+    private long loadNanos;
     private int cursor;             // position the caller is expected to acquire next
     private boolean started;        // acquire was called at least once
     private Slot demand;            // block a caller waits for
@@ -367,7 +368,7 @@ public final class BlockStore implements BlockSource {
         lock.lock();
         try {
             return new BlockStoreStats(plan.budgetBytes(), reservedBytes, peakBytes, bytesLoaded, loads, acquires,
-                    Duration.ofNanos(waitNanos), plan.residentCount(), slots.length - plan.residentCount());
+                    Duration.ofNanos(loadNanos), Duration.ofNanos(waitNanos), plan.residentCount(), slots.length - plan.residentCount());
         } finally {
             lock.unlock();
         }
@@ -382,6 +383,7 @@ public final class BlockStore implements BlockSource {
             loads = 0;
             acquires = 0;
             waitNanos = 0;
+            loadNanos = 0;
         } finally {
             lock.unlock();
         }
@@ -510,6 +512,7 @@ public final class BlockStore implements BlockSource {
     private void load(Slot s) {
         MaterialBlock b = null;
         Throwable error = null;
+        long t0 = System.nanoTime();
         try {
             b = materialise(s.spec);
             if (b.bytes() != s.bytes) {
@@ -522,8 +525,10 @@ public final class BlockStore implements BlockSource {
         } catch (Throwable t) { // errors too: an OutOfMemoryError or a fault must reach the caller, not kill us
             error = t;
         }
+        long took = System.nanoTime() - t0;
         lock.lock();
         try {
+            loadNanos += took;
             s.loading = false;
             loadsInFlight--;
             if (error != null) {
@@ -540,6 +545,8 @@ public final class BlockStore implements BlockSource {
                 s.block = b;
                 bytesLoaded += s.bytes;
                 loads++;
+                LOG.debug("loaded block {} ({}) in {} ms on {}", s.name(), ResidencyPlan.mib(s.bytes),
+                        took / 1_000_000, Thread.currentThread().getName());
             }
             changed.signalAll();
         } finally {
