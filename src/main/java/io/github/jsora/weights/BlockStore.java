@@ -481,16 +481,17 @@ public final class BlockStore implements BlockSource {
         return null;
     }
 
+    /** Accounts a block's bytes before it is allocated and marks it loading. */
     private void beginLoad(Slot s) {
+        if (reservedBytes + s.bytes > plan.budgetBytes()) { // cannot happen by the plan's invariant
+            throw new IllegalStateException("block accounting error: " + reservedBytes + " bytes reserved, block "
+                    + s.name() + " needs " + s.bytes + ", budget " + plan.budgetBytes());
+        }
         s.loading = true;
         loadsInFlight++;
         reservedBytes += s.bytes;
         if (!s.resident) {
             streamedReserved += s.bytes;
-        }
-        if (reservedBytes > plan.budgetBytes()) { // cannot happen by the plan's invariant
-            throw new IllegalStateException("block accounting error: " + reservedBytes + " bytes reserved, budget "
-                    + plan.budgetBytes());
         }
         peakBytes = Math.max(peakBytes, reservedBytes);
     }
