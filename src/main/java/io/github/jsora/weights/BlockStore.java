@@ -173,6 +173,7 @@ public final class BlockStore implements BlockSource {
     private long loads;
     private long acquires;
     private long waitNanos;
+    private long loadNanos;
     private int cursor;             // position the caller is expected to acquire next
     private boolean started;        // acquire was called at least once
     private Slot demand;            // block a caller waits for
@@ -367,7 +368,7 @@ public final class BlockStore implements BlockSource {
         lock.lock();
         try {
             return new BlockStoreStats(plan.budgetBytes(), reservedBytes, peakBytes, bytesLoaded, loads, acquires,
-                    Duration.ofNanos(waitNanos), plan.residentCount(), slots.length - plan.residentCount());
+                    Duration.ofNanos(loadNanos), Duration.ofNanos(waitNanos), plan.residentCount(), slots.length - plan.residentCount());
         } finally {
             lock.unlock();
         }
@@ -382,6 +383,7 @@ public final class BlockStore implements BlockSource {
             loads = 0;
             acquires = 0;
             waitNanos = 0;
+            loadNanos = 0;
         } finally {
             lock.unlock();
         }
@@ -479,16 +481,17 @@ public final class BlockStore implements BlockSource {
         return null;
     }
 
+    /** Accounts a block's bytes before it is allocated and marks it loading. */
     private void beginLoad(Slot s) {
+        if (reservedBytes + s.bytes > plan.budgetBytes()) { // cannot happen by the plan's invariant
+            throw new IllegalStateException("block accounting error: " + reservedBytes + " bytes reserved, block "
+                    + s.name() + " needs " + s.bytes + ", budget " + plan.budgetBytes());
+        }
         s.loading = true;
         loadsInFlight++;
         reservedBytes += s.bytes;
         if (!s.resident) {
             streamedReserved += s.bytes;
-        }
-        if (reservedBytes > plan.budgetBytes()) { // cannot happen by the plan's invariant
-            throw new IllegalStateException("block accounting error: " + reservedBytes + " bytes reserved, budget "
-                    + plan.budgetBytes());
         }
         peakBytes = Math.max(peakBytes, reservedBytes);
     }
@@ -510,6 +513,7 @@ public final class BlockStore implements BlockSource {
     private void load(Slot s) {
         MaterialBlock b = null;
         Throwable error = null;
+        long t0 = System.nanoTime();
         try {
             b = materialise(s.spec);
             if (b.bytes() != s.bytes) {
@@ -522,8 +526,10 @@ public final class BlockStore implements BlockSource {
         } catch (Throwable t) { // errors too: an OutOfMemoryError or a fault must reach the caller, not kill us
             error = t;
         }
+        long took = System.nanoTime() - t0;
         lock.lock();
         try {
+            loadNanos += took;
             s.loading = false;
             loadsInFlight--;
             if (error != null) {
@@ -540,6 +546,8 @@ public final class BlockStore implements BlockSource {
                 s.block = b;
                 bytesLoaded += s.bytes;
                 loads++;
+                LOG.debug("loaded block {} ({}) in {} ms on {}", s.name(), ResidencyPlan.mib(s.bytes),
+                        took / 1_000_000, Thread.currentThread().getName());
             }
             changed.signalAll();
         } finally {
