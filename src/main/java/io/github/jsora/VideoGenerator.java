@@ -67,7 +67,8 @@ import io.github.jsora.weights.WeightFormatException;
  *
  * <h2>Determinism</h2>
  * The same seed, request and thread count give bit-identical frames on the same machine. Across thread counts the
- * matrix products may sum in another order; the measured difference on the demo model is stated in the README.
+ * matrix products may sum in another order: on the demo model (3 seeds, 30 steps, 1 vs 2 threads) the final latents
+ * differed by at most 3.8e-6 and the 8-bit frames by at most 1 level in 12 of 626,688 channel values.
  * The initial noise comes from jsora's own seeded generator ({@link GaussianNoise}), so seeds do not reproduce
  * PyTorch's noise.
  *
