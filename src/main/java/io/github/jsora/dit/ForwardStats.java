@@ -18,7 +18,8 @@ import java.util.Map;
  * @param attentionNanos            time in the attention products and softmax
  * @param otherNanos                everything else (norms, modulation, head split/merge, residuals, embedders)
  * @param stageNanos                wall time per stage, in first-use order: {@code gemm} (linear layers),
- *                                  {@code attention} (score products, softmax, value products), {@code modulate}
+ *                                  {@code attention-spatial}, {@code attention-temporal}, {@code attention-cross}
+ *                                  (score products, softmax, value products), {@code modulate}
  *                                  (LayerNorm + adaLN), {@code merge} (TDTM frame averaging), {@code split-heads}
  *                                  (bias, q/k norm, rotary, head-major copy), {@code merge-heads}, {@code residual}
  *                                  (bias, gate, unmerge, add), {@code gelu} (bias + activation), {@code embed},

@@ -341,7 +341,8 @@ public final class Stdit3 implements AutoCloseable {
         Map<String, Long> st = new LinkedHashMap<>();
         stages.forEach((k, v) -> st.put(k, v[0]));
         long gemm = st.getOrDefault("gemm", 0L);
-        long attn = st.getOrDefault("attention", 0L);
+        long attn = st.entrySet().stream().filter(e -> e.getKey().startsWith("attention"))
+                .mapToLong(Map.Entry::getValue).sum();
         lastStats = new ForwardStats(mergeFrames, g.tp, tq, selfCalls, selfQueries, selfCalls, selfQueries, total,
                 gemm, attn, total - gemm - attn, st);
         LOG.debug("{}", lastStats);
@@ -685,7 +686,7 @@ public final class Stdit3 implements AutoCloseable {
         Tensor ao = w.ao.view(0, nseq, len, hd);
         BatchedAttention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
                 w.v.view(0, nseq, len, hd), 1f, w.scores, ao);
-        lap("attention");
+        lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor heads2d = w.xm.view(0, rows, c);
         Kernels.mergeHeads(ao, seqs, heads, hd, heads2d);
         lap("merge-heads");
@@ -736,7 +737,7 @@ public final class Stdit3 implements AutoCloseable {
             Tensor vh = w.vc.view((long) off * c, heads, li, hd);
             Tensor oh = w.ao.view(qo, heads, perSample, hd);
             BatchedAttention.sdpa(qh, kh, vh, 1f, w.scores, oh);
-        lap("attention");
+            lap("attention-cross");
             off += li;
         }
         Tensor cross = w.xm.view(0, rows, c);

@@ -22,6 +22,7 @@ import io.github.jsora.dit.RandomWeights;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
+import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
 
@@ -43,6 +44,10 @@ import io.github.jsora.weights.BlockSource;
  * {@code 2·N·Cin·4·C + 2·B·L·(Cc·C + C²) + 3B·2·(256·C + C²) + 2·2B·C·6C} and the final layer {@code 2·N·C·4·out}.
  * For xl32 that is 784.8 GFLOP per forward (block pair 776.3), for xl24 441.9 (433.9). GFLOP/s = FLOP / (ms/op · 1e6);
  * compare with {@code benchmarks/run GemmBench} (the raw matrix-product ceiling) run right before or after.
+ *
+ * <p>Because the machine is shared, each measurement iteration of an XL shape is followed (in its teardown, outside
+ * the score) by the ceiling product of the same regime, [N, 1152]·[1152, 4608] (the MLP's first product), best of
+ * two; the printed line "paired" gives the forward's GFLOP/s, the ceiling's and their ratio from the same minute.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -65,6 +70,9 @@ public class Stdit3Bench {
     private Tensor y;
     private Tensor mask;
     private Tensor out;
+    private Tensor ceilA;
+    private Tensor ceilB;
+    private Tensor ceilC;
 
     /** A configuration and input geometry for a named shape. */
     record Geometry(Stdit3Config cfg, int b, int t, int h, int w, int l, int valid) {
@@ -123,17 +131,42 @@ public class Stdit3Bench {
         float[] fps = {24f, 24f};
         input = new Stdit3Input(x, ts, y, mask, null, fps, 8f * g.h(), 8f * g.w());
         out = Tensor.zeros(model.outputShape(input));
+        if (g.cfg().hiddenSize() == 1152) {
+            int tokens = g.b() * g.t() * (g.h() / 2) * (g.w() / 2);
+            ceilA = GemmBench.random(rnd, tokens, 1152);
+            ceilB = GemmBench.random(rnd, 4608, 1152);
+            ceilC = Tensor.zeros(tokens, 4608);
+        }
         System.out.printf("%n%s: %.1f GFLOP per forward (merge=%b)%n", shape, flops(g, merge) / 1e9, merge);
     }
 
     @TearDown(Level.Iteration)
     public void report() {
         ForwardStats st = model.lastStats();
-        if (st != null) {
-            double gf = flops(geometry(shape), merge) / st.totalNanos();
-            System.out.printf("%n%s merge=%b: last forward %.0f ms = %.1f GFLOP/s; %s%n", shape, merge,
-                    st.totalNanos() / 1e6, gf, st);
+        if (st == null) {
+            return;
         }
+        double gf = flops(geometry(shape), merge) / st.totalNanos();
+        System.out.printf("%n%s merge=%b: last forward %.0f ms = %.1f GFLOP/s; %s%n", shape, merge,
+                st.totalNanos() / 1e6, gf, st);
+        if (ceilA != null) {
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 2; i++) {
+                long t0 = System.nanoTime();
+                Gemm.matmul(ceilA, false, ceilB, true, ceilC, 1f, 0f);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            double ceil = 2.0 * ceilA.dim(0) * 1152 * 4608 / best;
+            System.out.printf("paired %s merge=%b: forward %.1f GFLOP/s, ceiling gemm %dx1152x4608 %.1f GFLOP/s, "
+                    + "ratio %.2f%n", shape, merge, gf, ceilA.dim(0), ceil, gf / ceil);
+        }
+    }
+
+    /** Runs one forward outside the measurement and returns its wall time (for paired comparisons). */
+    long timeOne(boolean mergeFrames) {
+        long t0 = System.nanoTime();
+        model.forward(input, mergeFrames, out);
+        return System.nanoTime() - t0;
     }
 
     @TearDown(Level.Trial)
@@ -144,6 +177,11 @@ public class Stdit3Bench {
         y.close();
         mask.close();
         out.close();
+        if (ceilA != null) {
+            ceilA.close();
+            ceilB.close();
+            ceilC.close();
+        }
     }
 
     @Benchmark

@@ -22,7 +22,9 @@ import io.github.jsora.tensor.Tensor;
  * Temporal Dimension Token Merging on and off, same run: the XL-width block pair of {@link Stdit3Bench}
  * ({@code xl32}: B = 2, T = 20, 32×32 latent) and the whole tiny-configuration forward ({@code tiny}, T = 5, so the
  * odd-T rule is in the measurement). Speed-up = time(merge=false) / time(merge=true) of the same shape.
- * Merged FLOPs (formula of {@link Stdit3Bench}): xl32 614.1 of 784.8 GFLOP, so the FLOP-bound speed-up is 1.28× (the
+ * Because the machine is shared, each measurement iteration is followed (in its teardown, outside the score) by
+ * one forward of the other mode; the printed line "paired" gives both wall times from the same minute and the
+ * speed-up plain / merged. Merged FLOPs (formula of {@link Stdit3Bench}): xl32 614.1 of 784.8 GFLOP, so the FLOP-bound speed-up is 1.28× (the
  * MLP, 16 of the 28·C² FLOPs per token of the linear layers, is not merged).
  */
 @State(Scope.Benchmark)
@@ -51,6 +53,12 @@ public class TdtmBench {
     @TearDown(Level.Iteration)
     public void report() {
         inner.report();
+        long thisMode = inner.timeOne(merge);
+        long other = inner.timeOne(!merge);
+        long plain = merge ? other : thisMode;
+        long merged = merge ? thisMode : other;
+        System.out.printf("paired %s: plain %.0f ms, merged %.0f ms, speed-up %.3f%n", shape, plain / 1e6,
+                merged / 1e6, (double) plain / merged);
     }
 
     @TearDown(Level.Trial)
