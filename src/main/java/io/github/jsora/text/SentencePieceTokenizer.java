@@ -310,7 +310,8 @@ public final class SentencePieceTokenizer {
     /**
      * Text of piece ids, as {@code SentencePieceProcessor.decode}: CONTROL pieces vanish, the unknown piece reads as
      * the model's unknown surface (" ⁇ "), consecutive BYTE pieces are joined and read as UTF-8, "▁" becomes a space,
-     * and the leading "▁" of the first piece that yields text is dropped (the dummy prefix).
+     * and the leading "▁" of the first piece that yields text is dropped (the dummy prefix). Models with
+     * {@code treat_whitespace_as_suffix} are normalised as such, but their trailing "▁" is kept here.
      *
      * @throws IllegalArgumentException for an id outside the vocabulary
      */

@@ -47,6 +47,8 @@ import io.github.jsora.weights.ResidentBlockSource;
  *     GFLOP/s = 117.24 / (seconds per op).</li>
  * <li>{@code gemmCeiling}: the block's largest product alone, {@code [300,4096]·[10240,4096]ᵀ} through
  *     {@link Gemm#linear} (25.17 GFLOP), the ceiling the block is compared with in the same run.</li>
+ * <li>{@code t5BlockGemms}: the block's seven weight products alone (q, k, v, o, wi_0, wi_1, wo; 115.76 GFLOP):
+ *     block time / this time = the share of the block that is not weight GEMM.</li>
  * </ul>
  */
 @State(Scope.Benchmark)
@@ -75,6 +77,9 @@ public class T5Bench {
     private Tensor x;
     private Tensor w;
     private Tensor y;
+    private Tensor q;
+    private Tensor ff;
+    private Tensor ff2;
 
     static Path findModel() {
         String p = System.getProperty("jsora.spm");
@@ -156,6 +161,9 @@ public class T5Bench {
         x = random(rnd, 1f, L, 4096);
         w = weights.get("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
         y = Tensor.zeros(L, 10240);
+        q = Tensor.zeros(L, 4096);
+        ff = Tensor.zeros(L, 10240);
+        ff2 = Tensor.zeros(L, 4096);
     }
 
     @TearDown(Level.Trial)
@@ -163,6 +171,9 @@ public class T5Bench {
         weights.values().forEach(Tensor::close);
         x.close();
         y.close();
+        q.close();
+        ff.close();
+        ff2.close();
     }
 
     @Benchmark
@@ -186,6 +197,21 @@ public class T5Bench {
         try (Tensor out = encoder.forward(ids, mask)) {
             return out.get(0);
         }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public Tensor t5BlockGemms() {
+        String p = "encoder.block.0.layer.";
+        for (String n : new String[] {"0.SelfAttention.q.weight", "0.SelfAttention.k.weight", "0.SelfAttention.v.weight",
+            "0.SelfAttention.o.weight"}) {
+            Gemm.linear(x, weights.get(p + n), null, q);
+        }
+        Gemm.linear(x, weights.get(p + "1.DenseReluDense.wi_0.weight"), null, ff);
+        Gemm.linear(x, weights.get(p + "1.DenseReluDense.wi_1.weight"), null, ff);
+        Gemm.linear(ff, weights.get(p + "1.DenseReluDense.wo.weight"), null, ff2);
+        return ff2;
     }
 
     @Benchmark
