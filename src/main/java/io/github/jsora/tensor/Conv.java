@@ -326,10 +326,8 @@ public final class Conv {
         for (int i = 3; i < s.length; i++) {
             plane *= s[i];
         }
-        long inner = x.dim(2) * plane;   // elements of one (n, c) slab of x
-        long padLen = front * plane;     // zeros in front of it in out
-        long in = inner;
-        long pl = padLen;
+        long in = x.dim(2) * plane;   // elements of one (n, c) slab of x
+        long pl = front * plane;      // zeros in front of it in out
         Parallel.forRange(n * c, in + pl, (from, to) -> {
             float[] buf = Ops.scratch(0, (int) Math.min(Math.max(Math.max(in, pl), 1), 1 << 14));
             for (int r = from; r < to; r++) {
