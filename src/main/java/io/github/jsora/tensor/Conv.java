@@ -51,10 +51,12 @@ public final class Conv {
     }
 
     /**
-     * Below this many multiply-adds per sample {@link Algorithm#AUTO} uses im2col + Gemm: a native convolution call
-     * costs ~1 ms of fixed overhead (primitive set-up), worth ~40 M multiply-adds at the measured conv speed.
+     * Up to this many multiply-adds per call {@link Algorithm#AUTO} uses im2col + Gemm: a native convolution call has
+     * a fixed set-up cost of about a millisecond, so for small convolutions im2col is faster (measured alternating
+     * call by call on the 2-core machine: im2col ahead up to ~150 M multiply-adds, the native call ahead from
+     * ~570 M on; see {@code ConvBench}). Every convolution of the real-width VAE is far above this.
      */
-    static final long IM2COL_MAX_MACS = 32L << 20;
+    static final long IM2COL_MAX_MACS = 128L << 20;
     /** Largest column matrix {@link Algorithm#AUTO} builds (floats, 64 MiB). */
     static final long IM2COL_MAX_FLOATS = 16L << 20;
 
@@ -324,10 +326,8 @@ public final class Conv {
         for (int i = 3; i < s.length; i++) {
             plane *= s[i];
         }
-        long inner = x.dim(2) * plane;   // elements of one (n, c) slab of x
-        long padLen = front * plane;     // zeros in front of it in out
-        long in = inner;
-        long pl = padLen;
+        long in = x.dim(2) * plane;   // elements of one (n, c) slab of x
+        long pl = front * plane;      // zeros in front of it in out
         Parallel.forRange(n * c, in + pl, (from, to) -> {
             float[] buf = Ops.scratch(0, (int) Math.min(Math.max(Math.max(in, pl), 1), 1 << 14));
             for (int r = from; r < to; r++) {
