@@ -1,6 +1,7 @@
 package io.github.jsora.dit;
 
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Counters and timers of one STDiT3 forward pass.
@@ -16,10 +17,21 @@ import java.util.Locale;
  * @param gemmNanos                 time in the linear layers' matrix products
  * @param attentionNanos            time in the attention products and softmax
  * @param otherNanos                everything else (norms, modulation, head split/merge, residuals, embedders)
+ * @param stageNanos                wall time per stage, in first-use order: {@code gemm} (linear layers),
+ *                                  {@code attention-spatial}, {@code attention-temporal}, {@code attention-cross}
+ *                                  (score products, softmax, value products), {@code modulate}
+ *                                  (LayerNorm + adaLN), {@code merge} (TDTM frame averaging), {@code split-heads}
+ *                                  (bias, q/k norm, rotary, head-major copy), {@code merge-heads}, {@code residual}
+ *                                  (bias, gate, unmerge, add), {@code gelu} (bias + activation), {@code embed},
+ *                                  {@code final} (final layer without its product, unpatchify)
  */
 public record ForwardStats(boolean merged, int frames, int attendedFrames, long selfAttentionCalls,
         long selfAttentionQueryTokens, long crossAttentionCalls, long crossAttentionQueryTokens, long totalNanos,
-        long gemmNanos, long attentionNanos, long otherNanos) {
+        long gemmNanos, long attentionNanos, long otherNanos, Map<String, Long> stageNanos) {
+
+    public ForwardStats {
+        stageNanos = Map.copyOf(stageNanos);
+    }
 
     /** Mean query tokens per self-attention call. */
     public double selfQueriesPerCall() {
@@ -33,9 +45,13 @@ public record ForwardStats(boolean merged, int frames, int attendedFrames, long 
 
     @Override
     public String toString() {
+        StringBuilder st = new StringBuilder();
+        stageNanos.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                .forEach(e -> st.append(String.format(Locale.ROOT, " %s=%.1f", e.getKey(), e.getValue() / 1e6)));
         return String.format(Locale.ROOT, "forward[%s T=%d attended=%d self %d calls x %.0f queries, cross %d calls x "
-                + "%.0f queries; %.1f ms = gemm %.1f + attention %.1f + other %.1f]", merged ? "merged" : "plain",
-                frames, attendedFrames, selfAttentionCalls, selfQueriesPerCall(), crossAttentionCalls,
-                crossQueriesPerCall(), totalNanos / 1e6, gemmNanos / 1e6, attentionNanos / 1e6, otherNanos / 1e6);
+                + "%.0f queries; %.1f ms = gemm %.1f + attention %.1f + other %.1f; stages ms:%s]",
+                merged ? "merged" : "plain", frames, attendedFrames, selfAttentionCalls, selfQueriesPerCall(),
+                crossAttentionCalls, crossQueriesPerCall(), totalNanos / 1e6, gemmNanos / 1e6, attentionNanos / 1e6,
+                otherNanos / 1e6, st);
     }
 }

@@ -40,24 +40,6 @@ final class Kernels {
 
     // ------------------------------------------------------------------ norms and modulation
 
-    /** LayerNorm (no affine, eps) of v[off..off+c) in place. */
-    static void layerNormRow(float[] v, int off, int c, float eps) {
-        double sum = 0;
-        for (int i = 0; i < c; i++) {
-            sum += v[off + i];
-        }
-        float mean = (float) (sum / c);
-        double sq = 0;
-        for (int i = 0; i < c; i++) {
-            float d = v[off + i] - mean;
-            sq += d * d;
-        }
-        float inv = (float) (1.0 / Math.sqrt(sq / c + eps));
-        for (int i = 0; i < c; i++) {
-            v[off + i] = (v[off + i] - mean) * inv;
-        }
-    }
-
     /** RMSNorm of v[off..off+n) in place, times w (eps inside the root). */
     static void rmsNormRow(float[] v, int off, int n, float[] w, float eps) {
         double sq = 0;
@@ -72,44 +54,48 @@ final class Kernels {
     }
 
     /**
-     * out[b,t,s,:] = LN(x[b,t,s,:])·(1 + scale) + shift with the frame's modulation row; when {@code again} is set
-     * for a frame (the reference final layer's conditioning-frame path), the result is normalised and modulated a
-     * second time with row {@code againRow[b·T+t]}.
+     * out[b,t,s,:] = LN(x[b,t,s,:])·onePlusScale + shift with the frame's modulation row; when {@code againRow} names
+     * a row for a frame (the reference final layer's conditioning-frame path), the result is normalised and
+     * modulated a second time with that row.
      *
-     * @param frames   B·T frames of S rows of C
-     * @param shiftOff offset of shift inside a modulation row; scale is at {@code scaleOff}
+     * @param params  modulation rows: params[row][k] is a [C] vector; slot {@code scaleK} holds 1 + scale
+     * @param frames  B·T frames of S rows of C
      */
-    static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[] mod, int stride,
-            int[] frameRow, int shiftOff, int scaleOff, int[] againRow) {
-        int per = rowsPerChunk(c);
-        int chunksPerFrame = (s + per - 1) / per;
-        Parallel.forRange(frames * chunksPerFrame, (long) per * c * 6, (from, to) -> {
-            float[] buf = scratch(0, per * c);
-            for (int u = from; u < to; u++) {
-                int f = u / chunksPerFrame;
-                int r0 = (u % chunksPerFrame) * per;
-                int nr = Math.min(per, s - r0);
-                long o = ((long) f * s + r0) * c;
-                x.read(o, buf, 0, nr * c);
-                int row = frameRow[f] * stride;
+    static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[][][] params,
+            int[] frameRow, int shiftK, int scaleK, int[] againRow) {
+        Parallel.forRange(frames * s, (long) c * 8, (from, to) -> {
+            float[] row = scratch(0, c);
+            for (int r = from; r < to; r++) {
+                int f = r / s;
+                long o = (long) r * c;
+                x.read(o, row, 0, c);
+                float[][] p = params[frameRow[f]];
+                normModulate(row, c, p[scaleK], p[shiftK]);
                 int again = againRow == null ? -1 : againRow[f];
-                for (int r = 0; r < nr; r++) {
-                    int off = r * c;
-                    layerNormRow(buf, off, c, 1e-6f);
-                    modulateRow(buf, off, c, mod, row + shiftOff, row + scaleOff);
-                    if (again >= 0) {
-                        layerNormRow(buf, off, c, 1e-6f);
-                        modulateRow(buf, off, c, mod, again * stride + shiftOff, again * stride + scaleOff);
-                    }
+                if (again >= 0) {
+                    float[][] q = params[again];
+                    normModulate(row, c, q[scaleK], q[shiftK]);
                 }
-                out.write(o, buf, 0, nr * c);
+                out.write(o, row, 0, c);
             }
         });
     }
 
-    private static void modulateRow(float[] v, int off, int c, float[] mod, int shift, int scale) {
+    /** v = LN(v)·onePlusScale + shift (LayerNorm without affine, eps 1e-6; statistics in double). */
+    static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift) {
+        double sum = 0;
         for (int i = 0; i < c; i++) {
-            v[off + i] = v[off + i] * (1f + mod[scale + i]) + mod[shift + i];
+            sum += v[i];
+        }
+        float mean = (float) (sum / c);
+        double sq = 0;
+        for (int i = 0; i < c; i++) {
+            float d = v[i] - mean;
+            sq += d * d;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sq / c + 1e-6));
+        for (int i = 0; i < c; i++) {
+            v[i] = ((v[i] - mean) * inv) * onePlusScale[i] + shift[i];
         }
     }
 
@@ -147,46 +133,36 @@ final class Kernels {
 
     /**
      * x[b,t,s,:] += gate ⊙ (src[b, g(t), s, :] + bias) where g(t) = t (no merging) or t/2 (merged pairs, the unmerge
-     * copy of TDTM), gate is the frame's modulation slice at {@code gateOff} or 1 when {@code gateOff < 0}.
+     * copy of TDTM), gate is the frame's modulation vector {@code params[row][gateK]} or 1 when {@code gateK < 0}.
      *
      * @param tq frames of src (T or ⌈T/2⌉)
      */
-    static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c, float[] mod,
-            int stride, int[] frameRow, int gateOff) {
+    static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
+            float[][][] params, int[] frameRow, int gateK) {
         boolean paired = tq != t;
-        int per = rowsPerChunk(c);
-        int chunksPerFrame = (s + per - 1) / per;
-        Parallel.forRange(b * t * chunksPerFrame, (long) per * c * 3, (from, to) -> {
-            float[] xb = scratch(0, per * c);
-            float[] sb = scratch(1, per * c);
-            for (int u = from; u < to; u++) {
-                int f = u / chunksPerFrame;
+        Parallel.forRange(b * t * s, (long) c * 4, (from, to) -> {
+            float[] xr = scratch(0, c);
+            float[] sr = scratch(1, c);
+            for (int r = from; r < to; r++) {
+                int f = r / s;
                 int bi = f / t;
                 int ti = f % t;
                 int g = bi * tq + (paired ? ti >> 1 : ti);
-                int r0 = (u % chunksPerFrame) * per;
-                int nr = Math.min(per, s - r0);
-                long ox = ((long) f * s + r0) * c;
-                long os = ((long) g * s + r0) * c;
-                x.read(ox, xb, 0, nr * c);
-                src.read(os, sb, 0, nr * c);
-                if (gateOff >= 0) {
-                    int gate = frameRow[f] * stride + gateOff;
-                    for (int r = 0; r < nr; r++) {
-                        int off = r * c;
-                        for (int i = 0; i < c; i++) {
-                            xb[off + i] += mod[gate + i] * (sb[off + i] + bias[i]);
-                        }
+                long ox = (long) r * c;
+                long os = ((long) g * s + r % s) * c;
+                x.read(ox, xr, 0, c);
+                src.read(os, sr, 0, c);
+                if (gateK >= 0) {
+                    float[] gate = params[frameRow[f]][gateK];
+                    for (int i = 0; i < c; i++) {
+                        xr[i] += gate[i] * (sr[i] + bias[i]);
                     }
                 } else {
-                    for (int r = 0; r < nr; r++) {
-                        int off = r * c;
-                        for (int i = 0; i < c; i++) {
-                            xb[off + i] += sb[off + i] + bias[i];
-                        }
+                    for (int i = 0; i < c; i++) {
+                        xr[i] += sr[i] + bias[i];
                     }
                 }
-                x.write(ox, xb, 0, nr * c);
+                x.write(ox, xr, 0, c);
             }
         });
     }
@@ -195,24 +171,32 @@ final class Kernels {
 
     /** t[r, :] = GELU_tanh(t[r, :] + bias) over rows of width {@code w} (bias[0..w)), in place. */
     static void biasGelu(Tensor t, float[] bias, int w) {
-        rowKernel(t, w, 20, (buf, nr) -> {
-            for (int r = 0; r < nr; r++) {
-                int off = r * w;
+        int rows = Math.toIntExact(t.size() / w);
+        Parallel.forRange(rows, (long) w * 16, (from, to) -> {
+            float[] row = scratch(0, w);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * w;
+                t.read(o, row, 0, w);
                 for (int i = 0; i < w; i++) {
-                    buf[off + i] = gelu(buf[off + i] + bias[i]);
+                    row[i] = gelu(row[i] + bias[i]);
                 }
+                t.write(o, row, 0, w);
             }
         });
     }
 
     /** t[r, :] += bias over rows of width {@code w} (bias[0..w)), in place. */
     static void addBias(Tensor t, float[] bias, int w) {
-        rowKernel(t, w, 1, (buf, nr) -> {
-            for (int r = 0; r < nr; r++) {
-                int off = r * w;
+        int rows = Math.toIntExact(t.size() / w);
+        Parallel.forRange(rows, w, (from, to) -> {
+            float[] row = scratch(0, w);
+            for (int r = from; r < to; r++) {
+                long o = (long) r * w;
+                t.read(o, row, 0, w);
                 for (int i = 0; i < w; i++) {
-                    buf[off + i] += bias[i];
+                    row[i] += bias[i];
                 }
+                t.write(o, row, 0, w);
             }
         });
     }
@@ -238,36 +222,32 @@ final class Kernels {
         });
     }
 
-    @FunctionalInterface
-    private interface RowBody {
-        void apply(float[] buf, int rows);
+    // tanh(u) ≈ u·P(u²)/Q(u²) on |u| ≤ 9 (beyond, tanh rounds to ±1 in float32): a rational fit made for this
+    // project (weighted least squares on [0, 9]); max error 4e-7 evaluated in float32. Only +, ·, /, min, max,
+    // so the JIT vectorises the loops that call it.
+    private static final float TANH_CLAMP = 9f;
+    private static final float P0 = 0.9999999954838704f;
+    private static final float P1 = 0.13431198503429279f;
+    private static final float P2 = 0.0035548806872051637f;
+    private static final float P3 = 2.1569367206047615e-05f;
+    private static final float P4 = 1.4649726987059353e-08f;
+    private static final float Q1 = 0.4676452885959725f;
+    private static final float Q2 = 0.02610336113135714f;
+    private static final float Q3 = 0.00033819811490803193f;
+    private static final float Q4 = 8.314455832540701e-07f;
+
+    /** tanh in float32 via the rational fit above (absolute error ≤ 4e-7). */
+    static float tanh(float x) {
+        float u = Math.max(-TANH_CLAMP, Math.min(TANH_CLAMP, x));
+        float u2 = u * u;
+        float p = ((((P4 * u2 + P3) * u2 + P2) * u2 + P1) * u2 + P0) * u;
+        float q = (((Q4 * u2 + Q3) * u2 + Q2) * u2 + Q1) * u2 + 1f;
+        return p / q;
     }
 
-    /** Runs {@code body} on chunks of whole rows of width w, read into and written back from a scratch array. */
-    private static void rowKernel(Tensor t, int w, int workPerElement, RowBody body) {
-        int rows = Math.toIntExact(t.size() / w);
-        int per = rowsPerChunk(w);
-        int chunks = (rows + per - 1) / per;
-        Parallel.forRange(chunks, (long) per * w * workPerElement, (from, to) -> {
-            float[] buf = scratch(0, per * w);
-            for (int u = from; u < to; u++) {
-                int r0 = u * per;
-                int nr = Math.min(per, rows - r0);
-                long o = (long) r0 * w;
-                t.read(o, buf, 0, nr * w);
-                body.apply(buf, nr);
-                t.write(o, buf, 0, nr * w);
-            }
-        });
-    }
-
-    /**
-     * GELU, tanh form 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), computed through the identity
-     * 0.5·(1 + tanh(u)) = 1 / (1 + e^(−2u)).
-     */
+    /** GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
     static float gelu(float x) {
-        float u = SQRT_2_OVER_PI * (x + 0.044715f * x * x * x);
-        return x / (1f + (float) Math.exp(-2f * u));
+        return 0.5f * x * (1f + tanh(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
     }
 
     static float silu(float x) {
@@ -316,53 +296,58 @@ final class Kernels {
      * Splits projected rows into head-major sequences: for every token row of {@code src} (width parts·C), adds the
      * bias and writes part i, head h into {@code dst[i]} at [seq·heads + h, pos, hd]. Parts 0 and 1 (q and k of a
      * self-attention) are RMS-normalised per head with {@code norms[i]} when given and rotated with the interleaved
-     * rotary embedding at position {@code pos} when angle tables are given ({@code cos/sin[pos·hd/2 + i]}).
+     * rotary embedding at position {@code pos} when angle tables are given ({@code cos/sin[pos·hd/2 + i]}); part 0
+     * is finally multiplied by {@code qScale} (the attention's 1/√hd, applied to q as the reference does).
      */
     static void splitHeads(Tensor src, float[] bias, Sequences seqs, int heads, int hd, Tensor[] dst, float[][] norms,
-            float[] cos, float[] sin) {
+            float[] cos, float[] sin, float qScale) {
         int parts = dst.length;
         int c = heads * hd;
         int width = parts * c;
         int len = seqs.len();
-        float[] fc = cos;
-        float[] fs = sin;
         int per = Math.min(len, rowsPerChunk(width));
         int chunksPerSeq = (len + per - 1) / per;
         Parallel.forRange(seqs.count() * chunksPerSeq, (long) per * width * 4, (from, to) -> {
-            float[] in = scratch(0, per * width);
-            float[] out = scratch(1, per * hd);
+            float[] row = scratch(0, width);
+            float[] out = scratch(1, per * width);   // [parts·heads][np][hd]
             for (int u = from; u < to; u++) {
                 int q = u / chunksPerSeq;
                 int p0 = (u % chunksPerSeq) * per;
                 int np = Math.min(per, len - p0);
                 long base = seqs.base(q);
-                if (seqs.rowStride() == 1) {
-                    src.read((base + p0) * width, in, 0, np * width);
-                } else {
-                    for (int p = 0; p < np; p++) {
-                        src.read((base + (long) (p0 + p) * seqs.rowStride()) * width, in, p * width, width);
+                for (int p = 0; p < np; p++) {
+                    src.read((base + (long) (p0 + p) * seqs.rowStride()) * width, row, 0, width);
+                    for (int i = 0; i < width; i++) {
+                        row[i] += bias[i];
+                    }
+                    for (int ph = 0; ph < parts * heads; ph++) {
+                        System.arraycopy(row, ph * hd, out, (ph * np + p) * hd, hd);
                     }
                 }
                 for (int part = 0; part < parts; part++) {
                     float[] norm = norms == null || part >= norms.length ? null : norms[part];
-                    boolean rotate = fc != null && part < 2;
+                    boolean rotate = cos != null && part < 2;
+                    boolean scaled = part == 0 && qScale != 1f;
                     for (int h = 0; h < heads; h++) {
-                        int col = part * c + h * hd;
-                        for (int p = 0; p < np; p++) {
-                            int io = p * width + col;
-                            int oo = p * hd;
-                            for (int i = 0; i < hd; i++) {
-                                out[oo + i] = in[io + i] + bias[col + i];
-                            }
-                            if (norm != null) {
-                                rmsNormRow(out, oo, hd, norm, 1e-6f);
-                            }
-                            if (rotate) {
-                                rotateInterleaved(out, oo, hd, fc, fs, (p0 + p) * (hd / 2));
+                        int blk = (part * heads + h) * np * hd;
+                        if (norm != null || rotate || scaled) {
+                            for (int p = 0; p < np; p++) {
+                                int oo = blk + p * hd;
+                                if (norm != null) {
+                                    rmsNormRow(out, oo, hd, norm, 1e-6f);
+                                }
+                                if (rotate) {
+                                    rotateInterleaved(out, oo, hd, cos, sin, (p0 + p) * (hd / 2));
+                                }
+                                if (scaled) {
+                                    for (int i = 0; i < hd; i++) {
+                                        out[oo + i] *= qScale;
+                                    }
+                                }
                             }
                         }
                         long d = (((long) q * heads + h) * len + p0) * hd;
-                        dst[part].write(d, out, 0, np * hd);
+                        dst[part].write(d, out, blk, np * hd);
                     }
                 }
             }

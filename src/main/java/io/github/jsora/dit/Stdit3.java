@@ -3,6 +3,7 @@ package io.github.jsora.dit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -57,11 +58,12 @@ public final class Stdit3 implements AutoCloseable {
     private final boolean ownsSource;
     private final boolean ropeStored;
     private Workspace ws;
+    private int workspaceAllocations;
     private ForwardStats lastStats;
 
-    // per-forward timers
-    private long gemmNanos;
-    private long attentionNanos;
+    // per-forward stage timers
+    private final Map<String, long[]> stages = new LinkedHashMap<>();
+    private long mark;
 
     private Stdit3(Stdit3Config cfg, BlockSource source, boolean ownsSource) {
         this.cfg = cfg;
@@ -224,7 +226,9 @@ public final class Stdit3 implements AutoCloseable {
     /**
      * The learned null caption for classifier-free guidance: {@code y_embedder.y_embedding} as a new tensor
      * [1, 1, model_max_length, caption_channels] (the caller closes it). Pass it with the prompt's mask: the model
-     * then uses the same number of tokens as the prompt, as the reference does.
+     * then uses the same number of tokens as the prompt, as the reference does. For a prompt of L &lt;
+     * model_max_length rows, {@code nul.view(0, 1, 1, L, Cc)} is its first L rows. This acquires the
+     * {@value #EMBEDDERS} block outside the forward order, so call it once before sampling.
      */
     public Tensor nullCaption() {
         Block emb = source.acquire(EMBEDDERS);
@@ -294,8 +298,8 @@ public final class Stdit3 implements AutoCloseable {
         long start = System.nanoTime();
         Geometry g = Geometry.check(cfg, in, out);
         Workspace w = workspace(g);
-        gemmNanos = 0;
-        attentionNanos = 0;
+        stages.clear();
+        mark = start;
         int tq = mergeFrames ? FrameMerging.mergedFrames(g.tp) : g.tp;
         long selfCalls = 0;
         long selfQueries = 0;
@@ -307,6 +311,7 @@ public final class Stdit3 implements AutoCloseable {
         } finally {
             source.release(emb);
         }
+        lap("embed");
         float[][] rope = ropeFor(w, ropeFreqs, tq);
 
         for (int i = 0; i < cfg.depth(); i++) {
@@ -333,9 +338,15 @@ public final class Stdit3 implements AutoCloseable {
         } finally {
             source.release(fin);
         }
+        lap("final");
         long total = System.nanoTime() - start;
+        Map<String, Long> st = new LinkedHashMap<>();
+        stages.forEach((k, v) -> st.put(k, v[0]));
+        long gemm = st.getOrDefault("gemm", 0L);
+        long attn = st.entrySet().stream().filter(e -> e.getKey().startsWith("attention"))
+                .mapToLong(Map.Entry::getValue).sum();
         lastStats = new ForwardStats(mergeFrames, g.tp, tq, selfCalls, selfQueries, selfCalls, selfQueries, total,
-                gemmNanos, attentionNanos, total - gemmNanos - attentionNanos);
+                gemm, attn, total - gemm - attn, st);
         LOG.debug("{}", lastStats);
     }
 
@@ -346,6 +357,7 @@ public final class Stdit3 implements AutoCloseable {
                 ws = null;
             }
             ws = new Workspace(cfg, g.b, g.t, g.h, g.w, g.tp, g.hp, g.wp, g.len);
+            workspaceAllocations++;
         }
         return ws;
     }
@@ -356,6 +368,11 @@ public final class Stdit3 implements AutoCloseable {
             ws.close();
             ws = null;
         }
+    }
+
+    /** Workspaces allocated so far (one per change of input geometry; for tests). */
+    int workspaceAllocations() {
+        return workspaceAllocations;
     }
 
     /** Native bytes of the current workspace (0 when none). */
@@ -394,6 +411,7 @@ public final class Stdit3 implements AutoCloseable {
         Ops.add(w.emb.slice(0, b), fpsEmb, w.tSum.slice(0, b));
         Ops.add(w.emb.slice(b, 2 * b), fpsEmb, w.tSum.slice(b, 2 * b));
         Ops.silu(w.tSum, w.tAct);
+        lap("embed");
         linear(w.tAct, e.get("t_block.1.weight"), e.get("t_block.1.bias"), w.tMlp, w);
         w.tMlp.read(0, w.tMlpHeap, 0, w.tMlpHeap.length);
         w.tSum.read(0, w.tSumHeap, 0, w.tSumHeap.length);
@@ -418,8 +436,11 @@ public final class Stdit3 implements AutoCloseable {
         // --- caption: y_proj on all tokens, then keep the valid ones, packed in batch order
         int l = g.len;
         Tensor y2 = in.y().reshape(b * l, cfg.captionChannels());
-        timed(() -> Gemm.matmul(y2, false, e.get("y_embedder.y_proj.fc1.weight"), true, w.yHidden, 1f, 0f), true);
+        lap("embed");
+        Gemm.matmul(y2, false, e.get("y_embedder.y_proj.fc1.weight"), true, w.yHidden, 1f, 0f);
+        lap("gemm");
         Kernels.biasGelu(w.yHidden, read(e.get("y_embedder.y_proj.fc1.bias"), w.bias), c);
+        lap("embed");
         linear(w.yHidden, e.get("y_embedder.y_proj.fc2.weight"), e.get("y_embedder.y_proj.fc2.bias"), w.yEmb, w);
         int packed = 0;
         float[] row = Kernels.scratch(2, c);
@@ -506,14 +527,17 @@ public final class Stdit3 implements AutoCloseable {
 
     /** Linear → SiLU → Linear of an embedder ({@code prefix.mlp.0}, {@code prefix.mlp.2}). */
     private void mlp2(Block e, String prefix, Tensor in, Tensor hidden, Tensor out, Workspace w) {
+        lap("embed");
         linear(in, e.get(prefix + ".mlp.0.weight"), e.get(prefix + ".mlp.0.bias"), hidden, w);
         Ops.silu(hidden, hidden);
         linear(hidden, e.get(prefix + ".mlp.2.weight"), e.get(prefix + ".mlp.2.bias"), out, w);
     }
 
     private void linear(Tensor x, Tensor weight, Tensor bias, Tensor out, Workspace w) {
-        timed(() -> Gemm.matmul(x, false, weight, true, out, 1f, 0f), true);
+        Gemm.matmul(x, false, weight, true, out, 1f, 0f);
+        lap("gemm");
         Kernels.addBias(out, read(bias, w.bias), out.dim(-1));
+        lap("bias");
     }
 
     /** Reads a (bias) vector into the prefix of {@code buf}. */
@@ -555,6 +579,7 @@ public final class Stdit3 implements AutoCloseable {
         w.patches.write(0, rows, 0, rows.length);
         Tensor weight = e.get("x_embedder.proj.weight").reshape(cfg.hiddenSize(), width);
         Tensor x2 = w.x.reshape(Math.toIntExact(w.tokens), cfg.hiddenSize());
+        lap("embed");
         linear(w.patches, weight, e.get("x_embedder.proj.bias"), x2, w);
     }
 
@@ -621,24 +646,32 @@ public final class Stdit3 implements AutoCloseable {
         int allRows = Math.toIntExact(w.tokens);
         float scale = (float) (1.0 / Math.sqrt(hd));
 
-        // modulation rows: scale_shift_table + t_mlp (t rows, then t0 rows)
+        // modulation rows: scale_shift_table + t_mlp (t rows, then t0 rows); scales stored as 1 + scale
         wts.get(p + "scale_shift_table").read(0, w.table, 0, c6);
         for (int r = 0; r < 2 * b; r++) {
-            for (int i = 0; i < c6; i++) {
-                w.mod[r * c6 + i] = w.table[i] + w.tMlpHeap[r * c6 + i];
+            for (int k = 0; k < 6; k++) {
+                float[] dst = w.mod[r][k];
+                float one = k == 1 || k == 4 ? 1f : 0f;
+                for (int i = 0; i < c; i++) {
+                    float v = w.table[k * c + i] + w.tMlpHeap[r * c6 + k * c + i];
+                    dst[i] = one == 0f ? v : one + v;
+                }
             }
         }
 
         // ---- self-attention
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, c6, w.frameRow, 0, c, null);
+        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, w.frameRow, 0, 1, null);
+        lap("modulate");
         Tensor src = w.xm;
         if (merge) {
             Kernels.mergeFramePairs(w.xm, w.merged(), b, t, (long) s * c);
+            lap("merge");
             src = w.merged();
         }
         Tensor qkv = w.wide.view(0, rows, 3 * c);
         Tensor srcRows = src.view(0, rows, c);
-        timed(() -> Gemm.matmul(srcRows, false, wts.get(p + "attn.qkv.weight"), true, qkv, 1f, 0f), true);
+        Gemm.matmul(srcRows, false, wts.get(p + "attn.qkv.weight"), true, qkv, 1f, 0f);
+        lap("gemm");
         Kernels.Sequences seqs = temporal ? Kernels.Sequences.temporal(b, tq, s) : Kernels.Sequences.spatial(b, tq, s);
         float[][] norms = null;
         if (cfg.qkNorm()) {
@@ -647,44 +680,55 @@ public final class Stdit3 implements AutoCloseable {
             norms = new float[][] {w.qNorm, w.kNorm};
         }
         Kernels.splitHeads(qkv, read(wts.get(p + "attn.qkv.bias"), w.bias), seqs, heads, hd,
-                new Tensor[] {w.q, w.k, w.v}, norms, rope == null ? null : rope[0], rope == null ? null : rope[1]);
+                new Tensor[] {w.q, w.k, w.v}, norms, rope == null ? null : rope[0], rope == null ? null : rope[1],
+                scale);
+        lap("split-heads");
         int nseq = seqs.count() * heads;
         int len = seqs.len();
         Tensor ao = w.ao.view(0, nseq, len, hd);
-        timed(() -> BatchedAttention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
-                w.v.view(0, nseq, len, hd), scale, w.scores, ao), false);
+        BatchedAttention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
+                w.v.view(0, nseq, len, hd), 1f, w.scores, ao);
+        lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor heads2d = w.xm.view(0, rows, c);
         Kernels.mergeHeads(ao, seqs, heads, hd, heads2d);
+        lap("merge-heads");
         Tensor proj = w.wide.view(0, rows, c);
-        timed(() -> Gemm.matmul(heads2d, false, wts.get(p + "attn.proj.weight"), true, proj, 1f, 0f), true);
-        Kernels.gatedResidual(w.x, proj, read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod, c6,
-                w.frameRow, 2 * c);
+        Gemm.matmul(heads2d, false, wts.get(p + "attn.proj.weight"), true, proj, 1f, 0f);
+        lap("gemm");
+        Kernels.gatedResidual(w.x, proj, read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod,
+                w.frameRow, 2);
+        lap("residual");
 
         // ---- cross-attention: queries of sample b attend to the b-th caption's valid tokens
         Tensor qsrc = w.x;
         if (merge) {
             Kernels.mergeFramePairs(w.x, w.merged(), b, t, (long) s * c);
+            lap("merge");
             qsrc = w.merged();
         }
         Tensor qRows = qsrc.view(0, rows, c);
         Tensor qLin = w.wide.view(0, rows, c);
-        timed(() -> Gemm.matmul(qRows, false, wts.get(p + "cross_attn.q_linear.weight"), true, qLin, 1f, 0f), true);
+        Gemm.matmul(qRows, false, wts.get(p + "cross_attn.q_linear.weight"), true, qLin, 1f, 0f);
+        lap("gemm");
         Kernels.Sequences qs = Kernels.Sequences.sample(b, tq, s);
         Kernels.splitHeads(qLin, read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), qs, heads, hd,
-                new Tensor[] {w.q}, null, null, null);
+                new Tensor[] {w.q}, null, null, null, scale);
+        lap("split-heads");
         int total = g.totalLen;
         Tensor yRows = w.yPacked.view(0, total, c);
         Tensor kv = w.yKv.view(0, total, 2 * c);
-        timed(() -> Gemm.matmul(yRows, false, wts.get(p + "cross_attn.kv_linear.weight"), true, kv, 1f, 0f), true);
+        Gemm.matmul(yRows, false, wts.get(p + "cross_attn.kv_linear.weight"), true, kv, 1f, 0f);
+        lap("gemm");
         float[] kvBias = read(wts.get(p + "cross_attn.kv_linear.bias"), w.bias);
         int off = 0;
         for (int i = 0; i < b; i++) {
             int li = g.lens[i];
             Kernels.splitHeads(kv.view((long) off * 2 * c, li, 2 * c), kvBias, Kernels.Sequences.sample(1, 1, li),
                     heads, hd, new Tensor[] {w.kc.view((long) off * c, li * c), w.vc.view((long) off * c, li * c)},
-                    null, null, null);
+                    null, null, null, 1f);
             off += li;
         }
+        lap("split-heads");
         off = 0;
         int perSample = tq * s;
         for (int i = 0; i < b; i++) {
@@ -694,26 +738,35 @@ public final class Stdit3 implements AutoCloseable {
             Tensor kh = w.kc.view((long) off * c, heads, li, hd);
             Tensor vh = w.vc.view((long) off * c, heads, li, hd);
             Tensor oh = w.ao.view(qo, heads, perSample, hd);
-            timed(() -> BatchedAttention.sdpa(qh, kh, vh, scale, w.scores, oh), false);
+            BatchedAttention.sdpa(qh, kh, vh, 1f, w.scores, oh);
+            lap("attention-cross");
             off += li;
         }
         Tensor cross = w.xm.view(0, rows, c);
         Kernels.mergeHeads(w.ao.view(0, rows * c), qs, heads, hd, cross);
+        lap("merge-heads");
         Tensor cproj = w.wide.view(0, rows, c);
-        timed(() -> Gemm.matmul(cross, false, wts.get(p + "cross_attn.proj.weight"), true, cproj, 1f, 0f), true);
+        Gemm.matmul(cross, false, wts.get(p + "cross_attn.proj.weight"), true, cproj, 1f, 0f);
+        lap("gemm");
         Kernels.gatedResidual(w.x, cproj, read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod,
-                c6, w.frameRow, -1);
+                w.frameRow, -1);
+        lap("residual");
 
         // ---- MLP on all frames
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, c6, w.frameRow, 3 * c, 4 * c, null);
+        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, w.frameRow, 3, 4, null);
+        lap("modulate");
         int mlp = cfg.mlpHidden();
         Tensor hidden = w.wide.view(0, allRows, mlp);
-        timed(() -> Gemm.matmul(w.xm, false, wts.get(p + "mlp.fc1.weight"), true, hidden, 1f, 0f), true);
+        Gemm.matmul(w.xm, false, wts.get(p + "mlp.fc1.weight"), true, hidden, 1f, 0f);
+        lap("gemm");
         Kernels.biasGelu(hidden, read(wts.get(p + "mlp.fc1.bias"), w.bias), mlp);
+        lap("gelu");
         Tensor mlpOut = w.ao.view(0, allRows, c);
-        timed(() -> Gemm.matmul(hidden, false, wts.get(p + "mlp.fc2.weight"), true, mlpOut, 1f, 0f), true);
-        Kernels.gatedResidual(w.x, mlpOut, read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod, c6,
-                w.frameRow, 5 * c);
+        Gemm.matmul(hidden, false, wts.get(p + "mlp.fc2.weight"), true, mlpOut, 1f, 0f);
+        lap("gemm");
+        Kernels.gatedResidual(w.x, mlpOut, read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod,
+                w.frameRow, 5);
+        lap("residual");
     }
 
     // ================================================================== final layer
@@ -727,17 +780,19 @@ public final class Stdit3 implements AutoCloseable {
         for (int r = 0; r < 2 * b; r++) {
             for (int k = 0; k < 2; k++) {
                 for (int i = 0; i < c; i++) {
-                    w.finalMod[r * c2 + k * c + i] = w.table[k * c + i] + w.tSumHeap[r * c + i];
+                    float v = w.table[k * c + i] + w.tSumHeap[r * c + i];
+                    w.finalMod[r][k][i] = k == 1 ? 1f + v : v;
                 }
             }
         }
         // Conditioning frames (x_mask false) follow the reference exactly: it re-normalises the t-modulated tokens
         // and modulates them again with t0.
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * g.tp, g.s, c, w.finalMod, c2, w.sampleRow, 0, c,
+        Kernels.modulatedLayerNorm(w.x, w.xm, b * g.tp, g.s, c, w.finalMod, w.sampleRow, 0, 1,
                 g.xMask == null ? null : w.againRow);
         int outW = cfg.patchVolume() * cfg.outChannels();
         int rows = Math.toIntExact(w.tokens);
         Tensor fo = w.wide.view(0, rows, outW);
+        lap("final");
         linear(w.xm, f.get("final_layer.linear.weight"), f.get("final_layer.linear.bias"), fo, w);
         if (probe != null) {
             probe.capture("final_layer_out", fo.reshape(b, g.tp * g.s, outW));
@@ -778,15 +833,11 @@ public final class Stdit3 implements AutoCloseable {
 
     // ================================================================== helpers
 
-    private void timed(Runnable r, boolean gemm) {
-        long t0 = System.nanoTime();
-        r.run();
-        long dt = System.nanoTime() - t0;
-        if (gemm) {
-            gemmNanos += dt;
-        } else {
-            attentionNanos += dt;
-        }
+    /** Adds the time since the last lap to {@code stage}. */
+    private void lap(String stage) {
+        long now = System.nanoTime();
+        stages.computeIfAbsent(stage, k -> new long[1])[0] += now - mark;
+        mark = now;
     }
 
     /** Checked geometry of one forward's inputs. */

@@ -65,8 +65,8 @@ final class Workspace implements AutoCloseable {
     final float[] patchRows;    // [B·Tp·S, Cin·pv]
     final float[] finalRows;    // [B·Tp·S, pv·out]
     final float[] output;       // [B, out, T, H, W]
-    final float[] mod;          // [2B, 6C] block modulation rows (t then t0)
-    final float[] finalMod;     // [2B, 2C]
+    final float[][][] mod;      // [2B][6][C] block modulation rows (t then t0); slots 1, 4 hold 1 + scale
+    final float[][][] finalMod; // [2B][2][C] final-layer rows; slot 1 holds 1 + scale
     final float[] tMlpHeap;     // [2B, 6C]
     final float[] tSumHeap;     // [2B, C]
     final float[] table;        // [6C] a block's scale_shift_table
@@ -137,8 +137,8 @@ final class Workspace implements AutoCloseable {
         patchRows = new float[Math.toIntExact(tokens * cfg.inChannels() * pv)];
         finalRows = new float[Math.toIntExact(tokens * outW)];
         output = new float[Math.toIntExact((long) b * cfg.outChannels() * t * h * w)];
-        mod = new float[2 * b * 6 * c];
-        finalMod = new float[2 * b * 2 * c];
+        mod = new float[2 * b][6][c];
+        finalMod = new float[2 * b][2][c];
         tMlpHeap = new float[2 * b * 6 * c];
         tSumHeap = new float[2 * b * c];
         table = new float[6 * c];

@@ -34,6 +34,66 @@ class Stdit3GoldenTest {
         return Golden.tests(KIND, Stdit3GoldenTest::runCase);
     }
 
+    /**
+     * The model evaluations inside the golden 5-step guided sampling run ({@code rflow_sample*}): for every step the
+     * forward of cat([z, z]) with cat([prompt, null caption]), the prompt's mask and the all-true x_mask the
+     * inference script passes, against the stored raw model output; and the model's null caption against the stored
+     * {@code null_y}. (The sampler itself is tested in its own package.)
+     */
+    @TestFactory
+    Stream<DynamicTest> goldenSamplingModelOutputs() {
+        return Golden.tests("rflow_sample", Stdit3GoldenTest::runSamplingCase);
+    }
+
+    static void runSamplingCase(Path file) {
+        String kind = "rflow_sample";
+        List<Tensor> owned = new ArrayList<>();
+        try (SafetensorsFile c = Golden.open(file); Stdit3 model = model(file, c)) {
+            Tensor y = keep(owned, c.load("in.y"));                 // [B, 1, L, Cc]
+            int b = y.dim(0);
+            int l = y.dim(2);
+            Tensor nul = keep(owned, model.nullCaption());          // [1, 1, Lmax, Cc]
+            Tensor storedNull = keep(owned, c.load("null_y"));      // [B, 1, L, Cc]
+            for (int i = 0; i < b; i++) {
+                Golden.check(kind, file, "null_y[" + i + "]", storedNull.slice(i),
+                        nul.view(0, 1, l, nul.dim(3)), 0.0);
+            }
+            Tensor yy = keep(owned, Tensor.zeros(2 * b, 1, l, y.dim(3)));
+            yy.slice(0, b).copyFrom(y);
+            yy.slice(b, 2 * b).copyFrom(storedNull);
+            if (c.contains("step0.model_y")) {
+                try (Tensor want = c.load("step0.model_y")) {
+                    Golden.check(kind, file, "step0.model_y", want, yy, 0.0);
+                }
+            }
+            TensorInfo mi = c.info("in.mask");
+            Tensor mask = keep(owned, Stdit3Input.maskOf(c.loadLongs("in.mask"), mi.shape()[0], mi.shape()[1]));
+            float h = c.loadFloats("in.model_args.height")[0];
+            float w = c.loadFloats("in.model_args.width")[0];
+            float fps = c.loadFloats("in.model_args.fps")[0];
+            for (int step = 0; c.contains("step" + step + ".model_out"); step++) {
+                try (Tensor z = c.load("step" + step + ".z"); Tensor want = c.load("step" + step + ".model_out")) {
+                    int[] zs = z.shape();
+                    zs[0] *= 2;
+                    try (Tensor zz = Tensor.zeros(zs); Tensor xMask = Tensor.zeros(zs[0], zs[2]);
+                            Tensor out = Tensor.zeros(want.shape())) {
+                        zz.slice(0, b).copyFrom(z);
+                        zz.slice(b, 2 * b).copyFrom(z);
+                        xMask.fill(1f);
+                        float[] fpsB = new float[2 * b];
+                        java.util.Arrays.fill(fpsB, fps);
+                        Stdit3Input in = new Stdit3Input(zz, c.loadFloats("step" + step + ".t"), yy, mask, xMask,
+                                fpsB, h, w);
+                        model.forward(in, out);
+                        Golden.check(kind, file, "step" + step + ".model_out", want, out, TOL);
+                    }
+                }
+            }
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+    }
+
     /** Model of a golden case's weights file (config from its metadata). */
     static Stdit3 model(Path caseFile, SafetensorsFile c) {
         Path weights = Golden.resource(caseFile, c, "weights");

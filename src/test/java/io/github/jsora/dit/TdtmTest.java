@@ -130,6 +130,7 @@ class TdtmTest {
             model.forwardStep(in.input(), 2, TokenMerging.firstSteps(2), step);
             assertFalse(model.lastStats().merged());
             assertArrayEquals(plain.toArray(), step.toArray(), "after the merged steps the plain path is unchanged");
+            assertEquals(1, model.workspaceAllocations(), "one workspace serves every step of one geometry");
         }
     }
 
