@@ -226,7 +226,9 @@ public final class Stdit3 implements AutoCloseable {
     /**
      * The learned null caption for classifier-free guidance: {@code y_embedder.y_embedding} as a new tensor
      * [1, 1, model_max_length, caption_channels] (the caller closes it). Pass it with the prompt's mask: the model
-     * then uses the same number of tokens as the prompt, as the reference does.
+     * then uses the same number of tokens as the prompt, as the reference does. For a prompt of L &lt;
+     * model_max_length rows, {@code nul.view(0, 1, 1, L, Cc)} is its first L rows. This acquires the
+     * {@value #EMBEDDERS} block outside the forward order, so call it once before sampling.
      */
     public Tensor nullCaption() {
         Block emb = source.acquire(EMBEDDERS);
