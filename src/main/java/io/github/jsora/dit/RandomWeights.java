@@ -5,9 +5,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import io.github.jsora.tensor.Tensor;
-import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.ResidentBlockSource;
 import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
 
 /**
@@ -24,7 +24,7 @@ public final class RandomWeights {
     /** A resident block source of random weights for {@code cfg} (closing it frees them). */
     public static BlockSource source(Stdit3Config cfg, boolean withRopeFreqs, long seed) {
         BlockLayout layout = Stdit3.layout(cfg, withRopeFreqs);
-        Map<String, Block> blocks = new LinkedHashMap<>();
+        Map<String, MaterialBlock> blocks = new LinkedHashMap<>();
         SplittableRandom rnd = new SplittableRandom(seed);
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Map<String, Tensor> m = new LinkedHashMap<>();
@@ -33,32 +33,7 @@ public final class RandomWeights {
             }
             blocks.put(spec.name(), new MaterialBlock(spec.name(), m));
         }
-        return new BlockSource() {
-            @Override
-            public BlockLayout layout() {
-                return layout;
-            }
-
-            @Override
-            public Block acquire(String blockName) {
-                Block b = blocks.get(blockName);
-                if (b == null) {
-                    throw new IllegalArgumentException("no block named " + blockName);
-                }
-                return b;
-            }
-
-            @Override
-            public void release(Block block) {
-                // resident
-            }
-
-            @Override
-            public void close() {
-                blocks.values().forEach(b -> ((MaterialBlock) b).free());
-                blocks.clear();
-            }
-        };
+        return new ResidentBlockSource(layout, blocks);
     }
 
     /** One random tensor of the scheme above for a state_dict name. */

@@ -25,6 +25,21 @@ public final class ResidentBlockSource implements BlockSource {
         }
     }
 
+    /**
+     * A resident source over blocks already in memory (random weights for tests and benchmarks, weights built in
+     * code). Every block of the layout must be present; closing the source frees them.
+     */
+    public ResidentBlockSource(BlockLayout layout, Map<String, MaterialBlock> materialBlocks) {
+        this.layout = layout;
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
+            MaterialBlock b = materialBlocks.get(spec.name());
+            if (b == null) {
+                throw new IllegalArgumentException("no material block for layout block " + spec.name());
+            }
+            blocks.put(spec.name(), b);
+        }
+    }
+
     /** Reads one block's tensors from the checkpoint into new float32 tensors. */
     public static MaterialBlock materialise(Checkpoint ckpt, BlockLayout.BlockSpec spec) {
         Map<String, Tensor> m = new LinkedHashMap<>();

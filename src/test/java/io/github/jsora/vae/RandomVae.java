@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Random;
 
 import io.github.jsora.tensor.Tensor;
-import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
 import io.github.jsora.weights.ResidentBlockSource;
@@ -83,30 +82,7 @@ final class RandomVae {
             spec.tensors().forEach((name, shape) -> t.put(name, Tensor.of(w.get(name), shape)));
             blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), t));
         }
-        return new BlockSource() {
-            @Override
-            public BlockLayout layout() {
-                return layout;
-            }
-
-            @Override
-            public Block acquire(String blockName) {
-                Block b = blocks.get(blockName);
-                if (b == null) {
-                    throw new IllegalArgumentException("no block " + blockName);
-                }
-                return b;
-            }
-
-            @Override
-            public void release(Block block) {
-            }
-
-            @Override
-            public void close() {
-                blocks.values().forEach(ResidentBlockSource.MaterialBlock::free);
-            }
-        };
+        return new ResidentBlockSource(layout, blocks);
     }
 
     /** Writes a checkpoint with the config JSON in its metadata, plus {@code extra} tensors. */
