@@ -10,7 +10,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import io.github.jsora.tensor.BatchedAttention;
+import io.github.jsora.tensor.Attention;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Tensor;
@@ -686,8 +686,8 @@ public final class Stdit3 implements AutoCloseable {
         int nseq = seqs.count() * heads;
         int len = seqs.len();
         Tensor ao = w.ao.view(0, nseq, len, hd);
-        BatchedAttention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
-                w.v.view(0, nseq, len, hd), 1f, w.scores, ao);
+        Attention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
+                w.v.view(0, nseq, len, hd), 1f, null, null, w.scores, ao);
         lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor heads2d = w.xm.view(0, rows, c);
         Kernels.mergeHeads(ao, seqs, heads, hd, heads2d);
@@ -738,7 +738,7 @@ public final class Stdit3 implements AutoCloseable {
             Tensor kh = w.kc.view((long) off * c, heads, li, hd);
             Tensor vh = w.vc.view((long) off * c, heads, li, hd);
             Tensor oh = w.ao.view(qo, heads, perSample, hd);
-            BatchedAttention.sdpa(qh, kh, vh, 1f, w.scores, oh);
+            Attention.sdpa(qh, kh, vh, 1f, null, null, w.scores, oh);
             lap("attention-cross");
             off += li;
         }

@@ -4,28 +4,85 @@ package io.github.jsora.tensor;
  * Scaled dot-product attention on batched, head-major tensors:
  * {@code out[b] = softmax(scale·q[b]·k[b]ᵀ + bias[b mod biasBatch] + keyMask[b / masksEvery]) · v[b]}.
  *
- * <p>The two products run as single batched ND4J calls over all batch rows (all heads of all sequences at once);
- * the softmax with bias and mask runs in Java. Scores are computed in slabs of batch rows so the score buffer
- * stays bounded (default 256 MiB) for long sequences.
+ * <p>Scores are computed in slabs of batch rows inside a score buffer: each slab is two batched products (q·kᵀ and
+ * p·v over all rows of the slab) and one parallel softmax pass in Java. Models pass a buffer they allocated once
+ * (their per-forward workspace), so a sampling loop makes no native allocation per call; the overload without one
+ * allocates a buffer bounded to 256 MiB for the call.
  */
 public final class Attention {
 
-    /** Largest score slab in floats (256 MiB). */
+    /** Largest score buffer the allocating overload makes, in floats (256 MiB). */
     private static final long MAX_SCORE_FLOATS = 64L * 1024 * 1024;
 
     private Attention() {
     }
 
     /**
-     * @param q          [Bt, M, d]
-     * @param k          [Bt, N, d]
-     * @param v          [Bt, N, dv]
-     * @param scale      multiplier of q·kᵀ (1/√d for standard attention, 1 for T5)
-     * @param bias       additive [Bb, M, N] with Bt a multiple of Bb (row b uses bias[b mod Bb]), or null
-     * @param keyMask    additive [Bm, N] (0 or −∞ per key), row b uses keyMask[b / (Bt/Bm)], or null
-     * @param out        [Bt, M, dv], written
+     * Attention with a score buffer allocated for the call.
+     *
+     * @param q       [Bt, M, d]
+     * @param k       [Bt, N, d]
+     * @param v       [Bt, N, dv]
+     * @param scale   multiplier of q·kᵀ (1/√d for standard attention, 1 for T5)
+     * @param bias    additive [Bb, M, N] with Bt a multiple of Bb (row b uses bias[b mod Bb]), or null
+     * @param keyMask additive [Bm, N] (0 or −∞ per key), row b uses keyMask[b / (Bt/Bm)], or null
+     * @param out     [Bt, M, dv], written
      */
     public static void sdpa(Tensor q, Tensor k, Tensor v, float scale, Tensor bias, Tensor keyMask, Tensor out) {
+        checkShapes(q, k, v, bias, keyMask, out);
+        int bt = q.dim(0);
+        long perRow = (long) q.dim(1) * k.dim(1);
+        if (bt == 0 || perRow == 0 || v.dim(2) == 0) {
+            sdpa(q, k, v, scale, bias, keyMask, null, out); // no work: only the checks run
+            return;
+        }
+        int slab = (int) Math.max(1, Math.min(bt, MAX_SCORE_FLOATS / perRow));
+        try (Tensor scores = Tensor.zeros(Math.toIntExact(slab * perRow))) {
+            sdpa(q, k, v, scale, bias, keyMask, scores, out);
+        }
+    }
+
+    /**
+     * Attention with a caller-owned score buffer.
+     *
+     * @param scratch any tensor of at least M·N elements (contents overwritten; must not overlap the other
+     *                operands); the more rows of M·N fit, the fewer and larger the batched products
+     * @see #sdpa(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor)
+     */
+    public static void sdpa(Tensor q, Tensor k, Tensor v, float scale, Tensor bias, Tensor keyMask, Tensor scratch,
+            Tensor out) {
+        checkShapes(q, k, v, bias, keyMask, out);
+        int bt = q.dim(0);
+        int m = q.dim(1);
+        int n = k.dim(1);
+        if (bt == 0 || m == 0 || v.dim(2) == 0) {
+            return;
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException("attention over zero keys: k" + k.shapeString());
+        }
+        long perRow = (long) m * n;
+        if (scratch.size() < perRow) {
+            throw new IllegalArgumentException("attention scratch of " + scratch.size() + " floats is smaller than one "
+                    + m + "x" + n + " score matrix");
+        }
+        float[] maskRows = keyMask == null ? null : keyMask.toArray();
+        int maskEvery = keyMask == null ? 1 : bt / keyMask.dim(0);
+        int slab = (int) Math.min(bt, scratch.size() / perRow);
+        for (int b0 = 0; b0 < bt; b0 += slab) {
+            int nb = Math.min(slab, bt - b0);
+            Tensor s = scratch.view(0, nb, m, n);
+            Gemm.batchedMatmul(q.slice(b0, b0 + nb), false, k.slice(b0, b0 + nb), true, s, 1f, 0f);
+            if (bias == null && maskRows == null) {
+                softmaxRows(s, nb * m, n, scale);
+            } else {
+                softmaxRows(s, b0, scale, bias, maskRows, maskEvery, m, n);
+            }
+            Gemm.batchedMatmul(s, false, v.slice(b0, b0 + nb), false, out.slice(b0, b0 + nb), 1f, 0f);
+        }
+    }
+
+    private static void checkShapes(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor keyMask, Tensor out) {
         if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || out.rank() != 3) {
             throw new IllegalArgumentException("attention needs rank-3 q, k, v, out; found " + q.shapeString() + ", "
                     + k.shapeString() + ", " + v.shapeString() + ", " + out.shapeString());
@@ -49,24 +106,28 @@ public final class Attention {
             throw new IllegalArgumentException("attention key mask " + keyMask.shapeString() + " does not fit [*, "
                     + n + "] for " + bt + " rows");
         }
-        if (bt == 0 || m == 0) {
-            return;
-        }
-        long perRow = (long) m * n;
-        int slab = (int) Math.max(1, Math.min(bt, MAX_SCORE_FLOATS / Math.max(perRow, 1)));
-        float[] maskRows = keyMask == null ? null : keyMask.toArray();
-        int maskEvery = keyMask == null ? 1 : bt / keyMask.dim(0);
-        try (Tensor scores = Tensor.zeros(slab, m, n)) {
-            for (int b0 = 0; b0 < bt; b0 += slab) {
-                int nb = Math.min(slab, bt - b0);
-                Tensor s = scores.slice(0, nb);
-                Gemm.batchedMatmul(q.slice(b0, b0 + nb), false, k.slice(b0, b0 + nb), true, s, 1f, 0f);
-                softmaxRows(s, b0, scale, bias, maskRows, maskEvery, m, n);
-                Gemm.batchedMatmul(s, false, v.slice(b0, b0 + nb), false, out.slice(b0, b0 + nb), 1f, 0f);
-            }
-        }
     }
 
+    /** Plain softmax of {@code rows} rows; several short rows per bulk copy keep the copy count low. */
+    private static void softmaxRows(Tensor s, int rows, int n, float scale) {
+        int rowsPerCopy = Math.max(1, Math.min(rows, 4096 / n));
+        int chunks = (rows + rowsPerCopy - 1) / rowsPerCopy;
+        Parallel.forRange(chunks, 4L * n * rowsPerCopy, (from, to) -> {
+            float[] buf = Ops.scratch(0, rowsPerCopy * n);
+            for (int c = from; c < to; c++) {
+                int r0 = c * rowsPerCopy;
+                int nr = Math.min(rowsPerCopy, rows - r0);
+                long o = (long) r0 * n;
+                s.read(o, buf, 0, nr * n);
+                for (int r = 0; r < nr; r++) {
+                    Ops.softmaxRow(buf, r * n, n, scale, null);
+                }
+                s.write(o, buf, 0, nr * n);
+            }
+        });
+    }
+
+    /** Softmax with an additive bias and/or key mask per row. */
     private static void softmaxRows(Tensor s, int b0, float scale, Tensor bias, float[] maskRows, int maskEvery,
             int m, int n) {
         int rows = s.dim(0) * m;
@@ -74,28 +135,23 @@ public final class Attention {
         Parallel.forRange(rows, 4L * n, (from, to) -> {
             float[] row = Ops.scratch(0, n);
             float[] add = Ops.scratch(1, n);
-            float[] mrow = maskRows == null ? null : Ops.scratch(2, n);
             for (int r = from; r < to; r++) {
                 int b = b0 + r / m;
                 int i = r % m;
                 long o = (long) r * n;
                 s.read(o, row, 0, n);
-                float[] extra = null;
-                if (bias != null || maskRows != null) {
-                    extra = add;
-                    if (bias != null) {
-                        bias.read(((long) (b % biasBatch) * m + i) * n, add, 0, n);
-                    } else {
-                        java.util.Arrays.fill(add, 0, n, 0f);
-                    }
-                    if (maskRows != null) {
-                        System.arraycopy(maskRows, (b / maskEvery) * n, mrow, 0, n);
-                        for (int j = 0; j < n; j++) {
-                            add[j] += mrow[j];
-                        }
+                if (bias != null) {
+                    bias.read(((long) (b % biasBatch) * m + i) * n, add, 0, n);
+                } else {
+                    java.util.Arrays.fill(add, 0, n, 0f);
+                }
+                if (maskRows != null) {
+                    int mo = (b / maskEvery) * n;
+                    for (int j = 0; j < n; j++) {
+                        add[j] += maskRows[mo + j];
                     }
                 }
-                Ops.softmaxRow(row, 0, n, scale, extra);
+                Ops.softmaxRow(row, 0, n, scale, add);
                 s.write(o, row, 0, n);
             }
         });
