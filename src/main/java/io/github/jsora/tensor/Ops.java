@@ -299,29 +299,15 @@ public final class Ops {
         int cg = c / groups;
         long groupSize = cg * spatial;
         int chunk = (int) Math.min(spatial, BLOCK);
-        Parallel.forRange(n * groups, 3 * groupSize, (from, to) -> {
+        double[] means = new double[n * groups];
+        double[] invs = new double[n * groups];
+        groupStatistics(x, n * groups, groupSize, eps, means, invs);
+        Parallel.forRange(n * groups, 2 * groupSize, (from, to) -> {
             float[] v = scratch(0, Math.max(chunk, 1));
             for (int g = from; g < to; g++) {
                 long start = (long) g * groupSize;
-                double sum = 0;
-                for (long p = 0; p < groupSize; p += chunk) {
-                    int len = (int) Math.min(chunk, groupSize - p);
-                    x.read(start + p, v, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        sum += v[i];
-                    }
-                }
-                double mean = sum / groupSize;
-                double sq = 0;
-                for (long p = 0; p < groupSize; p += chunk) {
-                    int len = (int) Math.min(chunk, groupSize - p);
-                    x.read(start + p, v, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        double d = v[i] - mean;
-                        sq += d * d;
-                    }
-                }
-                float inv = (float) (1.0 / Math.sqrt(sq / groupSize + eps));
+                double mean = means[g];
+                float inv = (float) invs[g];
                 float fm = (float) mean;
                 int gIdx = g % groups;
                 for (int cc = 0; cc < cg; cc++) {
@@ -338,6 +324,46 @@ public final class Ops {
                         out.write(cs + p, v, 0, len);
                     }
                 }
+            }
+        });
+    }
+
+    /**
+     * Mean and 1/√(variance + eps) of each of {@code groups} consecutive runs of {@code groupSize} elements of
+     * {@code x} (the statistics of a group norm: x viewed as [N·G, C/G·spatial]), in double precision, one group per
+     * thread in a fixed order.
+     */
+    public static void groupStatistics(Tensor x, int groups, long groupSize, double eps, double[] mean,
+            double[] invStd) {
+        if ((long) groups * groupSize != x.size() || mean.length < groups || invStd.length < groups) {
+            throw new IllegalArgumentException("groupStatistics: " + groups + " groups of " + groupSize
+                    + " elements do not fit " + x.shapeString());
+        }
+        int chunk = (int) Math.max(1, Math.min(groupSize, BLOCK));
+        Parallel.forRange(groups, 2 * groupSize, (from, to) -> {
+            float[] v = scratch(0, chunk);
+            for (int g = from; g < to; g++) {
+                long start = g * groupSize;
+                double sum = 0;
+                for (long p = 0; p < groupSize; p += chunk) {
+                    int len = (int) Math.min(chunk, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        sum += v[i];
+                    }
+                }
+                double m = sum / groupSize;
+                double sq = 0;
+                for (long p = 0; p < groupSize; p += chunk) {
+                    int len = (int) Math.min(chunk, groupSize - p);
+                    x.read(start + p, v, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        double d = v[i] - m;
+                        sq += d * d;
+                    }
+                }
+                mean[g] = m;
+                invStd[g] = 1.0 / Math.sqrt(sq / groupSize + eps);
             }
         });
     }

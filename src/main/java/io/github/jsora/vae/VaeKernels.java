@@ -1,5 +1,6 @@
 package io.github.jsora.vae;
 
+import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tensor;
 
@@ -50,32 +51,7 @@ final class VaeKernels {
         long groupSize = cg * spatial;
         double[] mean = new double[n * groups];
         double[] inv = new double[n * groups];
-        Parallel.forRange(n * groups, 3 * groupSize, (from, to) -> {
-            float[] v = scratch(SCRATCH, CHUNK);
-            for (int g = from; g < to; g++) {
-                long start = g * groupSize;
-                double sum = 0;
-                for (long p = 0; p < groupSize; p += CHUNK) {
-                    int len = (int) Math.min(CHUNK, groupSize - p);
-                    x.read(start + p, v, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        sum += v[i];
-                    }
-                }
-                double m = sum / groupSize;
-                double sq = 0;
-                for (long p = 0; p < groupSize; p += CHUNK) {
-                    int len = (int) Math.min(CHUNK, groupSize - p);
-                    x.read(start + p, v, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        double d = v[i] - m;
-                        sq += d * d;
-                    }
-                }
-                mean[g] = m;
-                inv[g] = 1.0 / Math.sqrt(sq / groupSize + eps);
-            }
-        });
+        Ops.groupStatistics(x, n * groups, groupSize, eps, mean, inv);
         Parallel.forRange(n * c, 4 * spatial, (from, to) -> {
             float[] v = scratch(SCRATCH, CHUNK);
             for (int r = from; r < to; r++) {
