@@ -185,22 +185,6 @@ final class Kernels {
         });
     }
 
-    /** t[r, :] += bias over rows of width {@code w} (bias[0..w)), in place. */
-    static void addBias(Tensor t, float[] bias, int w) {
-        int rows = Math.toIntExact(t.size() / w);
-        Parallel.forRange(rows, w, (from, to) -> {
-            float[] row = scratch(0, w);
-            for (int r = from; r < to; r++) {
-                long o = (long) r * w;
-                t.read(o, row, 0, w);
-                for (int i = 0; i < w; i++) {
-                    row[i] += bias[i];
-                }
-                t.write(o, row, 0, w);
-            }
-        });
-    }
-
     /** x[f, :] += v over frames of {@code frameFloats} = v.length floats, in place. */
     static void addFrameVector(Tensor x, float[] v, int frames, long frameFloats) {
         int n = Math.toIntExact(frameFloats);

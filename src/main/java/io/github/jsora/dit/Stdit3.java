@@ -536,7 +536,7 @@ public final class Stdit3 implements AutoCloseable {
     private void linear(Tensor x, Tensor weight, Tensor bias, Tensor out, Workspace w) {
         Gemm.matmul(x, false, weight, true, out, 1f, 0f);
         lap("gemm");
-        Kernels.addBias(out, read(bias, w.bias), out.dim(-1));
+        Ops.addRowVectorInPlace(out, read(bias, w.bias), out.dim(-1));
         lap("bias");
     }
 

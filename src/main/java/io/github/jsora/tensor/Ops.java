@@ -122,11 +122,14 @@ public final class Ops {
 
     /** t[r, :] += v for every row r of t viewed as [rows, v.size()]. */
     public static void addRowVectorInPlace(Tensor t, Tensor v) {
-        int n = Math.toIntExact(v.size());
-        if (n == 0 || t.size() % n != 0) {
-            throw new IllegalArgumentException("row vector " + v.shapeString() + " does not divide " + t.shapeString());
+        addRowVectorInPlace(t, v.toArray(), Math.toIntExact(v.size()));
+    }
+
+    /** t[r, :] += v[0..n) for every row r of t viewed as [rows, n]. */
+    public static void addRowVectorInPlace(Tensor t, float[] v, int n) {
+        if (n <= 0 || n > v.length || t.size() % n != 0) {
+            throw new IllegalArgumentException("row vector of " + n + " does not divide " + t.shapeString());
         }
-        float[] vv = v.toArray();
         int rows = Math.toIntExact(t.size() / n);
         Parallel.forRange(rows, n, (from, to) -> {
             float[] x = scratch(0, n);
@@ -134,7 +137,7 @@ public final class Ops {
                 long o = (long) r * n;
                 t.read(o, x, 0, n);
                 for (int i = 0; i < n; i++) {
-                    x[i] += vv[i];
+                    x[i] += v[i];
                 }
                 t.write(o, x, 0, n);
             }
