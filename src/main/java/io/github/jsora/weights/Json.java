@@ -262,4 +262,31 @@ public final class Json {
         }
         return Double.parseDouble(t);
     }
+
+    /**
+     * Appends {@code s} as a JSON string literal: quotes, backslash and control characters escaped; characters
+     * beyond ASCII written as backslash-u escapes when {@code asciiOnly} (for containers that only take ASCII
+     * text), else kept as they are.
+     */
+    public static StringBuilder quote(StringBuilder sb, String s, boolean asciiOnly) {
+        sb.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20 || (asciiOnly && c > 0x7e)) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.append('"');
+    }
 }
