@@ -39,9 +39,22 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
 
     @Override
     public Tensor forward(Tensor x, float[] timesteps, int step) {
+        return run(x, timesteps, step, null);
+    }
+
+    /** The reference's x_mask of all-false rows [2B, T/patch_t]: timestep-0 modulation everywhere. */
+    @Override
+    public Tensor forwardAllConditioning(Tensor x, float[] timesteps, int step) {
+        int tp = (x.dim(2) + model.config().patchT() - 1) / model.config().patchT();
+        try (Tensor xMask = Tensor.zeros(x.dim(0), tp)) {
+            return run(x, timesteps, step, xMask);
+        }
+    }
+
+    private Tensor run(Tensor x, float[] timesteps, int step, Tensor xMask) {
         float[] f = new float[x.dim(0)];
         java.util.Arrays.fill(f, fps[0]);
-        Stdit3Input in = Stdit3Input.of(x, timesteps, y2, mask, f, height, width);
+        Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, f, height, width);
         int[] shape = model.outputShape(in);
         if (out == null || !out.hasShape(shape)) {
             if (out != null) {

@@ -19,6 +19,8 @@ public final class GenerationRequest {
 
     /** Largest frame count accepted (16 × 51, Open-Sora's longest setting). */
     public static final int MAX_FRAMES = 816;
+    /** Largest reference batch accepted by {@link Builder#referenceBatch}. */
+    public static final int MAX_REFERENCE_BATCH = 4096;
     /** Largest height or width in pixels accepted. */
     public static final int MAX_SIDE = 2048;
 
@@ -37,6 +39,9 @@ public final class GenerationRequest {
     private final long memoryBudgetBytes;
     private final int threads;
     private final boolean preparePrompt;
+    private final Long inferenceScriptMask;
+    private final int batchIndex;
+    private final int batchSize;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -54,6 +59,9 @@ public final class GenerationRequest {
         this.memoryBudgetBytes = b.memoryBudgetBytes;
         this.threads = b.threads;
         this.preparePrompt = b.preparePrompt;
+        this.inferenceScriptMask = b.inferenceScriptMask;
+        this.batchIndex = b.batchIndex;
+        this.batchSize = b.batchSize;
     }
 
     /** A builder with Open-Sora's defaults. */
@@ -78,6 +86,9 @@ public final class GenerationRequest {
         b.memoryBudgetBytes = memoryBudgetBytes;
         b.threads = threads;
         b.preparePrompt = preparePrompt;
+        b.inferenceScriptMask = inferenceScriptMask;
+        b.batchIndex = batchIndex;
+        b.batchSize = batchSize;
         return b;
     }
 
@@ -150,15 +161,35 @@ public final class GenerationRequest {
         return preparePrompt;
     }
 
+    /**
+     * The seed of the inference-script emulation, empty (the default) for the plain sampler; see
+     * {@link Builder#inferenceScriptMask(long)}.
+     */
+    public OptionalLong inferenceScriptMask() {
+        return inferenceScriptMask == null ? OptionalLong.empty() : OptionalLong.of(inferenceScriptMask);
+    }
+
+    /** This video's index in the reference batch its noise is taken from (default 0); see {@link Builder#referenceBatch}. */
+    public int batchIndex() {
+        return batchIndex;
+    }
+
+    /** Size of the reference batch its noise is taken from (default 1). */
+    public int batchSize() {
+        return batchSize;
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "prompt=\"%s\"%s seed=%s steps=%d cfg=%.2f frames=%d size=%dx%d fps=%s "
-                + "lpl=%s tdtm=%d budget=%s threads=%s preparePrompt=%b", prompt,
+                + "lpl=%s tdtm=%d budget=%s threads=%s preparePrompt=%b%s", prompt,
                 negativePrompt == null ? "" : " negative=\"" + negativePrompt + "\"",
                 seed == null ? "random" : seed.toString(), steps, cfgScale, frames, width, height, fps,
                 leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode.name().toLowerCase(Locale.ROOT),
                 tdtmSteps, memoryBudgetBytes == 0 ? "unlimited" : memoryBudgetBytes + "B",
-                threads == 0 ? "auto" : Integer.toString(threads), preparePrompt);
+                threads == 0 ? "auto" : Integer.toString(threads), preparePrompt,
+                inferenceScriptMask == null ? "" : " inferenceScriptMask=" + inferenceScriptMask)
+                + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex + "/" + batchSize);
     }
 
     /**
@@ -186,6 +217,9 @@ public final class GenerationRequest {
         private long memoryBudgetBytes = 0;
         private int threads = 0;
         private boolean preparePrompt = true;
+        private Long inferenceScriptMask;
+        private int batchIndex = 0;
+        private int batchSize = 1;
         private boolean framesRounded;
 
         private Builder(String prompt) {
@@ -266,6 +300,47 @@ public final class GenerationRequest {
                 throw new IllegalArgumentException("fps must be in (0, 240], found " + f);
             }
             this.fps = f;
+            return this;
+        }
+
+        /**
+         * Samples as Open-Sora's {@code scripts/inference.py} does (a frame mask of ones), with the sampler's own
+         * random draws from a PyTorch-compatible generator seeded with {@code globalSeed}, the value of
+         * {@code torch.manual_seed} before the reference's {@code RFLOW.sample}. This changes the result only when
+         * the first timestep rounds above 1000 (the embedded demo model's 64×64, 17 frames): there the reference
+         * throws the first step away and re-noises the latent at the second, and so does jsora with this option.
+         * Use it to reproduce a reference video; the default (off) is the sampler with {@code mask=None}. See
+         * {@link io.github.jsora.sampling.SamplerOptions.Builder#inferenceScriptMask(long)}.
+         */
+        public Builder inferenceScriptMask(long globalSeed) {
+            this.inferenceScriptMask = globalSeed;
+            return this;
+        }
+
+        /**
+         * Takes this video's noise as sample {@code index} of a batch of {@code size} videos drawn at once, as a
+         * PyTorch run that sampled several prompts together drew it: the initial noise is that slice of
+         * {@code torch.randn(size, C, T, H, W)} from the seed, and with {@link #inferenceScriptMask(long)} the
+         * sampler's draws are sliced the same way. Default {@code (0, 1)}: one video alone. Only the noise
+         * changes; the video is generated alone.
+         */
+        public Builder referenceBatch(int index, int size) {
+            if (size < 1 || size > MAX_REFERENCE_BATCH) {
+                throw new IllegalArgumentException("reference batch size must be in [1, " + MAX_REFERENCE_BATCH
+                        + "], found " + size);
+            }
+            if (index < 0 || index >= size) {
+                throw new IllegalArgumentException("reference batch index must be in [0, " + (size - 1)
+                        + "], found " + index);
+            }
+            this.batchIndex = index;
+            this.batchSize = size;
+            return this;
+        }
+
+        /** The plain sampler (the default). */
+        public Builder noInferenceScriptMask() {
+            this.inferenceScriptMask = null;
             return this;
         }
 

@@ -24,7 +24,7 @@ import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.CancellationToken;
-import io.github.jsora.sampling.GaussianNoise;
+import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
@@ -69,8 +69,16 @@ import io.github.jsora.weights.WeightFormatException;
  * The same seed, request and thread count give bit-identical frames on the same machine. Across thread counts the
  * matrix products may sum in another order: on the demo model (3 seeds, 30 steps, 1 vs 2 threads) the final latents
  * differed by at most 3.8e-6 and the 8-bit frames by at most 1 level in 12 of 626,688 channel values.
- * The initial noise comes from jsora's own seeded generator ({@link GaussianNoise}), so seeds do not reproduce
- * PyTorch's noise.
+ *
+ * <h2>Seeds and PyTorch</h2>
+ * A seed means the same initial noise as in PyTorch on CPU: {@code torch.randn(1, C, T, H, W,
+ * generator=torch.Generator().manual_seed(seed))} in float32 ({@link TorchCpuRandom}, within 2.4e-7 of PyTorch's
+ * values). With {@link GenerationRequest.Builder#referenceBatch} it is one sample's slice of a batch drawn at once,
+ * and {@link GenerationRequest.Builder#inferenceScriptMask} reproduces the sampler's own draws of Open-Sora's
+ * inference script. With these, jsora reproduces the demo model's reference videos: all 72 clips of
+ * {@code samples/all_prompts_f0_f8_f16.png} (one batch of 72, seed 1000, global seed 1001) come out with a mean
+ * difference below one 8-bit level ({@code DemoReferenceSamplesTest}). On a GPU, PyTorch draws with another
+ * generator, so GPU noise is not reproduced.
  *
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
@@ -143,6 +151,21 @@ public final class VideoGenerator implements AutoCloseable {
         LOG.info("opened {} model {}: STDiT3 hidden {} depth {} ({} MB float32), VAE, T5 at {}",
                 demo ? "demo" : "", modelDir, ditConfig.hiddenSize(), ditConfig.depth(),
                 ditLayout.float32Bytes() >> 20, t5Dir);
+    }
+
+    /** The request's initial noise: its slice of the reference batch drawn from the seed. */
+    private static Tensor initialNoise(GenerationRequest r, int[] latentShape) {
+        Tensor noise = Tensor.zeros(latentShape);      // [1, C, T, H, W]
+        try {
+            long n = noise.size();
+            float[] x = new float[Math.toIntExact(n)];
+            new TorchCpuRandom(r.seed().getAsLong()).fillNormalSlice(x, n * r.batchSize(), n * r.batchIndex());
+            noise.write(0, x, 0, x.length);
+            return noise;
+        } catch (RuntimeException e) {
+            noise.close();
+            throw e;
+        }
     }
 
     private static Path component(Path dir, String name, String what) {
@@ -434,8 +457,10 @@ public final class VideoGenerator implements AutoCloseable {
                 case FIXED -> LeapStrategy.fixed(r.leapStep());
                 case DYNAMIC -> LeapStrategy.dynamic();
             };
-            SamplerOptions options = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
-                    .videoSize(h, w).numFrames(f).leap(leap).build();
+            SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
+                    .videoSize(h, w).numFrames(f).leap(leap);
+            r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));
+            SamplerOptions options = ob.build();
             LOG.info("generating: {}", r);
 
             if (r.memoryBudgetBytes() > 0) {
@@ -464,7 +489,7 @@ public final class VideoGenerator implements AutoCloseable {
                 givenNoise.requireShape("initial noise", latentShape);
                 noise = givenNoise.copy();
             } else {
-                noise = GaussianNoise.sample(r.seed().getAsLong(), latentShape);
+                noise = initialNoise(r, latentShape);
             }
             try (Tensor y2 = cond[0]; Tensor mask = cond[1]) {
                 if (r.memoryBudgetBytes() > 0) {

@@ -27,7 +27,9 @@ import io.github.jsora.weights.SafetensorsFile;
  * embedded demo model through {@link VideoGenerator}: the prompt from its metadata is tokenised and encoded, sampled
  * from the stored noise with the stored step count and cfg, and decoded; ids are compared exactly, T5 output within
  * 1e-5, every step's latent and model output, the final latent, the temporal decoder output and the frames within
- * 1e-4.
+ * 1e-4. A case whose call used the inference script's mask of ones ({@code mask=ones(...)}) runs with
+ * {@link GenerationRequest.Builder#inferenceScriptMask(long)} seeded from its {@code torch_global_seed_before_sample}
+ * metadata, so the thrown-away first step and the re-noising draw are reproduced too.
  */
 class PipelineE2eGoldenTest {
 
@@ -68,8 +70,17 @@ class PipelineE2eGoldenTest {
             int width = (int) c.loadFloats("in.model_args.width")[0];
             int frames = (int) c.loadFloats("in.model_args.num_frames")[0];
             double fps = c.loadFloats("in.model_args.fps")[0];
-            GenerationRequest req = gen.requestBuilder(prompt).size(width, height).frames(frames).fps(fps)
-                    .steps(steps).cfgScale(cfg).seed(0).build();
+            GenerationRequest.Builder rb = gen.requestBuilder(prompt).size(width, height).frames(frames).fps(fps)
+                    .steps(steps).cfgScale(cfg).seed(0);
+            // the inference script's mask of ones: the sampler's own draws come from the torch global generator
+            if (Pattern.compile("mask=ones\\(").matcher(call).find()) {
+                String globalSeed = c.metadata().get("torch_global_seed_before_sample");
+                assertTrue(globalSeed != null, file + ": a mask=ones case needs torch_global_seed_before_sample");
+                rb.inferenceScriptMask(Long.parseLong(globalSeed.trim()));
+            } else {
+                assertTrue(call.contains("mask=None"), file + ": call is neither mask=None nor mask=ones(...)");
+            }
+            GenerationRequest req = rb.build();
 
             List<float[]> stepZ = new ArrayList<>();
             List<float[]> stepT = new ArrayList<>();

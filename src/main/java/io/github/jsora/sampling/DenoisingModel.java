@@ -33,4 +33,15 @@ public interface DenoisingModel {
      *         channels (STDiT3's learned variance) are ignored
      */
     Tensor forward(Tensor x, float[] timesteps, int step);
+
+    /**
+     * Like {@link #forward}, with every frame marked as a conditioning frame (Open-Sora's {@code x_mask} all
+     * false): the model modulates every token with the embedding of timestep 0 instead of {@code timesteps}. The
+     * sampler calls it only for the thrown-away first step of {@link SamplerOptions.Builder#inferenceScriptMask}.
+     * The default passes timestep 0, which is the same thing for a model whose timesteps act only through that
+     * modulation (STDiT3); an implementation with a real frame mask should override it.
+     */
+    default Tensor forwardAllConditioning(Tensor x, float[] timesteps, int step) {
+        return forward(x, new float[timesteps.length], step);
+    }
 }

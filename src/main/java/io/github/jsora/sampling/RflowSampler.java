@@ -53,7 +53,7 @@ public final class RflowSampler {
      * Samples from the initial latent {@code noise}.
      *
      * @param model    the denoiser with its conditioning bound
-     * @param noise    initial latent {@code [B, C, T, H, W]} at time N (not modified; see {@link GaussianNoise})
+     * @param noise    initial latent {@code [B, C, T, H, W]} at time N (not modified; see {@link TorchCpuRandom})
      * @param options  validated options
      * @param listener called after every step (on this thread)
      * @param cancel   checked before every step
@@ -104,6 +104,11 @@ public final class RflowSampler {
         final float[] bufA = new float[BLOCK];
         final float[] bufB = new float[BLOCK];
         final float[] bufZ = new float[BLOCK];
+        final TorchCpuRandom scriptRandom;   // the reference's global generator, inference-script emulation only
+        final float[] scriptDraw;             // [B·C·T·H·W] this run's slice of its per-step draw
+        final long scriptDrawTotal;           // elements of one reference draw (the whole reference batch)
+        final long scriptDrawOffset;          // where this run's slice starts
+        final int numTimesteps;
         float[] sliceU;           // [H·W] scratch of the dynamic leap's slice, made on first use
 
         Run(DenoisingModel model, Tensor noise, SamplerOptions options, RflowSchedule schedule, LeapDecider decider,
@@ -120,6 +125,23 @@ public final class RflowSampler {
             this.frames = noise.dim(2);
             this.frameSize = (long) noise.dim(3) * noise.dim(4);
             this.sampleSize = (long) channels * frames * frameSize;
+            this.numTimesteps = options.numTimesteps();
+            if (options.inferenceScriptMask().isPresent()) {
+                long n = noise.size();
+                if (n > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("inferenceScriptMask: latent " + noise.shapeString()
+                            + " has more than 2^31-1 elements");
+                }
+                scriptRandom = new TorchCpuRandom(options.inferenceScriptMask().getAsLong());
+                scriptDraw = new float[(int) n];
+                scriptDrawTotal = n * options.batchSize();
+                scriptDrawOffset = n * options.batchIndex();
+            } else {
+                scriptRandom = null;
+                scriptDraw = null;
+                scriptDrawTotal = 0;
+                scriptDrawOffset = 0;
+            }
         }
 
         SampleResult execute() {
@@ -134,25 +156,40 @@ public final class RflowSampler {
                 List<Duration> times = new ArrayList<>(steps);
                 long start = System.nanoTime();
                 int leapStep = -1;
+                boolean noiseAdded = true;     // inference-script emulation: the reference's noise_added
                 for (int i = 0; i < steps; i++) {
                     if (cancel.isCancelled()) {
                         throw new SamplingCancelledException(i, steps);
                     }
                     long t0 = System.nanoTime();
+                    float t = schedule.timestep(i);
+                    // inference-script emulation: frames count as generated while mask·N >= t
+                    boolean generated = true;
+                    if (scriptRandom != null) {
+                        generated = (float) numTimesteps >= t;
+                        // randn_like(z) of the whole reference batch, every step; this run's slice of it
+                        scriptRandom.fillNormalSlice(scriptDraw, scriptDrawTotal, scriptDrawOffset);
+                        if (generated && !noiseAdded) {
+                            addNoise(z, t);
+                        }
+                        noiseAdded = generated;
+                    }
                     copyInto(z, x, 0);                                             // x[0:B]  = z
                     copyInto(z, x, z.size());                                      // x[B:2B] = z
-                    float t = schedule.timestep(i);
                     Arrays.fill(ts, t);
-                    boolean leap;
-                    Tensor out = model.forward(x, ts, i);                          // [2B, C', T, H, W]
+                    boolean leap = false;
+                    Tensor out = generated ? model.forward(x, ts, i)               // [2B, C', T, H, W]
+                            : model.forwardAllConditioning(x, ts, i);
                     if (out == x) {
                         throw new IllegalStateException("model returned its input tensor at step " + i);
                     }
                     try {
                         int outChannels = checkOutput(out, i);
-                        leap = decider.leapAt(i, (b, c, f, dst) -> guidedSlice(out, outChannels, b, c, f, dst));
-                        float dt = leap ? schedule.leapDt(i) : schedule.dt(i);
-                        eulerUpdate(out, outChannels, z, dt, i, t);
+                        if (generated) {        // else the reference throws the update away: z stays
+                            leap = decider.leapAt(i, (b, c, f, dst) -> guidedSlice(out, outChannels, b, c, f, dst));
+                            float dt = leap ? schedule.leapDt(i) : schedule.dt(i);
+                            eulerUpdate(out, outChannels, z, dt, i, t);
+                        }
                     } finally {
                         out.close();
                     }
@@ -185,6 +222,21 @@ public final class RflowSampler {
                 if (!ok) {
                     z.close();
                 }
+            }
+        }
+
+        /** The reference's add_noise: z ← (1 − t/N)·z + (1 − (1 − t/N))·ε, ε the step's draw, in float32. */
+        private void addNoise(Tensor z, float t) {
+            float keep = 1f - t / numTimesteps;
+            float fresh = 1f - keep;
+            long n = z.size();
+            for (long p = 0; p < n; p += BLOCK) {
+                int len = (int) Math.min(BLOCK, n - p);
+                z.read(p, bufZ, 0, len);
+                for (int k = 0; k < len; k++) {
+                    bufZ[k] = keep * bufZ[k] + fresh * scriptDraw[(int) p + k];
+                }
+                z.write(p, bufZ, 0, len);
             }
         }
 

@@ -28,8 +28,8 @@ import java.util.Locale;
  * <p>The transform of {@code t = N} can round slightly above {@code N} in float32 (64×64 px, 17 frames gives
  * {@code 1000.0001220703125}). jsora feeds that value to the model unchanged and updates the latent on every step,
  * like the reference sampler called with {@code mask=None}. (Open-Sora's inference script passes a mask of ones,
- * with which such a first step runs the model with all frames marked as conditioning and then discards the update,
- * i.e. the step is wasted; jsora does not implement reference-frame masks and does not reproduce that.)
+ * with which such a first step runs the model with all frames marked as conditioning and then discards the update;
+ * {@link SamplerOptions.Builder#inferenceScriptMask(long)} reproduces that when asked.)
  *
  * <p>Every schedule is checked at construction: finite, positive and strictly decreasing, so no step has a zero or
  * negative size and none is silently dropped; a violation is an {@link IllegalArgumentException} naming the options.

@@ -1,6 +1,7 @@
 package io.github.jsora.sampling;
 
 import java.util.Locale;
+import java.util.OptionalLong;
 
 /**
  * Immutable options of one rectified-flow sampling run. Built with {@link #builder()}; {@link Builder#build()}
@@ -17,6 +18,7 @@ public final class SamplerOptions {
     static final int MAX_NUM_TIMESTEPS = 1_000_000;
     static final int MAX_PIXELS = 1 << 16;
     static final int MAX_FRAMES = 1 << 20;
+    static final int MAX_BATCH = 1 << 16;
 
     private final int steps;
     private final float cfgScale;
@@ -27,6 +29,9 @@ public final class SamplerOptions {
     private final int width;
     private final int numFrames;
     private final LeapStrategy leap;
+    private final OptionalLong inferenceScriptMask;
+    private final int batchIndex;
+    private final int batchSize;
 
     private SamplerOptions(Builder b) {
         this.steps = b.steps;
@@ -38,6 +43,9 @@ public final class SamplerOptions {
         this.width = b.width;
         this.numFrames = b.numFrames;
         this.leap = b.leap;
+        this.inferenceScriptMask = b.inferenceScriptMask;
+        this.batchIndex = b.batchIndex;
+        this.batchSize = b.batchSize;
     }
 
     public static Builder builder() {
@@ -56,6 +64,9 @@ public final class SamplerOptions {
         b.width = width;
         b.numFrames = numFrames;
         b.leap = leap;
+        b.inferenceScriptMask = inferenceScriptMask;
+        b.batchIndex = batchIndex;
+        b.batchSize = batchSize;
         return b;
     }
 
@@ -104,12 +115,32 @@ public final class SamplerOptions {
         return leap;
     }
 
+    /**
+     * The seed of the inference-script emulation, or empty (the default) for the plain sampler. See
+     * {@link Builder#inferenceScriptMask(long)}.
+     */
+    public OptionalLong inferenceScriptMask() {
+        return inferenceScriptMask;
+    }
+
+    /** With the inference-script emulation: this run's sample index in the reference batch (default 0). */
+    public int batchIndex() {
+        return batchIndex;
+    }
+
+    /** With the inference-script emulation: the reference batch size (default 1). */
+    public int batchSize() {
+        return batchSize;
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT,
                 "SamplerOptions[steps=%d, cfgScale=%s, numTimesteps=%d, timestepTransform=%b, discreteTimesteps=%b, "
-                        + "height=%d, width=%d, numFrames=%d, leap=%s]",
-                steps, cfgScale, numTimesteps, timestepTransform, discreteTimesteps, height, width, numFrames, leap);
+                        + "height=%d, width=%d, numFrames=%d, leap=%s%s]",
+                steps, cfgScale, numTimesteps, timestepTransform, discreteTimesteps, height, width, numFrames, leap,
+                inferenceScriptMask.isPresent() ? ", inferenceScriptMask=" + inferenceScriptMask.getAsLong()
+                        + (batchSize > 1 ? " (sample " + batchIndex + " of " + batchSize + ")" : "") : "");
     }
 
     static void requireRange(String option, long value, long min, long max) {
@@ -129,6 +160,9 @@ public final class SamplerOptions {
         private int width;
         private int numFrames;
         private LeapStrategy leap = LeapStrategy.off();
+        private OptionalLong inferenceScriptMask = OptionalLong.empty();
+        private int batchIndex = 0;
+        private int batchSize = 1;
 
         private Builder() {
         }
@@ -185,6 +219,45 @@ public final class SamplerOptions {
             return this;
         }
 
+        /**
+         * Samples the way Open-Sora's {@code scripts/inference.py} calls its sampler, with a frame mask of ones,
+         * and with the sampler's own random draws taken from a PyTorch-compatible generator
+         * ({@link TorchCpuRandom}) seeded with {@code globalSeed} (the reference's {@code torch.manual_seed} before
+         * {@code RFLOW.sample}). Default: off, the reference sampler called with {@code mask=None}.
+         *
+         * <p>The two agree whenever the first transformed timestep is at most N, which is the case at Open-Sora's
+         * real resolutions. When float32 rounding puts it above N (the demo model's 64×64, 17 frames:
+         * {@code 1000.0001220703125}), the reference marks every frame as a conditioning frame in step 0 (the model
+         * runs with the timestep-0 modulation and the update is thrown away) and, at step 1, replaces the latent
+         * by {@code (1 − t₁/N)·z + (t₁/N)·ε} with a fresh draw ε. With this option jsora does the same, draw for
+         * draw (one standard-normal latent per step, used or not, as the reference draws them), so that such runs
+         * reproduce reference videos; the price is one wasted model evaluation. Leaps are not taken on a
+         * thrown-away step.
+         */
+        public Builder inferenceScriptMask(long globalSeed) {
+            return inferenceScriptMask(globalSeed, 0, 1);
+        }
+
+        /**
+         * {@link #inferenceScriptMask(long)} for sample {@code batchIndex} of a reference run that sampled
+         * {@code batchSize} videos together: each of the reference's draws covers the whole batch, and this run
+         * uses its own slice of every draw (see {@link TorchCpuRandom#fillNormalSlice}).
+         */
+        public Builder inferenceScriptMask(long globalSeed, int batchIndex, int batchSize) {
+            inferenceScriptMask = OptionalLong.of(globalSeed);
+            this.batchIndex = batchIndex;
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /** Back to the plain sampler (the default): the reference sampler with {@code mask=None}. */
+        public Builder noInferenceScriptMask() {
+            inferenceScriptMask = OptionalLong.empty();
+            batchIndex = 0;
+            batchSize = 1;
+            return this;
+        }
+
         /** Validates and builds; throws {@link IllegalArgumentException} naming the first bad option. */
         public SamplerOptions build() {
             requireRange("steps", steps, 1, MAX_STEPS);
@@ -196,6 +269,8 @@ public final class SamplerOptions {
                 throw new IllegalArgumentException("leap step must be in [0, steps=" + steps + "), found "
                         + f.step());
             }
+            requireRange("batchSize", batchSize, 1, MAX_BATCH);
+            requireRange("batchIndex", batchIndex, 0, batchSize - 1);
             SamplerOptions o = new SamplerOptions(this);
             RflowSchedule.of(o);   // throws for geometry the schedule cannot serve
             return o;

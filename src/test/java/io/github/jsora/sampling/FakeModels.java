@@ -16,7 +16,7 @@ final class FakeModels {
      * uncond rows {@code −0.3·x + cos(k + step)} (k = flat index within the sample); channels beyond C are NaN
      * (the sampler must ignore them). Records every input, timestep array and output.
      */
-    static final class Analytic implements DenoisingModel {
+    static class Analytic implements DenoisingModel {
         final int extraChannels;
         final List<float[]> inputs = new ArrayList<>();
         final List<float[]> timesteps = new ArrayList<>();

@@ -65,7 +65,7 @@ class RflowSamplerTest {
     void eulerLoopMatchesNaiveTwinBitForBitAndIgnoresExtraChannels() {
         int[] shape = {2, 3, 2, 3, 5};
         SamplerOptions o = opts(6).build();
-        try (Tensor noise = GaussianNoise.sample(5, shape)) {
+        try (Tensor noise = TorchCpuRandom.randn(5, shape)) {
             FakeModels.Analytic m = new FakeModels.Analytic(3);   // extra channels are NaN
             float[] expected = naiveSample(new FakeModels.Analytic(3), noise.toArray(), shape, o, -1);
             try (SampleResult r = sampler.sample(m, noise, o)) {
@@ -95,7 +95,7 @@ class RflowSamplerTest {
         for (int n : new int[] {0, 3, 9}) {
             SamplerOptions o = opts(10).leap(LeapStrategy.fixed(n)).build();
             RflowSchedule sched = RflowSchedule.of(o);
-            try (Tensor noise = GaussianNoise.sample(11, shape)) {
+            try (Tensor noise = TorchCpuRandom.randn(11, shape)) {
                 FakeModels.Analytic m = new FakeModels.Analytic(4);
                 List<StepProgress> progress = new ArrayList<>();
                 try (SampleResult r = sampler.sample(m, noise, o, progress::add, new CancellationToken())) {
@@ -148,7 +148,7 @@ class RflowSamplerTest {
         // 18: 0.96 left 2 | 19: 0.5 left 1 | 20: 0.9605 left 0 -> leap at 20 (21 calls)
         double[] sims = script(30, 0.3, 0.90, 0.95, 0.9505, 0.96, 0.96, 0.5, 0.9605, 0.99, 0.99, 0.99);
         SamplerOptions o = opts(30).leap(LeapStrategy.dynamic()).build();
-        try (Tensor noise = GaussianNoise.sample(3, shape)) {
+        try (Tensor noise = TorchCpuRandom.randn(3, shape)) {
             FakeModels.Scripted m = new FakeModels.Scripted(sims, 0, 0, 0);
             List<StepProgress> progress = new ArrayList<>();
             try (SampleResult r = sampler.sample(m, noise, o, progress::add, new CancellationToken())) {
@@ -190,7 +190,7 @@ class RflowSamplerTest {
         LeapStrategy.Dynamic rule = LeapStrategy.dynamic().withMinStep(3).withPatience(1).withTolerance(0.05)
                 .withSlice(1, 2, 3);
         SamplerOptions o = opts(12).leap(rule).build();
-        try (Tensor noise = GaussianNoise.sample(9, shape);
+        try (Tensor noise = TorchCpuRandom.randn(9, shape);
                 SampleResult r = sampler.sample(new FakeModels.Scripted(sims, 1, 2, 3), noise, o)) {
             assertEquals(5, r.leapStep().getAsInt());
             assertEquals(6, r.modelCalls());
@@ -208,7 +208,7 @@ class RflowSamplerTest {
             a[i] = 0.5 + 0.0165 * i;
         }
         double[] b = script(30, 0.3, 0.8, 0.81, 0.82, 0.83, 0.83, 0.83, 0.83, 0.83);   // alone: leap at 20
-        try (Tensor noise = GaussianNoise.sample(1, shape)) {
+        try (Tensor noise = TorchCpuRandom.randn(1, shape)) {
             float[] alone;
             try (SampleResult r = new RflowSampler().sample(new FakeModels.Scripted(b, 0, 0, 0), noise, o)) {
                 assertEquals(20, r.leapStep().getAsInt());
@@ -300,7 +300,7 @@ class RflowSamplerTest {
     @Test
     void badModelOutputsStopTheRunNamingTheStep() {
         SamplerOptions o = opts(5).build();
-        try (Tensor z = GaussianNoise.sample(2, 1, 4, 2, 4, 4)) {
+        try (Tensor z = TorchCpuRandom.randn(2, 1, 4, 2, 4, 4)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> sampler.sample((x, ts, step) -> Tensor.zeros(1, 8, 2, 4, 4), z, o));
             assertTrue(e.getMessage().contains("step 0") && e.getMessage().contains("[1, 8, 2, 4, 4]"),
@@ -322,7 +322,7 @@ class RflowSamplerTest {
     @Test
     void cancellationBeforeAndBetweenSteps() throws Exception {
         SamplerOptions o = opts(8).build();
-        try (Tensor z = GaussianNoise.sample(4, 1, 4, 2, 4, 4)) {
+        try (Tensor z = TorchCpuRandom.randn(4, 1, 4, 2, 4, 4)) {
             CancellationToken pre = new CancellationToken();
             pre.cancel();
             SamplingCancelledException e = assertThrows(SamplingCancelledException.class,
@@ -379,7 +379,7 @@ class RflowSamplerTest {
     void progressReportsEveryStep() {
         SamplerOptions o = opts(4).cfgScale(1.5).build();
         List<StepProgress> ps = new ArrayList<>();
-        try (Tensor z = GaussianNoise.sample(8, 1, 4, 2, 4, 4);
+        try (Tensor z = TorchCpuRandom.randn(8, 1, 4, 2, 4, 4);
                 SampleResult r = sampler.sample(new FakeModels.Analytic(4), z, o, ps::add, new CancellationToken())) {
             assertEquals(4, ps.size());
             float[] ts = r.timesteps();
@@ -396,31 +396,78 @@ class RflowSamplerTest {
         }
     }
 
+    /** At real sizes the first timestep is exactly 1000, so the inference-script path is the plain one, bit for bit. */
     @Test
-    void seededNoiseIsDeterministic() {
-        try (Tensor a = GaussianNoise.sample(42, 1, 4, 5, 8, 8);
-                Tensor b = GaussianNoise.sample(42, 1, 4, 5, 8, 8);
-                Tensor c = GaussianNoise.sample(43, 1, 4, 5, 8, 8);
-                Tensor big = GaussianNoise.sample(7, 1 << 17);
-                Tensor filled = Tensor.zeros(1 << 17)) {
-            assertArrayEquals(a.toArray(), b.toArray());
-            assertFalse(java.util.Arrays.equals(a.toArray(), c.toArray()));
-            GaussianNoise.fill(7, filled);
-            assertArrayEquals(big.toArray(), filled.toArray());
-            double sum = 0, sq = 0;
-            for (float v : big.toArray()) {
-                assertTrue(Float.isFinite(v));
-                sum += v;
-                sq += (double) v * v;
-            }
-            double mean = sum / big.size();
-            double var = sq / big.size() - mean * mean;
-            assertEquals(0, mean, 0.02);
-            assertEquals(1, var, 0.02);
-            // an odd element count uses half of the last pair
-            try (Tensor odd = GaussianNoise.sample(7, 3)) {
-                assertArrayEquals(java.util.Arrays.copyOf(big.toArray(), 3), odd.toArray());
-            }
+    void inferenceScriptMaskChangesNothingWhenTheFirstTimestepIsN() {
+        int[] shape = {1, 4, 3, 4, 4};
+        SamplerOptions plain = opts(8).build();
+        SamplerOptions script = opts(8).inferenceScriptMask(1001, 3, 5).build();
+        assertEquals(1000f, RflowSchedule.of(plain).timestep(0));
+        try (Tensor noise = TorchCpuRandom.randn(2, shape);
+                SampleResult a = sampler.sample(new FakeModels.Analytic(4), noise, plain);
+                SampleResult b = sampler.sample(new FakeModels.Analytic(4), noise, script)) {
+            assertArrayEquals(a.latent().toArray(), b.latent().toArray());
+            assertEquals(a.modelCalls(), b.modelCalls());
         }
+    }
+
+    /**
+     * 64×64, 17 frames: the first timestep rounds to 1000.0001 > N. Step 0 runs with every frame conditioning and is
+     * thrown away; step 1 starts from (1 − t₁/N)·noise + (t₁/N)·ε with ε the second draw of the global generator (this
+     * run's slice of it); then plain Euler steps.
+     */
+    @Test
+    void inferenceScriptMaskDiscardsStepZeroAndRenoisesAtStepOne() {
+        int[] shape = {1, 4, 5, 8, 8};
+        int n = 4 * 5 * 8 * 8;
+        SamplerOptions o = SamplerOptions.builder().steps(6).cfgScale(7.0).videoSize(64, 64).numFrames(17)
+                .inferenceScriptMask(77, 1, 3).build();
+        RflowSchedule sched = RflowSchedule.of(o);
+        assertTrue(sched.timestep(0) > 1000f);
+        List<Integer> conditioningCalls = new ArrayList<>();
+        FakeModels.Analytic m = new FakeModels.Analytic(0) {
+            @Override
+            public Tensor forwardAllConditioning(Tensor x, float[] ts, int step) {
+                conditioningCalls.add(step);
+                return super.forwardAllConditioning(x, ts, step);
+            }
+        };
+        try (Tensor noise = TorchCpuRandom.randn(5, shape); SampleResult r = sampler.sample(m, noise, o)) {
+            assertEquals(List.of(0), conditioningCalls);
+            assertEquals(6, r.modelCalls());
+            assertArrayEquals(new float[2], m.timesteps.get(0), "the default all-conditioning call is timestep 0");
+            // the reference's draws: randn_like of the whole batch of 3 at every step; sample 1's slice of the second
+            TorchCpuRandom global = new TorchCpuRandom(77);
+            float[] draw = new float[n];
+            global.fillNormalSlice(draw, 3L * n, n);
+            global.fillNormalSlice(draw, 3L * n, n);
+            float t1 = sched.timestep(1);
+            float keep = 1f - t1 / 1000f;
+            float fresh = 1f - keep;
+            float[] z0 = noise.toArray();
+            float[] z1 = new float[n];
+            for (int k = 0; k < n; k++) {
+                z1[k] = keep * z0[k] + fresh * draw[k];
+            }
+            assertArrayEquals(z1, java.util.Arrays.copyOfRange(m.inputs.get(1), 0, n), "step 1 input");
+            // from step 1 on, the plain sampler on the remaining schedule
+            float[] z = z1.clone();
+            for (int i = 1; i < 6; i++) {
+                float[] out = m.outputs.get(i);
+                float dt = sched.dt(i);
+                for (int k = 0; k < n; k++) {
+                    float u = out[n + k];
+                    z[k] = z[k] + (u + 7f * (out[k] - u)) * dt;
+                }
+            }
+            assertArrayEquals(z, r.latent().toArray());
+        }
+    }
+
+    @Test
+    void inferenceScriptBatchPositionIsValidated() {
+        assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, 3, 3).build());
+        assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, -1, 3).build());
+        assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, 0, 0).build());
     }
 }

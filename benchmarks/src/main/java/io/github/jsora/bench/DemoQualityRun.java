@@ -11,10 +11,11 @@ import io.github.jsora.video.AdherenceCheck;
 
 /**
  * Prompt adherence of the embedded demo model over all 72 caption combinations (6 colours × 3 shapes × 4
- * directions), one seed per prompt, 30 steps, cfg 7 — the evaluation the demo model's README reports for the
- * reference code — split into the 64 seen and 8 held-out combinations.
+ * directions), 30 steps, cfg 7, split into the 64 seen and 8 held-out combinations: the evaluation the demo
+ * model's README reports for the reference code, with the reference's noise (the 72 prompts as one batch, noise
+ * seed 1000; with {@code script}, the inference script's mask and global seed 1001).
  *
- * <p>Usage: {@code java -cp ... io.github.jsora.bench.DemoQualityRun [off|lpl|tdtm|both] [firstSeed]}
+ * <p>Usage: {@code java -cp ... io.github.jsora.bench.DemoQualityRun [off|lpl|tdtm|both] [none|script] [seed]}
  */
 public final class DemoQualityRun {
 
@@ -27,7 +28,8 @@ public final class DemoQualityRun {
 
     public static void main(String[] args) {
         String mode = args.length > 0 ? args[0] : "off";
-        long seed = args.length > 1 ? Long.parseLong(args[1]) : 1000;
+        boolean script = args.length > 1 && args[1].equals("script");
+        long seed = args.length > 2 ? Long.parseLong(args[2]) : 1000;
         List<String> prompts = new ArrayList<>();
         for (String c : new String[] {"red", "green", "blue", "yellow", "white", "purple"}) {
             for (String s : new String[] {"circle", "square", "triangle"}) {
@@ -42,7 +44,10 @@ public final class DemoQualityRun {
         try (VideoGenerator gen = VideoGenerator.openDefault()) {
             for (int i = 0; i < prompts.size(); i++) {
                 String p = prompts.get(i);
-                GenerationRequest.Builder b = gen.requestBuilder(p).seed(seed + i);
+                GenerationRequest.Builder b = gen.requestBuilder(p).seed(seed).referenceBatch(i, prompts.size());
+                if (script) {
+                    b.inferenceScriptMask(seed + 1);
+                }
                 switch (mode) {
                     case "lpl" -> b.leapAt(15);
                     case "tdtm" -> b.tdtmSteps(15);
@@ -60,8 +65,9 @@ public final class DemoQualityRun {
                         r.verdict().direction());
             }
         }
-        System.out.printf(Locale.ROOT, "mode %s, seeds %d..%d: seen colour %d/%d direction %d/%d; held-out colour "
-                + "%d/%d direction %d/%d; %.0f s%n", mode, seed, seed + prompts.size() - 1, seen[1], seen[0], seen[2],
+        System.out.printf(Locale.ROOT, "mode %s, %s path, seed %d: seen colour %d/%d direction %d/%d; held-out colour "
+                + "%d/%d direction %d/%d; %.0f s%n", mode, script ? "inference-script" : "mask=None", seed, seen[1],
+                seen[0], seen[2],
                 seen[0], held[1], held[0], held[2], held[0], (System.nanoTime() - t0) / 1e9);
     }
 }

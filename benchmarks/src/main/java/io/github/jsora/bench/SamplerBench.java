@@ -25,7 +25,7 @@ import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.DenoisingModel;
-import io.github.jsora.sampling.GaussianNoise;
+import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
@@ -80,7 +80,7 @@ public class SamplerBench {
         Stdit3Config cfg = new Stdit3Config(384, 4, 6, 4.0, 1, 2, 2, 4, 4096, 300, true, true, 512, 0.1);
         weights = RandomWeights.source(cfg, true, 7);
         model = Stdit3.withSource(cfg, weights);
-        noise = GaussianNoise.sample(42, 1, 4, 8, 16, 16);
+        noise = TorchCpuRandom.randn(42, 1, 4, 8, 16, 16);
         SplittableRandom rnd = new SplittableRandom(3);
         float[] y = new float[300 * 4096];
         for (int i = 0; i < y.length; i++) {
