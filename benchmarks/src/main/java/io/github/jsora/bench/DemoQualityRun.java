@@ -61,8 +61,10 @@ public final class DemoQualityRun {
                 acc[0]++;
                 acc[1] += r.colourCorrect() ? 1 : 0;
                 acc[2] += r.directionCorrect() ? 1 : 0;
-                System.out.printf(Locale.ROOT, "%-34s colour %-7s direction %-6s%n", p, r.verdict().colour(),
-                        r.verdict().direction());
+                double[] rgb = r.verdict().meanForegroundRgb();
+                System.out.printf(Locale.ROOT, "%-34s colour %-7s direction %-6s rgb %.3f %.3f %.3f dx %.2f dy %.2f%n",
+                        p, r.verdict().colour(), r.verdict().direction(), rgb[0], rgb[1], rgb[2], r.verdict().dx(),
+                        r.verdict().dy());
             }
         }
         System.out.printf(Locale.ROOT, "mode %s, %s path, seed %d: seen colour %d/%d direction %d/%d; held-out colour "
