@@ -83,6 +83,29 @@ class VideoGeneratorTest {
         assertEquals(4, a.stats().modelEvaluations());
     }
 
+    /** A seed is PyTorch's CPU noise for that seed; a reference batch position is that sample's slice of it. */
+    @Test
+    void seedIsTorchNoiseAndReferenceBatchIsItsSlice() {
+        int n = 4 * 5 * 8 * 8;
+        float[] batch = new float[3 * n];
+        new io.github.jsora.sampling.TorchCpuRandom(21).fillNormal(batch);
+        for (int k = 0; k < 3; k++) {
+            GenerationRequest seeded = quick(21).referenceBatch(k, 3).build();
+            try (io.github.jsora.tensor.Tensor given = io.github.jsora.tensor.Tensor.of(
+                    java.util.Arrays.copyOfRange(batch, k * n, (k + 1) * n), 1, 4, 5, 8, 8);
+                    Latent a = gen.denoise(seeded, GenerationListener.NONE);
+                    Latent b = gen.denoise(seeded, given, GenerationListener.NONE)) {
+                assertArrayEquals(b.tensor().toArray(), a.tensor().toArray(), "batch index " + k);
+            }
+        }
+        assertTrue(quick(21).referenceBatch(2, 3).build().toString().contains("referenceBatch=2/3"));
+        assertThrows(IllegalArgumentException.class, () -> quick(1).referenceBatch(3, 3));
+        assertThrows(IllegalArgumentException.class, () -> quick(1).referenceBatch(-1, 3));
+        assertThrows(IllegalArgumentException.class, () -> quick(1).referenceBatch(0, 0));
+        assertThrows(IllegalArgumentException.class,
+                () -> quick(1).referenceBatch(0, GenerationRequest.MAX_REFERENCE_BATCH + 1));
+    }
+
     @Test
     void randomSeedIsDrawnAndReported() {
         Video v = gen.generate(gen.requestBuilder(PROMPT).steps(1).build());

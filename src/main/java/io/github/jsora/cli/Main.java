@@ -61,7 +61,13 @@ public final class Main {
             Options of generate:
               --out PATH          output: .gif (looping GIF), .avi (MJPEG), or a directory ending in / (PNG frames)
               --model DIR         model directory with stdit/, vae/, t5/ (default: the embedded demo model)
-              --seed N            random seed (default: drawn at random and printed)
+              --seed N            random seed (default: drawn at random and printed); the initial noise is
+                                  PyTorch's torch.randn(..., generator=torch.Generator().manual_seed(N)) on CPU
+              --reference-batch K/N  take the noise as video K (0-based) of N drawn together, as a PyTorch run
+                                  that sampled N prompts in one batch did
+              --script-seed N     sample as Open-Sora's inference script does (mask of ones), its own random draws
+                                  after torch.manual_seed(N); only matters when the first timestep rounds above
+                                  1000 (the demo model), where it reproduces the reference's videos
               --steps N           denoising steps (default 30)
               --cfg X             classifier-free guidance scale (default 7.0)
               --frames N          video frames (default 51; demo model 17); 2-16 are rounded up to 17
@@ -284,6 +290,8 @@ public final class Main {
         String out;
         String model;
         Long seed;
+        int[] referenceBatch;
+        Long scriptSeed;
         Integer steps;
         Double cfg;
         Integer frames;
@@ -333,6 +341,8 @@ public final class Main {
                 case "--out" -> out = v;
                 case "--model" -> model = v;
                 case "--seed" -> seed = parseLong(opt, v);
+                case "--reference-batch" -> referenceBatch = parseFraction(opt, v);
+                case "--script-seed" -> scriptSeed = parseLong(opt, v);
                 case "--steps" -> steps = parseInt(opt, v);
                 case "--cfg" -> cfg = parseDouble(opt, v);
                 case "--frames" -> frames = parseInt(opt, v);
@@ -354,6 +364,12 @@ public final class Main {
             GenerationRequest.Builder b = gen.requestBuilder(positional);
             if (seed != null) {
                 b.seed(seed);
+            }
+            if (referenceBatch != null) {
+                b.referenceBatch(referenceBatch[0], referenceBatch[1]);
+            }
+            if (scriptSeed != null) {
+                b.inferenceScriptMask(scriptSeed);
             }
             if (steps != null) {
                 b.steps(steps);
@@ -405,6 +421,15 @@ public final class Main {
             } catch (NumberFormatException e) {
                 throw new UsageException(opt + " needs a whole number, found '" + v + "'");
             }
+        }
+
+        /** "K/N" as {K, N}. */
+        private static int[] parseFraction(String opt, String v) {
+            String[] parts = v.trim().split("/");
+            if (parts.length != 2) {
+                throw new UsageException(opt + " needs K/N (e.g. 3/72), found '" + v + "'");
+            }
+            return new int[] {parseInt(opt, parts[0]), parseInt(opt, parts[1])};
         }
 
         private static long parseLong(String opt, String v) {

@@ -58,6 +58,12 @@ class MainTest {
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--size", "10").code());
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--lpl", "40").code(),
                 "leap step beyond the steps");
+        for (String bad : new String[] {"3", "72/72", "-1/4", "a/b", "1/0"}) {
+            Result rb = run("generate", "a cat", "--out", out, "--reference-batch", bad);
+            assertEquals(Main.USAGE_ERROR, rb.code(), "--reference-batch " + bad);
+            assertTrue(rb.err().contains("reference batch") || rb.err().contains("--reference-batch"), rb.err());
+        }
+        assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--script-seed", "x").code());
         assertTrue(Files.notExists(dir.resolve("x.gif")));
     }
 
@@ -98,7 +104,8 @@ class MainTest {
         Path gif = dir.resolve("a.gif");
         Path latent = dir.resolve("a.safetensors");
         Result r = run("generate", "a blue square moving up", "--out", gif.toString(), "--steps", "2", "--seed",
-                "4", "--lpl", "1", "--save-latent", latent.toString());
+                "4", "--lpl", "1", "--reference-batch", "3/5", "--script-seed", "9", "--save-latent",
+                latent.toString());
         assertEquals(Main.OK, r.code(), r.err());
         assertEquals(17, VideoReaders.read(gif).frameCount());
         assertTrue(Files.size(latent) > 0);

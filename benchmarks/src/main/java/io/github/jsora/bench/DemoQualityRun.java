@@ -41,6 +41,17 @@ public final class DemoQualityRun {
         int[] seen = new int[3];
         int[] held = new int[3];
         long t0 = System.nanoTime();
+        // the reference's own frames of this exact arrangement (noise seed 1000, script path, global seed 1001)
+        java.awt.image.BufferedImage reference = null;
+        java.nio.file.Path png = java.nio.file.Path.of("testdata/demo-reference/all_prompts_f0_f8_f16.png");
+        if (mode.equals("off") && script && seed == 1000 && java.nio.file.Files.isRegularFile(png)) {
+            try {
+                reference = javax.imageio.ImageIO.read(png.toFile());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        int worst = 0;
         try (VideoGenerator gen = VideoGenerator.openDefault()) {
             for (int i = 0; i < prompts.size(); i++) {
                 String p = prompts.get(i);
@@ -56,6 +67,11 @@ public final class DemoQualityRun {
                     }
                 }
                 Video v = gen.generate(b.build());
+                if (reference != null) {
+                    int diff = maxDiffToReference(reference, i, v);
+                    worst = Math.max(worst, diff);
+                    System.out.printf(Locale.ROOT, "  reference frames 0/8/16: max |diff| %d levels%n", diff);
+                }
                 AdherenceCheck.Result r = AdherenceCheck.evaluate(p, v.frames());
                 int[] acc = HELD_OUT.contains(p) ? held : seen;
                 acc[0]++;
@@ -71,5 +87,27 @@ public final class DemoQualityRun {
                 + "%d/%d direction %d/%d; %.0f s%n", mode, script ? "inference-script" : "mask=None", seed, seen[1],
                 seen[0], seen[2],
                 seen[0], held[1], held[0], held[2], held[0], (System.nanoTime() - t0) / 1e9);
+        if (reference != null) {
+            System.out.printf(Locale.ROOT, "all %d prompts vs the reference frames: max |diff| %d levels%n",
+                    prompts.size(), worst);
+        }
+    }
+
+    /** Largest 8-bit difference of frames 0, 8, 16 of prompt k against its tiles in the reference picture. */
+    private static int maxDiffToReference(java.awt.image.BufferedImage png, int k, Video v) {
+        int max = 0;
+        int[] frames = {0, 8, 16};
+        for (int i = 0; i < frames.length; i++) {
+            io.github.jsora.video.Frame f = v.frames().get(frames[i]);
+            for (int y = 0; y < 64; y++) {
+                for (int x = 0; x < 64; x++) {
+                    int ref = png.getRGB(((k % 6) * 3 + i) * 64 + x, (k / 6) * 64 + y);
+                    for (int c = 0; c < 3; c++) {
+                        max = Math.max(max, Math.abs(((ref >> (16 - 8 * c)) & 0xFF) - f.channel(x, y, c)));
+                    }
+                }
+            }
+        }
+        return max;
     }
 }
