@@ -75,10 +75,10 @@ import io.github.jsora.weights.WeightFormatException;
  * generator=torch.Generator().manual_seed(seed))} in float32 ({@link TorchCpuRandom}, within 2.4e-7 of PyTorch's
  * values). With {@link GenerationRequest.Builder#referenceBatch} it is one sample's slice of a batch drawn at once,
  * and {@link GenerationRequest.Builder#inferenceScriptMask} reproduces the sampler's own draws of Open-Sora's
- * inference script. With these, jsora reproduces the demo model's reference videos: all 72 clips of
- * {@code samples/all_prompts_f0_f8_f16.png} (one batch of 72, seed 1000, global seed 1001) come out with a mean
- * difference below one 8-bit level ({@code DemoReferenceSamplesTest}). On a GPU, PyTorch draws with another
- * generator, so GPU noise is not reproduced.
+ * inference script. With these, jsora reproduces the demo model's reference videos: every pixel of all 72 clips of
+ * its {@code samples/all_prompts_f0_f8_f16.png} (one batch of 72, seed 1000, global seed 1001) comes out within one
+ * 8-bit level ({@code DemoQualityRun off script}; {@code DemoReferenceSamplesTest} checks 12 of them). On a GPU,
+ * PyTorch draws with another generator, so GPU noise is not reproduced.
  *
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
