@@ -1,6 +1,7 @@
 package io.github.jsora.dit;
 
 import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Scratch;
 import io.github.jsora.tensor.Tensor;
 
 /**
@@ -19,7 +20,7 @@ final class Kernels {
     /** Floats moved per bulk copy in row-chunked kernels. */
     private static final int CHUNK_FLOATS = 1 << 14;
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+    private static final Scratch SCRATCH = new Scratch(4);
 
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
 
@@ -27,11 +28,7 @@ final class Kernels {
     }
 
     static float[] scratch(int slot, int n) {
-        float[][] s = SCRATCH.get();
-        if (s[slot] == null || s[slot].length < n) {
-            s[slot] = new float[Math.max(n, 64)];
-        }
-        return s[slot];
+        return SCRATCH.get(slot, n);
     }
 
     private static int rowsPerChunk(int width) {

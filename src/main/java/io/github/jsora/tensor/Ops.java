@@ -19,18 +19,14 @@ public final class Ops {
 
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
 
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+    private static final Scratch SCRATCH = new Scratch(4);
 
     private Ops() {
     }
 
     /** A thread-local scratch array of at least {@code n} floats (slot 0..3). */
     static float[] scratch(int slot, int n) {
-        float[][] s = SCRATCH.get();
-        if (s[slot] == null || s[slot].length < n) {
-            s[slot] = new float[Math.max(n, 64)];
-        }
-        return s[slot];
+        return SCRATCH.get(slot, n);
     }
 
     private static void sameSize(String op, Tensor a, Tensor b) {

@@ -2,6 +2,7 @@ package io.github.jsora.vae;
 
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Scratch;
 import io.github.jsora.tensor.Tensor;
 
 /**
@@ -15,19 +16,13 @@ final class VaeKernels {
     /** Elements per bulk copy. */
     private static final int CHUNK = 1 << 14;
 
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[CHUNK]);
-    private static final ThreadLocal<float[]> SCRATCH2 = ThreadLocal.withInitial(() -> new float[CHUNK]);
+    private static final Scratch SCRATCH = new Scratch(2);
 
     private VaeKernels() {
     }
 
-    private static float[] scratch(ThreadLocal<float[]> tl, int n) {
-        float[] s = tl.get();
-        if (s.length < n) {
-            s = new float[n];
-            tl.set(s);
-        }
-        return s;
+    private static float[] scratch(int slot, int n) {
+        return SCRATCH.get(slot, n);
     }
 
     /**
@@ -53,7 +48,7 @@ final class VaeKernels {
         double[] inv = new double[n * groups];
         Ops.groupStatistics(x, n * groups, groupSize, eps, mean, inv);
         Parallel.forRange(n * c, 4 * spatial, (from, to) -> {
-            float[] v = scratch(SCRATCH, CHUNK);
+            float[] v = scratch(0, CHUNK);
             for (int r = from; r < to; r++) {
                 int i = r / c;
                 int ch = r % c;
@@ -92,7 +87,7 @@ final class VaeKernels {
                     + "]");
         }
         Parallel.forRange(c * ts * t, plane, (from, to) -> {
-            float[] v = scratch(SCRATCH, CHUNK);
+            float[] v = scratch(0, CHUNK);
             for (int r = from; r < to; r++) {
                 // source row r = (cc·ts + s)·t + tt
                 int tt = r % t;
@@ -117,8 +112,8 @@ final class VaeKernels {
         }
         int w2 = 2 * w;
         Parallel.forRange(planes * h, 4L * w, (from, to) -> {
-            float[] src = scratch(SCRATCH, w);
-            float[] dst = scratch(SCRATCH2, w2);
+            float[] src = scratch(0, w);
+            float[] dst = scratch(1, w2);
             for (int r = from; r < to; r++) {
                 x.read((long) r * w, src, 0, w);
                 for (int i = 0; i < w; i++) {
@@ -140,7 +135,7 @@ final class VaeKernels {
             throw new IllegalArgumentException("addPerRow: " + t.shapeString() + " with " + v.length + " rows");
         }
         Parallel.forRange(rows, cols, (from, to) -> {
-            float[] buf = scratch(SCRATCH, CHUNK);
+            float[] buf = scratch(0, CHUNK);
             for (int r = from; r < to; r++) {
                 float add = v[r];
                 long base = r * cols;
@@ -158,7 +153,7 @@ final class VaeKernels {
 
     /** dst[dstOff + i] = src[srcOff + i]·mul + add for i &lt; len (two float roundings, like a multiply then an add). */
     static void copyScaleShift(Tensor src, long srcOff, Tensor dst, long dstOff, long len, float mul, float add) {
-        float[] buf = scratch(SCRATCH, CHUNK);
+        float[] buf = scratch(0, CHUNK);
         for (long p = 0; p < len; p += CHUNK) {
             int n = (int) Math.min(CHUNK, len - p);
             src.read(srcOff + p, buf, 0, n);
@@ -171,7 +166,7 @@ final class VaeKernels {
 
     /** dst[dstOff + i] = src[srcOff + i] / div for i &lt; len. */
     static void copyDivide(Tensor src, long srcOff, Tensor dst, long dstOff, long len, float div) {
-        float[] buf = scratch(SCRATCH, CHUNK);
+        float[] buf = scratch(0, CHUNK);
         for (long p = 0; p < len; p += CHUNK) {
             int n = (int) Math.min(CHUNK, len - p);
             src.read(srcOff + p, buf, 0, n);
@@ -184,7 +179,7 @@ final class VaeKernels {
 
     /** dst[dstOff + i] = src[srcOff + i] for i &lt; len. */
     static void copy(Tensor src, long srcOff, Tensor dst, long dstOff, long len) {
-        float[] buf = scratch(SCRATCH, CHUNK);
+        float[] buf = scratch(0, CHUNK);
         for (long p = 0; p < len; p += CHUNK) {
             int n = (int) Math.min(CHUNK, len - p);
             src.read(srcOff + p, buf, 0, n);
