@@ -1,5 +1,6 @@
 package io.github.jsora.dit;
 
+import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Scratch;
 import io.github.jsora.tensor.Tensor;
@@ -21,8 +22,6 @@ final class Kernels {
     private static final int CHUNK_FLOATS = 1 << 14;
 
     private static final Scratch SCRATCH = new Scratch(4);
-
-    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
 
     private Kernels() {
     }
@@ -175,7 +174,7 @@ final class Kernels {
                 long o = (long) r * w;
                 t.read(o, row, 0, w);
                 for (int i = 0; i < w; i++) {
-                    row[i] = gelu(row[i] + bias[i]);
+                    row[i] = Ops.geluTanh(row[i] + bias[i]);
                 }
                 t.write(o, row, 0, w);
             }
@@ -201,34 +200,6 @@ final class Kernels {
                 x.write(o, buf, 0, len);
             }
         });
-    }
-
-    // tanh(u) ≈ u·P(u²)/Q(u²) on |u| ≤ 9 (beyond, tanh rounds to ±1 in float32): a rational fit made for this
-    // project (weighted least squares on [0, 9]); max error 4e-7 evaluated in float32. Only +, ·, /, min, max,
-    // so the JIT vectorises the loops that call it.
-    private static final float TANH_CLAMP = 9f;
-    private static final float P0 = 0.9999999954838704f;
-    private static final float P1 = 0.13431198503429279f;
-    private static final float P2 = 0.0035548806872051637f;
-    private static final float P3 = 2.1569367206047615e-05f;
-    private static final float P4 = 1.4649726987059353e-08f;
-    private static final float Q1 = 0.4676452885959725f;
-    private static final float Q2 = 0.02610336113135714f;
-    private static final float Q3 = 0.00033819811490803193f;
-    private static final float Q4 = 8.314455832540701e-07f;
-
-    /** tanh in float32 via the rational fit above (absolute error ≤ 4e-7). */
-    static float tanh(float x) {
-        float u = Math.max(-TANH_CLAMP, Math.min(TANH_CLAMP, x));
-        float u2 = u * u;
-        float p = ((((P4 * u2 + P3) * u2 + P2) * u2 + P1) * u2 + P0) * u;
-        float q = (((Q4 * u2 + Q3) * u2 + Q2) * u2 + Q1) * u2 + 1f;
-        return p / q;
-    }
-
-    /** GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
-    static float gelu(float x) {
-        return 0.5f * x * (1f + tanh(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
     }
 
     static float silu(float x) {
