@@ -2,6 +2,7 @@ package io.github.jsora.bench;
 
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.random.RandomGenerator;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -61,13 +62,19 @@ public class GemmBench {
         rc = Nd4j.create(DataType.FLOAT, m, n);
     }
 
-    static Tensor random(Random rnd, int... shape) {
+    /** A tensor of N(0, 0.05²) values. */
+    static Tensor random(RandomGenerator rnd, int... shape) {
+        return random(rnd, 0.05f, shape);
+    }
+
+    /** A tensor of N(0, std²) values drawn from {@code rnd}. */
+    static Tensor random(RandomGenerator rnd, float std, int... shape) {
         Tensor t = Tensor.zeros(shape);
         float[] buf = new float[(int) Math.min(t.size(), 1 << 20)];
         for (long off = 0; off < t.size(); off += buf.length) {
             int n = (int) Math.min(buf.length, t.size() - off);
             for (int i = 0; i < n; i++) {
-                buf[i] = (float) rnd.nextGaussian() * 0.05f;
+                buf[i] = (float) rnd.nextGaussian() * std;
             }
             t.write(off, buf, 0, n);
         }

@@ -94,18 +94,6 @@ public class T5Bench {
         throw new IllegalStateException("no tokenizer model found; run from the project root or set -Djsora.spm");
     }
 
-    static Tensor random(Random rnd, float std, int... shape) {
-        Tensor t = Tensor.zeros(shape);
-        float[] buf = new float[(int) Math.min(t.size(), 1 << 20)];
-        for (long off = 0; off < t.size(); off += buf.length) {
-            int n = (int) Math.min(buf.length, t.size() - off);
-            for (int i = 0; i < n; i++) {
-                buf[i] = (float) rnd.nextGaussian() * std;
-            }
-            t.write(off, buf, 0, n);
-        }
-        return t;
-    }
 
     @Setup(Level.Trial)
     public void setup() {
@@ -124,7 +112,7 @@ public class T5Bench {
             for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
                 int[] s = e.getValue();
                 float std = e.getKey().endsWith("layer_norm.weight") ? 0f : (float) (1.0 / Math.sqrt(s[s.length - 1]));
-                Tensor t = random(rnd, std, s);
+                Tensor t = GemmBench.random(rnd, std, s);
                 if (std == 0f) {
                     float[] ones = new float[s[0]];
                     java.util.Arrays.fill(ones, 1f);
@@ -158,7 +146,7 @@ public class T5Bench {
         TokenizedBatch b = new T5Tokenizer(spm, T5Tokenizer.Options.openSora().withExtraIds(0)).encode(prompt);
         ids = b.inputIds();
         mask = b.attentionMask();
-        x = random(rnd, 1f, L, 4096);
+        x = GemmBench.random(rnd, 1f, L, 4096);
         w = weights.get("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
         y = Tensor.zeros(L, 10240);
         q = Tensor.zeros(L, 4096);

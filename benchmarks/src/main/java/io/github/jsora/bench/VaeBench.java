@@ -185,18 +185,7 @@ public class VaeBench {
     // ------------------------------------------------------------------ random weights
 
     static Tensor random(SplittableRandom rnd, float std, int... shape) {
-        Tensor t = Tensor.zeros(shape);
-        float[] buf = new float[(int) Math.min(t.size(), 1 << 20)];
-        for (long off = 0; off < t.size(); off += buf.length) {
-            int n = (int) Math.min(buf.length, t.size() - off);
-            for (int i = 0; i < n; i++) {
-                // sum of 4 uniforms: mean 0, variance 4/12 → scaled to std
-                double u = rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() - 2.0;
-                buf[i] = (float) (u * std * Math.sqrt(3.0));
-            }
-            t.write(off, buf, 0, n);
-        }
-        return t;
+        return GemmBench.random(rnd, std, shape);
     }
 
     /** Every decode-path tensor: conv/linear weights with std 1/√fan_in, norm weights ≈1, biases small. */
