@@ -309,7 +309,9 @@ public final class GenerationRequest {
          * {@code torch.manual_seed} before the reference's {@code RFLOW.sample}. This changes the result only when
          * the first timestep rounds above 1000 (the embedded demo model's 64×64, 17 frames): there the reference
          * throws the first step away and re-noises the latent at the second, and so does jsora with this option.
-         * Use it to reproduce a reference video; the default (off) is the sampler with {@code mask=None}. See
+         * Use it to reproduce a reference video; the default (off) is the sampler with {@code mask=None}. The
+         * thrown-away step counts as a step: {@link #tdtmSteps} includes it and a fixed leap may not be placed on
+         * it. See
          * {@link io.github.jsora.sampling.SamplerOptions.Builder#inferenceScriptMask(long)}.
          */
         public Builder inferenceScriptMask(long globalSeed) {

@@ -24,12 +24,12 @@ import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.CancellationToken;
-import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
+import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.text.T5TextEncoder;
@@ -77,8 +77,11 @@ import io.github.jsora.weights.WeightFormatException;
  * and {@link GenerationRequest.Builder#inferenceScriptMask} reproduces the sampler's own draws of Open-Sora's
  * inference script. With these, jsora reproduces the demo model's reference videos: every pixel of all 72 clips of
  * its {@code samples/all_prompts_f0_f8_f16.png} (one batch of 72, seed 1000, global seed 1001) comes out within one
- * 8-bit level ({@code DemoQualityRun off script}; {@code DemoReferenceSamplesTest} checks 12 of them). On a GPU,
- * PyTorch draws with another generator, so GPU noise is not reproduced.
+ * 8-bit level ({@code DemoQualityRun off script}; {@code DemoReferenceSamplesTest} checks 12 of them). As in
+ * PyTorch, only the low 32 bits of a seed count (a drawn seed is below 2³²). Not reproduced: GPU runs (PyTorch's CUDA
+ * generator is another stream), noise drawn in bfloat16, and a stock {@code scripts/inference.py} run, which draws
+ * its noise from the global generator after building the models (whose initialisation consumes draws); for those,
+ * pass the reference's noise tensor to {@link #denoise(GenerationRequest, Tensor, GenerationListener)}.
  *
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
@@ -408,7 +411,7 @@ public final class VideoGenerator implements AutoCloseable {
         Run(GenerationRequest request, GenerationListener listener) {
             GenerationRequest r = request;
             if (r.seed().isEmpty()) {
-                r = r.toBuilder().seed(new SecureRandom().nextLong() & Long.MAX_VALUE).build();
+                r = r.toBuilder().seed(new SecureRandom().nextInt() & 0xFFFFFFFFL).build();   // PyTorch uses 32 bits
             }
             this.request = r;
             this.listener = listener == null ? GenerationListener.NONE : listener;
@@ -474,24 +477,23 @@ public final class VideoGenerator implements AutoCloseable {
                 }
             }
 
+            if (givenNoise != null) {
+                givenNoise.requireShape("initial noise", latentShape);
+            }
+
             // [2, 1, L, Cc] captions (prompt, then null caption or negative prompt) and their mask [b, L]
             long t0 = System.nanoTime();
             progress(Stage.TEXT, 0, 1, false);
             Tensor[] cond = encodeText(r);
             textSeconds = (System.nanoTime() - t0) / 1e9;
-            checkCancelled(Stage.TEXT);
 
             long t1 = System.nanoTime();
             Stdit3 dit = null;
             BlockStore store = null;
-            Tensor noise;
-            if (givenNoise != null) {
-                givenNoise.requireShape("initial noise", latentShape);
-                noise = givenNoise.copy();
-            } else {
-                noise = initialNoise(r, latentShape);
-            }
+            Tensor noise = null;
             try (Tensor y2 = cond[0]; Tensor mask = cond[1]) {
+                checkCancelled(Stage.TEXT);
+                noise = givenNoise != null ? givenNoise.copy() : initialNoise(r, latentShape);
                 if (r.memoryBudgetBytes() > 0) {
                     store = new BlockStore(ditCheckpoint, ditLayout, BlockStore.Options.budget(r.memoryBudgetBytes()));
                     dit = Stdit3.withSource(ditConfig, store);
@@ -511,7 +513,9 @@ public final class VideoGenerator implements AutoCloseable {
             } catch (SamplingCancelledException e) {
                 throw new GenerationCancelledException(Stage.DENOISE, "after " + e.completedSteps() + " steps");
             } finally {
-                noise.close();
+                if (noise != null) {
+                    noise.close();
+                }
                 if (store != null) {
                     account(store.stats());
                     dit.close();

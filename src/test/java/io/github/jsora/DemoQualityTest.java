@@ -17,13 +17,15 @@ import io.github.jsora.video.AdherenceCheck;
  *
  * <p>Seeds: the noise of the demo README's own evaluation. Each prompt gets the slice of
  * {@code torch.randn(72, 4, 5, 8, 8, generator=torch.Generator().manual_seed(1000))} at its index in
- * {@link DemoPrompts#ALL} ({@code seed(1000).referenceBatch(k, 72)}), so the videos are the ones the reference code
- * made for its table (the arrangement is checked pixel by pixel by {@link DemoReferenceSamplesTest}).
+ * {@link DemoPrompts#ALL} ({@code seed(1000).referenceBatch(k, 72)}). That arrangement is verified pixel by pixel on
+ * the inference-script path by {@link DemoReferenceSamplesTest}; on this path (the reference's row "30 steps,
+ * mask=None") the 72-prompt direction counts equal the reference's exactly ({@code DemoQualityRun off none}).
  *
- * <p>Techniques off, the floor is the issue's rule: the README's reference figures for this sampler (row "30 steps,
- * mask=None": colour 75 %, direction 50 % of the seen prompts) minus one prompt, i.e. colour ≥ 8/12 and direction
- * ≥ 5/12. Measured: 9/12 and 9/12. With LPL 16/30, TDTM 15/30 and both, the floors are the accuracies measured when
- * this test was written (README, "Measurements"): LPL 9/12 and 9/12, TDTM 7/12 and 6/12, both 7/12 and 6/12.
+ * <p>Techniques off, the floor is the issue's rule: the README's reference figures for this sampler (colour 75 %,
+ * direction 50 % of the seen prompts) minus one prompt, i.e. colour ≥ 8/12 and direction ≥ 5/12. Measured: 9/12 and
+ * 9/12. With LPL 16/30, TDTM 15/30 and both, the floors are the accuracies measured when this test was written
+ * (README, "Measurements": LPL 9 and 9, TDTM 7 and 6, both 7 and 6) minus one prompt, since a verdict near a
+ * colour boundary can flip with a one-level frame difference (another thread count or CPU).
  */
 class DemoQualityTest {
 
@@ -72,16 +74,16 @@ class DemoQualityTest {
 
     @Test
     void lpl16of30() {
-        floors(score(gen, "lpl 16/30", b -> b.leapAt(15)), 9, 9, "LPL 16/30");
+        floors(score(gen, "lpl 16/30", b -> b.leapAt(15)), 8, 8, "LPL 16/30");
     }
 
     @Test
     void tdtm15of30() {
-        floors(score(gen, "tdtm 15/30", b -> b.tdtmSteps(15)), 7, 6, "TDTM 15/30");
+        floors(score(gen, "tdtm 15/30", b -> b.tdtmSteps(15)), 6, 5, "TDTM 15/30");
     }
 
     @Test
     void lplAndTdtm() {
-        floors(score(gen, "lpl 16/30 + tdtm 15/30", b -> b.leapAt(15).tdtmSteps(15)), 7, 6, "LPL + TDTM");
+        floors(score(gen, "lpl 16/30 + tdtm 15/30", b -> b.leapAt(15).tdtmSteps(15)), 6, 5, "LPL + TDTM");
     }
 }

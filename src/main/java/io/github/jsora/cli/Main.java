@@ -63,6 +63,7 @@ public final class Main {
               --model DIR         model directory with stdit/, vae/, t5/ (default: the embedded demo model)
               --seed N            random seed (default: drawn at random and printed); the initial noise is
                                   PyTorch's torch.randn(..., generator=torch.Generator().manual_seed(N)) on CPU
+                                  (as in PyTorch, only the low 32 bits of N count)
               --reference-batch K/N  take the noise as video K (0-based) of N drawn together, as a PyTorch run
                                   that sampled N prompts in one batch did
               --script-seed N     sample as Open-Sora's inference script does (mask of ones), its own random draws
@@ -425,7 +426,7 @@ public final class Main {
 
         /** "K/N" as {K, N}. */
         private static int[] parseFraction(String opt, String v) {
-            String[] parts = v.trim().split("/");
+            String[] parts = v.trim().split("/", -1);
             if (parts.length != 2) {
                 throw new UsageException(opt + " needs K/N (e.g. 3/72), found '" + v + "'");
             }

@@ -27,6 +27,12 @@ import io.github.jsora.tensor.Tensor;
  * ends: {@code i+1} model evaluations. A negative prompt needs nothing here: the glue binds its embedding as the
  * unconditional caption of the {@link DenoisingModel}.
  *
+ * <p>With {@link SamplerOptions.Builder#inferenceScriptMask(long)}, a step whose timestep is above N (float32
+ * rounding of the first one at small sizes) calls {@link DenoisingModel#forwardAllConditioning} and keeps z
+ * unchanged; the first step at or below N after it first replaces z by {@code (1 − t/N)·z + (1 − (1 − t/N))·ε},
+ * ε this run's slice of the reference generator's draw for that step. That option also holds one latent-sized
+ * array for the draws.
+ *
  * <p>Everything is checked before the first model call (options at build time; the initial latent's shape and the
  * leap slice here); a model output of the wrong shape or with a non-finite velocity stops the run with an
  * {@link IllegalStateException} naming the step. The sampler is stateless and thread-safe; all per-run state
@@ -167,8 +173,11 @@ public final class RflowSampler {
                     boolean generated = true;
                     if (scriptRandom != null) {
                         generated = (float) numTimesteps >= t;
-                        // randn_like(z) of the whole reference batch, every step; this run's slice of it
-                        scriptRandom.fillNormalSlice(scriptDraw, scriptDrawTotal, scriptDrawOffset);
+                        // the reference draws randn_like(z) of the whole batch at every step; the draws matter only
+                        // up to the first kept step (timesteps decrease, so no later step re-noises): skip the rest
+                        if (!(generated && noiseAdded)) {
+                            scriptRandom.fillNormalSlice(scriptDraw, scriptDrawTotal, scriptDrawOffset);
+                        }
                         if (generated && !noiseAdded) {
                             addNoise(z, t);
                         }

@@ -18,7 +18,7 @@ public final class SamplerOptions {
     static final int MAX_NUM_TIMESTEPS = 1_000_000;
     static final int MAX_PIXELS = 1 << 16;
     static final int MAX_FRAMES = 1 << 20;
-    static final int MAX_BATCH = 1 << 16;
+    static final int MAX_BATCH = 4096;
 
     private final int steps;
     private final float cfgScale;
@@ -230,9 +230,9 @@ public final class SamplerOptions {
          * {@code 1000.0001220703125}), the reference marks every frame as a conditioning frame in step 0 (the model
          * runs with the timestep-0 modulation and the update is thrown away) and, at step 1, replaces the latent
          * by {@code (1 − t₁/N)·z + (t₁/N)·ε} with a fresh draw ε. With this option jsora does the same, draw for
-         * draw (one standard-normal latent per step, used or not, as the reference draws them), so that such runs
-         * reproduce reference videos; the price is one wasted model evaluation. Leaps are not taken on a
-         * thrown-away step.
+         * draw, so that such runs reproduce reference videos; the price is one wasted model evaluation. A thrown-away
+         * step counts as a step: a fixed leap may not be placed on it (refused at build time), and temporal token
+         * merging for the first k steps includes it.
          */
         public Builder inferenceScriptMask(long globalSeed) {
             return inferenceScriptMask(globalSeed, 0, 1);
@@ -240,8 +240,8 @@ public final class SamplerOptions {
 
         /**
          * {@link #inferenceScriptMask(long)} for sample {@code batchIndex} of a reference run that sampled
-         * {@code batchSize} videos together: each of the reference's draws covers the whole batch, and this run
-         * uses its own slice of every draw (see {@link TorchCpuRandom#fillNormalSlice}).
+         * {@code batchSize} (at most 4096) videos together: each of the reference's draws covers the whole batch,
+         * and this run uses its own slice of every draw (see {@link TorchCpuRandom#fillNormalSlice}).
          */
         public Builder inferenceScriptMask(long globalSeed, int batchIndex, int batchSize) {
             inferenceScriptMask = OptionalLong.of(globalSeed);
@@ -272,7 +272,13 @@ public final class SamplerOptions {
             requireRange("batchSize", batchSize, 1, MAX_BATCH);
             requireRange("batchIndex", batchIndex, 0, batchSize - 1);
             SamplerOptions o = new SamplerOptions(this);
-            RflowSchedule.of(o);   // throws for geometry the schedule cannot serve
+            RflowSchedule schedule = RflowSchedule.of(o);   // throws for geometry the schedule cannot serve
+            if (inferenceScriptMask.isPresent() && leap instanceof LeapStrategy.Fixed f
+                    && schedule.timestep(f.step()) > numTimesteps) {
+                throw new IllegalArgumentException("leap step " + f.step() + " is a thrown-away step of the "
+                        + "inference-script emulation (its timestep " + schedule.timestep(f.step()) + " is above "
+                        + numTimesteps + "); leap at a later step");
+            }
             return o;
         }
     }

@@ -6,7 +6,7 @@
  * {@link io.github.jsora.sampling.RflowSampler#sample} (the Euler loop) over a
  * {@link io.github.jsora.sampling.DenoisingModel} (the denoiser with its conditioning bound by glue code),
  * {@link io.github.jsora.sampling.LeapStrategy} (off / fixed / dynamic LPL),
- * {@link io.github.jsora.sampling.TorchCpuRandom} (PyTorch-compatible seeded noise). The package knows nothing of the model
- * architecture or of text.
+ * {@link io.github.jsora.sampling.TorchCpuRandom} (PyTorch-compatible seeded noise). The package knows nothing of
+ * the model architecture or of text.
  */
 package io.github.jsora.sampling;

@@ -58,7 +58,7 @@ class MainTest {
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--size", "10").code());
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--lpl", "40").code(),
                 "leap step beyond the steps");
-        for (String bad : new String[] {"3", "72/72", "-1/4", "a/b", "1/0"}) {
+        for (String bad : new String[] {"3", "72/72", "-1/4", "a/b", "1/0", "3/5/"}) {
             Result rb = run("generate", "a cat", "--out", out, "--reference-batch", bad);
             assertEquals(Main.USAGE_ERROR, rb.code(), "--reference-batch " + bad);
             assertTrue(rb.err().contains("reference batch") || rb.err().contains("--reference-batch"), rb.err());
@@ -109,6 +109,11 @@ class MainTest {
         assertEquals(Main.OK, r.code(), r.err());
         assertEquals(17, VideoReaders.read(gif).frameCount());
         assertTrue(Files.size(latent) > 0);
+        try (io.github.jsora.weights.SafetensorsFile f = io.github.jsora.weights.SafetensorsFile.open(latent)) {
+            String req = f.metadata().get("jsora.request");
+            assertTrue(req.contains("seed=4") && req.contains("referenceBatch=3/5") && req.contains(
+                    "inferenceScriptMask=9"), req);
+        }
         Path avi = dir.resolve("a.avi");
         Result d = run("decode", latent.toString(), "--out", avi.toString());
         assertEquals(Main.OK, d.code(), d.err());

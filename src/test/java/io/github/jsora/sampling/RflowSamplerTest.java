@@ -469,5 +469,12 @@ class RflowSamplerTest {
         assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, 3, 3).build());
         assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, -1, 3).build());
         assertThrows(IllegalArgumentException.class, () -> opts(4).inferenceScriptMask(1, 0, 0).build());
+        // at 64×64×17 step 0 is thrown away, so a leap there would silently never happen
+        SamplerOptions.Builder small = SamplerOptions.builder().steps(6).videoSize(64, 64).numFrames(17);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> small.leap(LeapStrategy.fixed(0)).inferenceScriptMask(1).build());
+        assertTrue(e.getMessage().contains("leap step 0"), e.getMessage());
+        small.leap(LeapStrategy.fixed(1)).build();
+        small.leap(LeapStrategy.fixed(0)).noInferenceScriptMask().build();
     }
 }

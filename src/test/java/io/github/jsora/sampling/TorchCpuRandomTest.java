@@ -103,6 +103,7 @@ class TorchCpuRandomTest {
             float[] all = new float[total];
             whole.fillNormal(all);
             int after = whole.nextInt();
+            double afterNormal = whole.nextNormalDouble();   // covers the scalar path's cached spare
             for (int offset : new int[] {0, 1, total / 3, total / 2, Math.max(0, total - 16), total - 1}) {
                 for (int len : new int[] {1, 7, 16, 33, total}) {
                     if (offset + len > total) {
@@ -114,6 +115,7 @@ class TorchCpuRandomTest {
                     String what = "total " + total + " slice [" + offset + ", " + (offset + len) + ")";
                     assertArrayEquals(Arrays.copyOfRange(all, offset, offset + len), slice, what);
                     assertEquals(after, part.nextInt(), what + ": generator state after the draw");
+                    assertEquals(afterNormal, part.nextNormalDouble(), what + ": cached normal after the draw");
                 }
             }
         }

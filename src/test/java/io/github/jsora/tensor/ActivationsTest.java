@@ -1,5 +1,6 @@
 package io.github.jsora.tensor;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,14 @@ class ActivationsTest {
         }
         assertTrue(Ops.tanh(Float.POSITIVE_INFINITY) == 1f || Math.abs(Ops.tanh(1e30f) - 1) < 1e-6);
         assertTrue(Float.isNaN(Ops.tanh(Float.NaN)));
+        for (float x : new float[] {8.9f, 9f, 9.1f, 20f, 1e4f, 1e30f, Float.POSITIVE_INFINITY}) {
+            assertEquals(1f, Ops.tanh(x), "tanh(" + x + ")");
+            assertEquals(-1f, Ops.tanh(-x), "tanh(" + -x + ")");
+        }
+        // GELU of a large negative input is exactly zero, as with the exact tanh
+        assertEquals(0f, Ops.geluTanh(-100f), 0f);
+        assertEquals(0f, Ops.geluTanh(-1e4f), 0f);
+        assertEquals(1e4f, Ops.geluTanh(1e4f));
         System.out.printf("rational tanh max abs error on [-20, 20]: %.2e%n", worst);
         assertTrue(worst < 5e-7, "tanh error " + worst);
     }

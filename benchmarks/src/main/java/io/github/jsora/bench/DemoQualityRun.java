@@ -28,6 +28,12 @@ public final class DemoQualityRun {
 
     public static void main(String[] args) {
         String mode = args.length > 0 ? args[0] : "off";
+        if (!List.of("off", "lpl", "tdtm", "both").contains(mode)) {
+            throw new IllegalArgumentException("mode must be off, lpl, tdtm or both, found " + mode);
+        }
+        if (args.length > 1 && !List.of("none", "script").contains(args[1])) {
+            throw new IllegalArgumentException("path must be none or script, found " + args[1]);
+        }
         boolean script = args.length > 1 && args[1].equals("script");
         long seed = args.length > 2 ? Long.parseLong(args[2]) : 1000;
         List<String> prompts = new ArrayList<>();
