@@ -98,10 +98,9 @@ class T5CheckpointDirectoryTest {
             // reference: the same float32 code on BF16-rounded weights held in float32 tensors
             T5Config cfg = te.config();
             BlockLayout layout = T5Encoder.layoutFor(cfg, w);
-            Map<String, Tensor> rounded = new LinkedHashMap<>();
             try (Tensor out = te.encoder().forward(ids, mask);
                     Tensor full = c.load("out.last_hidden_state");
-                    BlockSource ref = new MapBlockSource(layout, w, rounded)) {
+                    BlockSource ref = bf16RoundedSource(layout, w)) {
                 try (Tensor expected = new T5Encoder(cfg, ref).forward(ids, mask)) {
                     double err = Golden.maxAbsErr(expected.toArray(), out.toArray());
                     System.out.printf("t5 sharded BF16 directory vs float32 run on BF16-rounded weights: "
@@ -117,8 +116,6 @@ class T5CheckpointDirectoryTest {
                 System.out.printf("t5 sharded BF16 directory vs float32 golden: max_abs_err=%.3e (max |ref| %.2f)%n",
                         drift, maxRef);
                 assertTrue(drift < 0.05 * maxRef, "BF16 drift " + drift + " is beyond 5% of max |ref|");
-            } finally {
-                rounded.values().forEach(Tensor::close);
             }
             // prompt path end to end: tokenizer + encoder give y [B, 1, L, d] and mask [B, L]
             List<String> prompts = new ArrayList<>();
@@ -195,42 +192,18 @@ class T5CheckpointDirectoryTest {
         }
     }
 
-    /** A block source over BF16-rounded copies of a checkpoint's tensors. */
-    static final class MapBlockSource implements BlockSource {
-        private final BlockLayout layout;
-        private final Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
-
-        MapBlockSource(BlockLayout layout, Checkpoint ckpt, Map<String, Tensor> owned) {
-            this.layout = layout;
-            for (BlockLayout.BlockSpec spec : layout.blocks()) {
-                Map<String, Tensor> m = new LinkedHashMap<>();
-                for (String name : spec.tensors().keySet()) {
-                    try (Tensor t = ckpt.load(name)) {
-                        Tensor r = Tensor.of(bf16Round(t.toArray()), t.shape());
-                        owned.put(name, r);
-                        m.put(name, r);
-                    }
+    /** A resident block source over BF16-rounded float32 copies of a checkpoint's tensors (closing frees them). */
+    static ResidentBlockSource bf16RoundedSource(BlockLayout layout, Checkpoint ckpt) {
+        Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (String name : spec.tensors().keySet()) {
+                try (Tensor t = ckpt.load(name)) {
+                    m.put(name, Tensor.of(bf16Round(t.toArray()), t.shape()));
                 }
-                blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
             }
+            blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
         }
-
-        @Override
-        public BlockLayout layout() {
-            return layout;
-        }
-
-        @Override
-        public Block acquire(String blockName) {
-            return blocks.get(blockName);
-        }
-
-        @Override
-        public void release(Block block) {
-        }
-
-        @Override
-        public void close() {
-        }
+        return new ResidentBlockSource(layout, blocks);
     }
 }

@@ -28,7 +28,6 @@ import io.github.jsora.text.T5Config;
 import io.github.jsora.text.T5Encoder;
 import io.github.jsora.text.T5Tokenizer;
 import io.github.jsora.text.TokenizedBatch;
-import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
 import io.github.jsora.weights.ResidentBlockSource;
@@ -106,7 +105,7 @@ public class T5Bench {
         Random rnd = new Random(1);
         BlockLayout layout = T5Encoder.layout(XXL_BLOCK, T5Encoder.SHARED);
         weights = new LinkedHashMap<>();
-        Map<String, Block> blocks = new LinkedHashMap<>();
+        Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Map<String, Tensor> m = new LinkedHashMap<>();
             for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
@@ -123,25 +122,7 @@ public class T5Bench {
             }
             blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
         }
-        source = new BlockSource() {
-            @Override
-            public BlockLayout layout() {
-                return layout;
-            }
-
-            @Override
-            public Block acquire(String blockName) {
-                return blocks.get(blockName);
-            }
-
-            @Override
-            public void release(Block block) {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+        source = new ResidentBlockSource(layout, blocks);
         encoder = new T5Encoder(XXL_BLOCK, source);
         TokenizedBatch b = new T5Tokenizer(spm, T5Tokenizer.Options.openSora().withExtraIds(0)).encode(prompt);
         ids = b.inputIds();
@@ -156,7 +137,7 @@ public class T5Bench {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        weights.values().forEach(Tensor::close);
+        source.close();   // frees every weight tensor
         x.close();
         y.close();
         q.close();

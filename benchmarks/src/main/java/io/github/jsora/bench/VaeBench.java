@@ -25,7 +25,6 @@ import io.github.jsora.vae.DecodeObserver;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.vae.VideoVae;
-import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
 import io.github.jsora.weights.ResidentBlockSource;
@@ -223,25 +222,6 @@ public class VaeBench {
             }
             blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
         }
-        return new BlockSource() {
-            @Override
-            public BlockLayout layout() {
-                return layout;
-            }
-
-            @Override
-            public Block acquire(String name) {
-                return blocks.get(name);
-            }
-
-            @Override
-            public void release(Block block) {
-            }
-
-            @Override
-            public void close() {
-                blocks.values().forEach(ResidentBlockSource.MaterialBlock::free);
-            }
-        };
+        return new ResidentBlockSource(layout, blocks);
     }
 }
