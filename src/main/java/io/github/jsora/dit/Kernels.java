@@ -36,19 +36,6 @@ final class Kernels {
 
     // ------------------------------------------------------------------ norms and modulation
 
-    /** RMSNorm of v[off..off+n) in place, times w (eps inside the root). */
-    static void rmsNormRow(float[] v, int off, int n, float[] w, float eps) {
-        double sq = 0;
-        for (int i = 0; i < n; i++) {
-            float a = v[off + i];
-            sq += a * a;
-        }
-        float inv = (float) (1.0 / Math.sqrt(sq / n + eps));
-        for (int i = 0; i < n; i++) {
-            v[off + i] = w[i] * (v[off + i] * inv);
-        }
-    }
-
     /**
      * out[b,t,s,:] = LN(x[b,t,s,:])·onePlusScale + shift with the frame's modulation row; when {@code againRow} names
      * a row for a frame (the reference final layer's conditioning-frame path), the result is normalised and
@@ -79,19 +66,9 @@ final class Kernels {
 
     /** v = LN(v)·onePlusScale + shift (LayerNorm without affine, eps 1e-6; statistics in double). */
     static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift) {
-        double sum = 0;
+        Ops.layerNormRow(v, c, 1e-6);
         for (int i = 0; i < c; i++) {
-            sum += v[i];
-        }
-        float mean = (float) (sum / c);
-        double sq = 0;
-        for (int i = 0; i < c; i++) {
-            float d = v[i] - mean;
-            sq += d * d;
-        }
-        float inv = (float) (1.0 / Math.sqrt(sq / c + 1e-6));
-        for (int i = 0; i < c; i++) {
-            v[i] = ((v[i] - mean) * inv) * onePlusScale[i] + shift[i];
+            v[i] = v[i] * onePlusScale[i] + shift[i];
         }
     }
 
@@ -286,7 +263,7 @@ final class Kernels {
                             for (int p = 0; p < np; p++) {
                                 int oo = blk + p * hd;
                                 if (norm != null) {
-                                    rmsNormRow(out, oo, hd, norm, 1e-6f);
+                                    Ops.rmsNormRow(out, oo, hd, norm, 1e-6f);
                                 }
                                 if (rotate) {
                                     rotateInterleaved(out, oo, hd, cos, sin, (p0 + p) * (hd / 2));

@@ -243,7 +243,8 @@ public final class Ops {
         });
     }
 
-    static void layerNormRow(float[] v, int c, float eps) {
+    /** v[0..c) = (v − mean)/√(var + eps) in place, no affine (statistics accumulated in double). */
+    public static void layerNormRow(float[] v, int c, double eps) {
         double sum = 0;
         for (int i = 0; i < c; i++) {
             sum += v[i];
