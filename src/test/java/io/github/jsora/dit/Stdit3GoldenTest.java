@@ -1,7 +1,6 @@
 package io.github.jsora.dit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.file.Path;
@@ -48,7 +47,7 @@ class Stdit3GoldenTest {
     static void runSamplingCase(Path file) {
         String kind = "rflow_sample";
         List<Tensor> owned = new ArrayList<>();
-        try (SafetensorsFile c = Golden.open(file); Stdit3 model = model(file, c)) {
+        try (SafetensorsFile c = Golden.open(file); Stdit3 model = Golden.stdit3(file, c)) {
             Tensor y = keep(owned, c.load("in.y"));                 // [B, 1, L, Cc]
             int b = y.dim(0);
             int l = y.dim(2);
@@ -94,16 +93,6 @@ class Stdit3GoldenTest {
         }
     }
 
-    /** Model of a golden case's weights file (config from its metadata). */
-    static Stdit3 model(Path caseFile, SafetensorsFile c) {
-        Path weights = Golden.resource(caseFile, c, "weights");
-        try (SafetensorsFile wf = SafetensorsFile.open(weights)) {
-            String json = wf.metadata().get("config");
-            assertTrue(json != null, weights + ": metadata has no \"config\"");
-            return Stdit3.load(Stdit3Config.parse(weights + "#config", json), wf);
-        }
-    }
-
     /** The case's inputs as a forward input (tensors owned by the returned list). */
     static Stdit3Input input(SafetensorsFile c, List<Tensor> owned) {
         Tensor x = keep(owned, c.load("in.x"));
@@ -130,7 +119,7 @@ class Stdit3GoldenTest {
     static void runCase(Path file) {
         List<Tensor> owned = new ArrayList<>();
         Map<String, Tensor> acts = new LinkedHashMap<>();
-        try (SafetensorsFile c = Golden.open(file); Stdit3 model = model(file, c)) {
+        try (SafetensorsFile c = Golden.open(file); Stdit3 model = Golden.stdit3(file, c)) {
             Stdit3Input in = input(c, owned);
             Tensor out = keep(owned, Tensor.zeros(model.outputShape(in)));
             model.forward(in, false, out, (name, t) -> acts.put(name, t.copy()));

@@ -15,6 +15,8 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.DynamicTest;
 
+import io.github.jsora.dit.Stdit3;
+import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.SafetensorsFile;
 
@@ -81,6 +83,29 @@ public final class Golden {
             }));
         }
         return cases.stream().map(p -> DynamicTest.dynamicTest(p.getFileName().toString(), () -> runCase.accept(p)));
+    }
+
+    /** An integer tensor [rows, cols] of a case (token ids, masks) as int rows. */
+    public static int[][] intRows(SafetensorsFile c, String name) {
+        int[] shape = c.info(name).shape();
+        long[] flat = c.loadLongs(name);
+        int[][] out = new int[shape[0]][shape[1]];
+        for (int b = 0; b < shape[0]; b++) {
+            for (int i = 0; i < shape[1]; i++) {
+                out[b][i] = Math.toIntExact(flat[b * shape[1] + i]);
+            }
+        }
+        return out;
+    }
+
+    /** The STDiT3 of a case's weights file (named by its "weights" metadata; config from that file's metadata). */
+    public static Stdit3 stdit3(Path caseFile, SafetensorsFile c) {
+        Path weights = resource(caseFile, c, "weights");
+        try (SafetensorsFile wf = SafetensorsFile.open(weights)) {
+            String json = wf.metadata().get("config");
+            assertTrue(json != null, weights + ": metadata has no \"config\"");
+            return Stdit3.load(Stdit3Config.parse(weights + "#config", json), wf);
+        }
     }
 
     /** Opens a case file. */

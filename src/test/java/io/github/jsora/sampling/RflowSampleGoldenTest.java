@@ -14,7 +14,6 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 import io.github.jsora.dit.Stdit3;
-import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.golden.Golden;
@@ -49,7 +48,7 @@ class RflowSampleGoldenTest {
     @SuppressWarnings("unchecked")
     static void runCase(Path file) {
         List<Tensor> owned = new ArrayList<>();
-        try (SafetensorsFile c = Golden.open(file); Stdit3 model = model(file, c)) {
+        try (SafetensorsFile c = Golden.open(file); Stdit3 model = Golden.stdit3(file, c)) {
             String caseJson = c.metadata().get("case");
             assertTrue(caseJson != null, file.getFileName() + ": metadata has no \"case\"");
             Map<String, Object> cs = Json.parseObject(caseJson);
@@ -121,16 +120,6 @@ class RflowSampleGoldenTest {
             }
         } finally {
             owned.forEach(Tensor::close);
-        }
-    }
-
-    /** Model of a golden case's weights file (config from its metadata). */
-    static Stdit3 model(Path caseFile, SafetensorsFile c) {
-        Path weights = Golden.resource(caseFile, c, "weights");
-        try (SafetensorsFile wf = SafetensorsFile.open(weights)) {
-            String json = wf.metadata().get("config");
-            assertTrue(json != null, weights + ": metadata has no \"config\"");
-            return Stdit3.load(Stdit3Config.parse(weights + "#config", json), wf);
         }
     }
 

@@ -38,8 +38,8 @@ class DemoModelTextTest {
                 T5TextEncoder te = T5TextEncoder.open(demo.resolve("t5"), T5Tokenizer.Options.huggingFace(16),
                         T5TextEncoder.RESIDENT)) {
             String prompt = c.metadata().get("prompt");
-            int[][] ids = T5EncoderGoldenTest.rows(c, "in.input_ids");
-            int[][] mask = T5EncoderGoldenTest.rows(c, "in.attention_mask");
+            int[][] ids = Golden.intRows(c, "in.input_ids");
+            int[][] mask = Golden.intRows(c, "in.attention_mask");
             try (TextEmbedding e = te.encode(prompt); Tensor expected = c.load("t5.last_hidden_state")) {
                 assertArrayEquals(ids[0], e.tokens().ids(0));
                 assertArrayEquals(mask[0], e.tokens().mask(0));

@@ -82,10 +82,6 @@ class T5CheckpointDirectoryTest {
         return dir;
     }
 
-    static int[][] rows(SafetensorsFile c, String name) {
-        return T5EncoderGoldenTest.rows(c, name);
-    }
-
     @Test
     void shardedBf16DirectoryMatchesFloat32RunOnRoundedWeights(@TempDir Path tmp) throws IOException {
         Path dir = buildDirectory(Files.createDirectory(tmp.resolve("t5")), DType.BF16, T5Encoder.SHARED,
@@ -93,8 +89,8 @@ class T5CheckpointDirectoryTest {
         try (SafetensorsFile c = SafetensorsFile.open(CASE);
                 SafetensorsFile w = SafetensorsFile.open(GOLDEN.resolve(c.metadata().get("weights")));
                 T5TextEncoder te = T5TextEncoder.open(dir, T5Tokenizer.Options.huggingFace(16), T5TextEncoder.RESIDENT)) {
-            int[][] ids = rows(c, "in.input_ids");
-            int[][] mask = rows(c, "in.attention_mask");
+            int[][] ids = Golden.intRows(c, "in.input_ids");
+            int[][] mask = Golden.intRows(c, "in.attention_mask");
             // reference: the same float32 code on BF16-rounded weights held in float32 tensors
             T5Config cfg = te.config();
             BlockLayout layout = T5Encoder.layoutFor(cfg, w);
@@ -137,7 +133,7 @@ class T5CheckpointDirectoryTest {
         Path dir = buildDirectory(Files.createDirectory(tmp.resolve("t5")), DType.F32, T5Encoder.EMBED_TOKENS);
         try (SafetensorsFile c = SafetensorsFile.open(CASE);
                 T5TextEncoder te = T5TextEncoder.open(dir, T5Tokenizer.Options.huggingFace(16), T5TextEncoder.RESIDENT);
-                Tensor out = te.encoder().forward(rows(c, "in.input_ids"), rows(c, "in.attention_mask"));
+                Tensor out = te.encoder().forward(Golden.intRows(c, "in.input_ids"), Golden.intRows(c, "in.attention_mask"));
                 Tensor expected = c.load("out.last_hidden_state")) {
             Golden.check("t5_encoder_fwd", CASE, "via encoder.embed_tokens.weight directory", expected, out, 1e-5);
         }
@@ -183,8 +179,8 @@ class T5CheckpointDirectoryTest {
                     public void close() {
                     }
                 };
-                try (Tensor out = new T5Encoder(cfg, recording).forward(rows(c, "in.input_ids"),
-                        rows(c, "in.attention_mask"))) {
+                try (Tensor out = new T5Encoder(cfg, recording).forward(Golden.intRows(c, "in.input_ids"),
+                        Golden.intRows(c, "in.attention_mask"))) {
                     assertEquals(List.of("+embedding", "-embedding", "+block.0", "-block.0", "+block.1", "-block.1",
                             "+final_norm", "-final_norm"), events);
                 }

@@ -33,18 +33,6 @@ class T5EncoderGoldenTest {
         return Golden.tests(KIND, T5EncoderGoldenTest::runCase);
     }
 
-    static int[][] rows(SafetensorsFile c, String name) {
-        int[] shape = c.info(name).shape();
-        long[] flat = c.loadLongs(name);
-        int[][] out = new int[shape[0]][shape[1]];
-        for (int b = 0; b < shape[0]; b++) {
-            for (int i = 0; i < shape[1]; i++) {
-                out[b][i] = Math.toIntExact(flat[b * shape[1] + i]);
-            }
-        }
-        return out;
-    }
-
     static void runCase(Path file) {
         try (SafetensorsFile c = Golden.open(file);
                 Checkpoint weights = Checkpoint.open(Golden.resource(file, c, "weights"))) {
@@ -52,8 +40,8 @@ class T5EncoderGoldenTest {
             assertTrue(configJson != null, file.getFileName() + ": metadata has no \"config\"");
             T5Config config = T5Config.from(ModelConfig.parse(file + " config", configJson));
             BlockLayout layout = T5Encoder.layoutFor(config, weights);
-            int[][] ids = rows(c, "in.input_ids");
-            int[][] mask = rows(c, "in.attention_mask");
+            int[][] ids = Golden.intRows(c, "in.input_ids");
+            int[][] mask = Golden.intRows(c, "in.attention_mask");
             checkPromptTokenization(file, c, ids, mask);
 
             // relative-position bucket table (float32 log formula), exact

@@ -116,8 +116,8 @@ class BlockStoreGoldenTest {
                 assertTrue(json != null, file.getFileName() + ": metadata has no \"config\"");
                 T5Config config = T5Config.from(ModelConfig.parse(file + " config", json));
                 BlockLayout layout = T5Encoder.layoutFor(config, weights);
-                int[][] ids = rows(c, "in.input_ids");
-                int[][] mask = rows(c, "in.attention_mask");
+                int[][] ids = Golden.intRows(c, "in.input_ids");
+                int[][] mask = Golden.intRows(c, "in.attention_mask");
                 for (boolean cyclic : new boolean[] {false, true}) {
                     compareUnderBudgets(file, weights, layout, cyclic, 2, src -> {
                         try (Tensor out = new T5Encoder(config, src).forward(ids, mask)) {
@@ -148,15 +148,4 @@ class BlockStoreGoldenTest {
         return t;
     }
 
-    private static int[][] rows(SafetensorsFile c, String name) {
-        int[] shape = c.info(name).shape();
-        long[] flat = c.loadLongs(name);
-        int[][] out = new int[shape[0]][shape[1]];
-        for (int b = 0; b < shape[0]; b++) {
-            for (int i = 0; i < shape[1]; i++) {
-                out[b][i] = Math.toIntExact(flat[b * shape[1] + i]);
-            }
-        }
-        return out;
-    }
 }
