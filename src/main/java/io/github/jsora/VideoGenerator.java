@@ -156,21 +156,6 @@ public final class VideoGenerator implements AutoCloseable {
                 ditLayout.float32Bytes() >> 20, t5Dir);
     }
 
-    /** The request's initial noise: its slice of the reference batch drawn from the seed. */
-    private static Tensor initialNoise(GenerationRequest r, int[] latentShape) {
-        Tensor noise = Tensor.zeros(latentShape);      // [1, C, T, H, W]
-        try {
-            long n = noise.size();
-            float[] x = new float[Math.toIntExact(n)];
-            new TorchCpuRandom(r.seed().getAsLong()).fillNormalSlice(x, n * r.batchSize(), n * r.batchIndex());
-            noise.write(0, x, 0, x.length);
-            return noise;
-        } catch (RuntimeException e) {
-            noise.close();
-            throw e;
-        }
-    }
-
     private static Path component(Path dir, String name, String what) {
         Path p = dir.resolve(name);
         if (!Files.isDirectory(p)) {
@@ -493,7 +478,8 @@ public final class VideoGenerator implements AutoCloseable {
             Tensor noise = null;
             try (Tensor y2 = cond[0]; Tensor mask = cond[1]) {
                 checkCancelled(Stage.TEXT);
-                noise = givenNoise != null ? givenNoise.copy() : initialNoise(r, latentShape);
+                noise = givenNoise != null ? givenNoise.copy()
+                        : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(), r.batchIndex(), r.batchSize(), latentShape);
                 if (r.memoryBudgetBytes() > 0) {
                     store = new BlockStore(ditCheckpoint, ditLayout, BlockStore.Options.budget(r.memoryBudgetBytes()));
                     dit = Stdit3.withSource(ditConfig, store);

@@ -114,23 +114,9 @@ public final class TorchCpuRandom {
     }
 
     /**
-     * Fills {@code t} (in C order) with the standard normal values {@code torch.randn} would draw from this
-     * generator for a float32 tensor of the same element count, advancing the stream the same way.
-     *
-     * @throws IllegalArgumentException if {@code t} has more than 2³¹−1 elements
+     * Overwrites all of {@code x} (C order) with the standard normal values {@code torch.randn} would draw from this
+     * generator for a float32 tensor of {@code x.length} elements, advancing the stream the same way.
      */
-    public void fillNormal(Tensor t) {
-        long size = t.size();
-        if (size > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("torch-compatible normal noise: tensor " + t.shapeString()
-                    + " has more than 2^31-1 elements");
-        }
-        float[] x = new float[(int) size];
-        fillNormal(x);
-        t.write(0, x, 0, x.length);
-    }
-
-    /** Array form of {@link #fillNormal(Tensor)}: overwrites all of {@code x}. */
     public void fillNormal(float[] x) {
         fillNormalSlice(x, x.length, 0);
     }
@@ -193,9 +179,30 @@ public final class TorchCpuRandom {
 
     /** A new {@code shape} tensor of {@code torch.randn(shape, generator=torch.Generator().manual_seed(seed))}. */
     public static Tensor randn(long seed, int... shape) {
+        return randnOfBatch(seed, 0, 1, shape);
+    }
+
+    /**
+     * Sample {@code index} of {@code torch.randn(batchSize, *shape, generator=torch.Generator().manual_seed(seed))}:
+     * a new {@code shape} tensor holding that sample's slice of the batch draw (see {@link #fillNormalSlice}).
+     *
+     * @throws IllegalArgumentException if {@code index} is outside [0, batchSize) or the tensor has more than
+     *                                  2³¹−1 elements
+     */
+    public static Tensor randnOfBatch(long seed, int index, int batchSize, int... shape) {
+        if (index < 0 || index >= batchSize) {
+            throw new IllegalArgumentException("batch index " + index + " outside [0, " + batchSize + ")");
+        }
         Tensor t = Tensor.zeros(shape);
         try {
-            new TorchCpuRandom(seed).fillNormal(t);
+            long n = t.size();
+            if (n > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("torch-compatible normal noise: tensor " + t.shapeString()
+                        + " has more than 2^31-1 elements");
+            }
+            float[] x = new float[(int) n];
+            new TorchCpuRandom(seed).fillNormalSlice(x, n * batchSize, n * index);
+            t.write(0, x, 0, x.length);
             return t;
         } catch (RuntimeException e) {
             t.close();

@@ -132,6 +132,9 @@ class TorchCpuRandomTest {
         float[] third = new float[n];
         skipped.fillNormal(third);
         assertArrayEquals(Arrays.copyOfRange(all, 2 * n, 3 * n), third);
+        try (Tensor t = TorchCpuRandom.randnOfBatch(1000, 2, 3, 1, 4, 5, 8, 8)) {
+            assertArrayEquals(third, t.toArray(), "randnOfBatch gives the same slice");
+        }
     }
 
     @Test
@@ -154,5 +157,7 @@ class TorchCpuRandomTest {
         assertThrows(IllegalArgumentException.class, () -> g.fillNormalSlice(new float[4], 10, 7));
         assertThrows(IllegalArgumentException.class, () -> g.fillNormalSlice(new float[1], 10, -1));
         assertThrows(IllegalArgumentException.class, () -> g.skip(-1));
+        assertThrows(IllegalArgumentException.class, () -> TorchCpuRandom.randnOfBatch(1, 3, 3, 16));
+        assertThrows(IllegalArgumentException.class, () -> TorchCpuRandom.randnOfBatch(1, -1, 3, 16));
     }
 }
