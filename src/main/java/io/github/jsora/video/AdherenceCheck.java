@@ -71,6 +71,26 @@ public final class AdherenceCheck {
             new PaletteColour("white", 255, 255, 255),
             new PaletteColour("purple", 128, 0, 255));
 
+    /** The demo model's 72 captions in its README's order: colour ({@link #DEMO_PALETTE} order) × shape × direction. */
+    public static final List<String> DEMO_PROMPTS = demoPrompts();
+
+    /** The 8 caption combinations the demo README says were held out of the DiT's training. */
+    public static final List<String> DEMO_HELD_OUT = List.of("a red triangle moving up", "a green circle moving down",
+            "a blue square moving left", "a yellow triangle moving right", "a white circle moving left",
+            "a purple square moving down", "a red square moving right", "a blue triangle moving down");
+
+    private static List<String> demoPrompts() {
+        List<String> all = new ArrayList<>();
+        for (PaletteColour c : DEMO_PALETTE) {
+            for (String shape : List.of("circle", "square", "triangle")) {
+                for (String direction : List.of("left", "right", "up", "down")) {
+                    all.add("a " + c.name() + " " + shape + " moving " + direction);
+                }
+            }
+        }
+        return List.copyOf(all);
+    }
+
     /**
      * What the checker measured.
      *

@@ -197,4 +197,16 @@ class AdherenceCheckTest {
         }));
     }
 
+
+    @Test
+    void demoPromptListsFollowTheReadme() {
+        assertEquals(72, AdherenceCheck.DEMO_PROMPTS.size());
+        assertEquals(72, new java.util.HashSet<>(AdherenceCheck.DEMO_PROMPTS).size());
+        assertEquals("a red circle moving left", AdherenceCheck.DEMO_PROMPTS.get(0));
+        assertEquals("a purple triangle moving down", AdherenceCheck.DEMO_PROMPTS.get(71));
+        assertEquals("a blue circle moving up", AdherenceCheck.DEMO_PROMPTS.get(26));
+        AdherenceCheck.DEMO_PROMPTS.forEach(AdherenceCheck::parsePrompt);
+        assertEquals(8, AdherenceCheck.DEMO_HELD_OUT.size());
+        assertTrue(AdherenceCheck.DEMO_PROMPTS.containsAll(AdherenceCheck.DEMO_HELD_OUT));
+    }
 }

@@ -1,6 +1,5 @@
 package io.github.jsora.bench;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -19,10 +18,6 @@ import io.github.jsora.video.AdherenceCheck;
  */
 public final class DemoQualityRun {
 
-    static final List<String> HELD_OUT = List.of("a red triangle moving up", "a green circle moving down",
-            "a blue square moving left", "a yellow triangle moving right", "a white circle moving left",
-            "a purple square moving down", "a red square moving right", "a blue triangle moving down");
-
     private DemoQualityRun() {
     }
 
@@ -36,14 +31,7 @@ public final class DemoQualityRun {
         }
         boolean script = args.length > 1 && args[1].equals("script");
         long seed = args.length > 2 ? Long.parseLong(args[2]) : 1000;
-        List<String> prompts = new ArrayList<>();
-        for (String c : new String[] {"red", "green", "blue", "yellow", "white", "purple"}) {
-            for (String s : new String[] {"circle", "square", "triangle"}) {
-                for (String d : new String[] {"left", "right", "up", "down"}) {
-                    prompts.add("a " + c + " " + s + " moving " + d);
-                }
-            }
-        }
+        List<String> prompts = AdherenceCheck.DEMO_PROMPTS;
         int[] seen = new int[3];
         int[] held = new int[3];
         long t0 = System.nanoTime();
@@ -79,7 +67,7 @@ public final class DemoQualityRun {
                     System.out.printf(Locale.ROOT, "  reference frames 0/8/16: max |diff| %d levels%n", diff);
                 }
                 AdherenceCheck.Result r = AdherenceCheck.evaluate(p, v.frames());
-                int[] acc = HELD_OUT.contains(p) ? held : seen;
+                int[] acc = AdherenceCheck.DEMO_HELD_OUT.contains(p) ? held : seen;
                 acc[0]++;
                 acc[1] += r.colourCorrect() ? 1 : 0;
                 acc[2] += r.directionCorrect() ? 1 : 0;
