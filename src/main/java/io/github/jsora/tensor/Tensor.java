@@ -25,13 +25,15 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class Tensor implements AutoCloseable {
 
-    /** Native memory shared by a tensor and all its views. */
+    /** Native memory shared by a tensor and all its views: an allocation of {@link NativeArena}. */
     private static final class Storage {
+        final NativeArena.Allocation memory;
         final INDArray array;
         volatile boolean closed;
 
-        Storage(INDArray array) {
-            this.array = array;
+        Storage(NativeArena.Allocation memory) {
+            this.memory = memory;
+            this.array = memory.array();
         }
     }
 
@@ -57,9 +59,9 @@ public final class Tensor implements AutoCloseable {
     /** A new zero-filled tensor of the given shape. */
     public static Tensor zeros(int... shape) {
         int[] s = checkShape(shape);
-        long n = elementCount(s);
-        INDArray arr = Nd4j.create(DataType.FLOAT, new long[] {Math.max(n, 1)}, 'c');
-        return new Tensor(new Storage(arr), true, 0, s);
+        long n = Math.max(elementCount(s), 1);
+        NativeArena.Allocation a = NativeArena.allocate(n, s);
+        return new Tensor(new Storage(a), true, a.offset(), s);
     }
 
     /** A new tensor holding a copy of {@code data}, which must have exactly as many elements as the shape. */
@@ -284,6 +286,16 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Writes zeros to elements [offset, offset + n) of an array's buffer (for memory handed out again). */
+    static void zeroRange(INDArray array, long offset, int n, float[] zeros) {
+        FloatPointer p = new FloatPointer(array.data().addressPointer());
+        p.position(offset).limit(offset + n).capacity(offset + n);
+        FloatBuffer fb = p.asBuffer();
+        for (int i = 0; i < n; i += zeros.length) {
+            fb.put(zeros, 0, (int) Math.min(zeros.length, n - i));
+        }
+    }
+
     /** Throws when the storage was closed (before native code touches it). */
     void checkLive() {
         if (storage.closed) {
@@ -351,7 +363,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Native bytes owned by this tensor (0 for a view). */
     public long ownedBytes() {
-        return owner ? buffer.length() * Float.BYTES : 0;
+        return owner ? storage.memory.elements() * Float.BYTES : 0;
     }
 
     /** True once the owning tensor was closed; any access then throws {@link IllegalStateException}. */
@@ -362,12 +374,15 @@ public final class Tensor implements AutoCloseable {
     /** Frees the native memory if this tensor owns it (its views become unusable). Views: no effect. */
     @Override
     public void close() {
-        if (owner && !storage.closed) {
-            storage.closed = true;
-            window = null;
-            if (storage.array.closeable()) {
-                storage.array.close();
+        if (owner) {
+            synchronized (storage) {
+                if (storage.closed) {
+                    return;
+                }
+                storage.closed = true;
             }
+            window = null;
+            NativeArena.free(storage.memory);
         }
     }
 

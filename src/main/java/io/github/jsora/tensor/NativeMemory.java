@@ -1,0 +1,92 @@
+package io.github.jsora.tensor;
+
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The process-wide account of the native memory jsora allocates: every {@link Tensor} (weights, activations,
+ * workspaces, scratch, attention buffers) and every packed weight buffer is counted from allocation until it is
+ * closed. Memory is released deterministically by {@code close()}, never left for the garbage collector, so
+ * {@link #liveBytes()} is what jsora holds now and {@link #peakBytes()} the most it held at once.
+ *
+ * <p>An optional {@linkplain #setLimit limit} makes the account a hard bound: an allocation that would pass it fails
+ * with a {@link MemoryBudgetExceededException} before any memory is taken, naming the bytes asked for, the bytes live
+ * and the limit. The generator sets the limit to the process budget it plans with, so a planning error shows up as
+ * jsora's own exception rather than as the kernel's out-of-memory killer.
+ *
+ * <p>Thread-safe; counting costs one atomic add per allocation and per release.
+ */
+public final class NativeMemory {
+
+    private static final AtomicLong LIVE = new AtomicLong();
+    private static final AtomicLong PEAK = new AtomicLong();
+    private static final AtomicLong ALLOCATED = new AtomicLong();
+    private static volatile long limit = Long.MAX_VALUE;
+
+    private NativeMemory() {
+    }
+
+    /**
+     * Counts {@code bytes} about to be allocated.
+     *
+     * @throws MemoryBudgetExceededException when the limit would be passed (nothing is counted then)
+     */
+    static void reserve(long bytes, String what) {
+        long now = LIVE.addAndGet(bytes);
+        long lim = limit;
+        if (now > lim) {
+            LIVE.addAndGet(-bytes);
+            throw new MemoryBudgetExceededException(bytes, now - bytes, lim, what);
+        }
+        ALLOCATED.addAndGet(bytes);
+        PEAK.accumulateAndGet(now, Math::max);
+    }
+
+    /** Stops counting {@code bytes} that were freed. */
+    static void release(long bytes) {
+        LIVE.addAndGet(-bytes);
+    }
+
+    /** Native bytes jsora holds now. */
+    public static long liveBytes() {
+        return LIVE.get();
+    }
+
+    /** Most native bytes held at once since start or the last {@link #resetPeak()}. */
+    public static long peakBytes() {
+        return PEAK.get();
+    }
+
+    /** Total native bytes ever allocated (a measure of churn). */
+    public static long allocatedBytes() {
+        return ALLOCATED.get();
+    }
+
+    /** Starts a new peak measurement at the bytes live now; returns the previous peak. */
+    public static long resetPeak() {
+        return PEAK.getAndSet(LIVE.get());
+    }
+
+    /** The hard limit on {@link #liveBytes()} ({@link Long#MAX_VALUE}: none). */
+    public static long limit() {
+        return limit;
+    }
+
+    /**
+     * Sets the hard limit on live native bytes ({@link Long#MAX_VALUE} for none); returns the previous limit.
+     * Memory already live is not affected, only later allocations.
+     */
+    public static long setLimit(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("native memory limit must be > 0 bytes, found " + bytes);
+        }
+        long old = limit;
+        limit = bytes;
+        return old;
+    }
+
+    /** Bytes as mebibytes with one decimal, for messages. */
+    public static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+}
