@@ -16,26 +16,27 @@ import java.util.OptionalInt;
  * @param peakResidentBytes   peak block bytes resident at once (the larger of T5's and STDiT3's)
  * @param computeWaitSeconds  time compute waited for a block to be loaded
  * @param threads             compute threads used
+ * @param textFromCache       the prompt embedding came from the generator's cache (T5 did not run)
+ * @param budgetBytes         the memory budget the run was planned with (the request's, or the generator's default)
+ * @param peakNativeBytes     most native memory jsora held at once during the run (weights, activations, caches;
+ *                            never above the budget)
  */
 public record GenerationStats(double textSeconds, double denoiseSeconds, double decodeSeconds, double writeSeconds,
         int modelEvaluations, OptionalInt leapStep, long bytesLoaded, long peakResidentBytes,
-        double computeWaitSeconds, int threads) {
+        double computeWaitSeconds, int threads, boolean textFromCache, long budgetBytes, long peakNativeBytes) {
 
     public double totalSeconds() {
         return textSeconds + denoiseSeconds + decodeSeconds + writeSeconds;
     }
 
-    GenerationStats withWriteSeconds(double s) {
-        return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, s, modelEvaluations, leapStep,
-                bytesLoaded, peakResidentBytes, computeWaitSeconds, threads);
-    }
-
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "text %.2fs, denoise %.2fs, decode %.2fs, write %.2fs; %d model "
-                + "evaluations%s; blocks loaded %.1f MB, peak resident %.1f MB, compute waited %.2fs; %d threads",
-                textSeconds, denoiseSeconds, decodeSeconds, writeSeconds, modelEvaluations,
-                leapStep.isPresent() ? ", leapt at step " + leapStep.getAsInt() : "", bytesLoaded / 1e6,
-                peakResidentBytes / 1e6, computeWaitSeconds, threads);
+        return String.format(Locale.ROOT, "text %.2fs%s, denoise %.2fs, decode %.2fs, write %.2fs; %d model "
+                + "evaluations%s; blocks loaded %.1f MB, peak resident %.1f MB, compute waited %.2fs; native peak "
+                + "%.1f MB of a %.1f MB budget; %d threads",
+                textSeconds, textFromCache ? " (cached)" : "", denoiseSeconds, decodeSeconds, writeSeconds,
+                modelEvaluations, leapStep.isPresent() ? ", leapt at step " + leapStep.getAsInt() : "",
+                bytesLoaded / 1e6, peakResidentBytes / 1e6, computeWaitSeconds, peakNativeBytes / 1e6,
+                budgetBytes / 1e6, threads);
     }
 }

@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.github.jsora.dit.GuidanceCaptions;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.TokenMerging;
@@ -30,8 +31,11 @@ import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.TorchCpuRandom;
+import io.github.jsora.tensor.MemoryBudgetExceededException;
+import io.github.jsora.tensor.NativeMemory;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tensor;
+import io.github.jsora.text.T5Encoder;
 import io.github.jsora.text.T5TextEncoder;
 import io.github.jsora.text.T5Tokenizer;
 import io.github.jsora.text.TextEmbedding;
@@ -41,11 +45,10 @@ import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
 import io.github.jsora.weights.BlockLayout;
-import io.github.jsora.weights.BlockSource;
-import io.github.jsora.weights.BlockStore;
+import io.github.jsora.weights.BlockLoadException;
 import io.github.jsora.weights.BlockStoreStats;
 import io.github.jsora.weights.Checkpoint;
-import io.github.jsora.weights.ResidentBlockSource;
+import io.github.jsora.weights.StagedBlockSource;
 import io.github.jsora.weights.WeightFormatException;
 
 /**
@@ -106,21 +109,27 @@ public final class VideoGenerator implements AutoCloseable {
         public static final Folders DEFAULT = new Folders("stdit", "vae", "t5");
     }
 
+    /** Cached guidance caption pairs per generator (each a few MB at real sizes). */
+    private static final int PROMPT_CACHE_ENTRIES = 4;
+
     private final Path modelDir;
-    private final Path t5Dir;
     private final boolean demo;
     private final Path tempDir; // unpacked demo model, deleted on close
     private final Stdit3Config ditConfig;
-    private final Checkpoint ditCheckpoint;
-    private final BlockLayout ditLayout;
-    private final long[] ditBlockBytes;
-    private final VideoVae vae;
+    private final long defaultBudget;
     private final ReentrantLock lock = new ReentrantLock(true);
     private final RflowSampler sampler = new RflowSampler();
 
-    // Resident (unlimited-budget) models, opened on first use and kept.
-    private Stdit3 residentDit;
-    private T5TextEncoder residentT5;
+    // the three models, each opened once over a staged block source; residency is decided per request
+    private final Checkpoint ditCheckpoint;
+    private final StagedBlockSource ditSource;
+    private final Stdit3 dit;
+    private final StagedBlockSource vaeSource;
+    private final VideoVae vae;
+    private final StagedBlockSource[] t5Source = new StagedBlockSource[1];
+    private final T5TextEncoder t5;
+    private final LinkedHashMap<String, GuidanceCaptions> promptCache = new LinkedHashMap<>(8, 0.75f, true);
+
     private volatile CancellationToken current;
     private volatile boolean closed;
 
@@ -133,7 +142,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
         Path ditDir = component(modelDir, folders.stdit(), "STDiT3 (hpcai-tech/OpenSora-STDiT-v3)");
         Path vaeDir = component(modelDir, folders.vae(), "VAE (hpcai-tech/OpenSora-VAE-v1.2)");
-        this.t5Dir = component(modelDir, folders.t5(), "T5 (DeepFloyd/t5-v1_1-xxl)");
+        Path t5Dir = component(modelDir, folders.t5(), "T5 (DeepFloyd/t5-v1_1-xxl)");
         Path cfg = ditDir.resolve("config.json");
         if (!Files.isRegularFile(cfg)) {
             throw new WeightFormatException(cfg, "missing file of the STDiT3 checkpoint directory");
@@ -141,19 +150,32 @@ public final class VideoGenerator implements AutoCloseable {
         this.ditConfig = Stdit3Config.read(cfg);
         Checkpoint ckpt = Checkpoint.open(ditDir);
         VideoVae v = null;
+        T5TextEncoder text = null;
         try {
-            this.ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
-            v = VideoVae.open(vaeDir);
+            BlockLayout ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
+            this.ditSource = new StagedBlockSource(ckpt, ditLayout);
+            StagedBlockSource[] vs = new StagedBlockSource[1];
+            v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout));
+            this.vaeSource = vs[0];
+            text = T5TextEncoder.open(t5Dir, T5Tokenizer.Options.openSora().withMaxLength(ditConfig.modelMaxLength()),
+                    (c, layout) -> t5Source[0] = new StagedBlockSource(c, layout));
         } catch (RuntimeException e) {
+            if (v != null) {
+                v.close();
+            }
             ckpt.close();
             throw e;
         }
         this.ditCheckpoint = ckpt;
-        this.ditBlockBytes = BlockStore.blockBytes(ckpt, ditLayout);
+        this.dit = Stdit3.withSource(ditConfig, ditSource);
         this.vae = v;
-        LOG.info("opened {} model {}: STDiT3 hidden {} depth {} ({} MB float32), VAE, T5 at {}",
-                demo ? "demo" : "", modelDir, ditConfig.hiddenSize(), ditConfig.depth(),
-                ditLayout.float32Bytes() >> 20, t5Dir);
+        this.t5 = text;
+        this.defaultBudget = SystemMemory.defaultBudget();
+        LOG.info("opened {}model {}: STDiT3 hidden {} depth {} ({} float32), VAE decoder {}, T5 encoder {}; "
+                + "default memory budget {} (from the memory available now)", demo ? "demo " : "", modelDir,
+                ditConfig.hiddenSize(), ditConfig.depth(), NativeMemory.mib(ditSource.totalBytes()),
+                NativeMemory.mib(vaeSource.totalBytes()), NativeMemory.mib(t5Source[0].totalBytes()),
+                NativeMemory.mib(defaultBudget));
     }
 
     private static Path component(Path dir, String name, String what) {
@@ -257,6 +279,7 @@ public final class VideoGenerator implements AutoCloseable {
             }
             return new Video(frames, request.fps(), run.request, run.stats(0));
         } finally {
+            run.end();
             unlock();
         }
     }
@@ -277,6 +300,7 @@ public final class VideoGenerator implements AutoCloseable {
             }
             return new Video(List.of(), request.fps(), run.request, run.stats(run.writeSeconds));
         } finally {
+            run.end();
             unlock();
         }
     }
@@ -304,6 +328,7 @@ public final class VideoGenerator implements AutoCloseable {
         try {
             return run.denoise();
         } finally {
+            run.end();
             unlock();
         }
     }
@@ -323,6 +348,7 @@ public final class VideoGenerator implements AutoCloseable {
             run.decode(latent, frames::add);
             return new Video(frames, latent.fps(), req, run.stats(0));
         } finally {
+            run.end();
             unlock();
         }
     }
@@ -335,6 +361,7 @@ public final class VideoGenerator implements AutoCloseable {
         try (FrameSink sink = Video.sinkFor(out, overwrite)) {
             run.writeTo(latent, sink);
         } finally {
+            run.end();
             unlock();
         }
     }
@@ -381,6 +408,7 @@ public final class VideoGenerator implements AutoCloseable {
         final GenerationListener listener;
         final CancellationToken token = new CancellationToken();
         final long start = System.nanoTime();
+        final long budget;
         double textSeconds;
         double denoiseSeconds;
         double decodeSeconds;
@@ -390,8 +418,12 @@ public final class VideoGenerator implements AutoCloseable {
         long bytesLoaded;
         long peakResident;
         double waitSeconds;
+        boolean textCached;
+        long peakNative;
         Probe probe = Probe.NONE;
         Tensor givenNoise;
+        private MemoryPlan plan;
+        private long previousLimit;
 
         Run(GenerationRequest request, GenerationListener listener) {
             GenerationRequest r = request;
@@ -400,11 +432,12 @@ public final class VideoGenerator implements AutoCloseable {
             }
             this.request = r;
             this.listener = listener == null ? GenerationListener.NONE : listener;
+            this.budget = r.memoryBudgetBytes() > 0 ? r.memoryBudgetBytes() : defaultBudget;
         }
 
         GenerationStats stats(double write) {
             return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, write, modelEvaluations, leapStep,
-                    bytesLoaded, peakResident, waitSeconds, Parallel.threads());
+                    bytesLoaded, peakResident, waitSeconds, Parallel.threads(), textCached, budget, peakNative);
         }
 
         Duration elapsed() {
@@ -421,15 +454,64 @@ public final class VideoGenerator implements AutoCloseable {
             }
         }
 
-        void account(BlockStoreStats s) {
-            bytesLoaded += s.bytesLoaded();
-            peakResident = Math.max(peakResident, s.peakResidentBytes());
-            waitSeconds += s.computeWaitSeconds();
+        void account(StagedBlockSource src) {
+            BlockStoreStats s = src.stats();
+            if (s != null) {
+                bytesLoaded += s.bytesLoaded();
+                peakResident = Math.max(peakResident, s.peakResidentBytes());
+                waitSeconds += s.computeWaitSeconds();
+            }
+        }
+
+        /**
+         * Plans memory for the request (before any work) and makes the plan's limit the hard limit of jsora's
+         * native memory until {@link #end()}.
+         */
+        void begin(int[] latentShape, int frames, int height, int width, boolean merging) {
+            current = token;
+            plan = planFor(budget, latentShape, frames, height, width, merging);
+            LOG.info("{}", plan);
+            for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
+                StagedBlockSource src = source(s);
+                if (!plan.kept(s) && src.isOpen()) {
+                    src.closeStore(); // resident from an earlier request that had more room
+                }
+            }
+            previousLimit = NativeMemory.setLimit(Math.max(budget, NativeMemory.liveBytes()));
+            NativeMemory.resetPeak();
+        }
+
+        void end() {
+            peakNative = Math.max(peakNative, NativeMemory.peakBytes());
+            if (plan != null) {
+                NativeMemory.setLimit(previousLimit);
+            }
+        }
+
+        /** Opens the stage's block store as the plan says. */
+        void openStage(Stage s) {
+            NativeMemory.releaseIdle();
+            long unloadedKept = 0;
+            for (Stage o : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
+                if (o != s && plan.kept(o)) {
+                    unloadedKept += Math.max(0, source(o).totalBytes() - source(o).residentBytes());
+                }
+            }
+            StagedBlockSource src = source(s);
+            src.open(plan.storeOptions(s, NativeMemory.liveBytes(), unloadedKept, src.residentBytes()));
+        }
+
+        /** Accounts and, unless the plan keeps the model, frees the stage's blocks. */
+        void closeStage(Stage s) {
+            StagedBlockSource src = source(s);
+            account(src);
+            if (!plan.kept(s)) {
+                src.closeStore();
+            }
         }
 
         /** Text encoding and sampling: the final latent [1, C, T, H, W]. */
         Latent denoise() {
-            current = token;
             GenerationRequest r = request;
             if (r.threads() > 0) {
                 Parallel.setThreads(r.threads());
@@ -437,9 +519,7 @@ public final class VideoGenerator implements AutoCloseable {
             int h = r.height();
             int w = r.width();
             int f = r.frames();
-            int factor = vae.config().spatialFactor();
-            int[] latentShape = {1, vae.config().latentChannels(), vae.config().latentFrames(f),
-                Math.max(1, h / factor), Math.max(1, w / factor)};
+            int[] latentShape = vae.latentShape(1, f, h, w);
             LeapStrategy leap = switch (r.leapMode()) {
                 case OFF -> LeapStrategy.off();
                 case FIXED -> LeapStrategy.fixed(r.leapStep());
@@ -450,51 +530,43 @@ public final class VideoGenerator implements AutoCloseable {
             r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));
             SamplerOptions options = ob.build();
             LOG.info("generating: {}", r);
-
-            if (r.memoryBudgetBytes() > 0) {
-                // fail on a budget that cannot hold the transformer's largest block before any work is done
-                long need = io.github.jsora.weights.ResidencyPlan.requiredBudget(ditBlockBytes,
-                        BlockStore.Options.budget(r.memoryBudgetBytes()).prefetchDepth());
-                if (r.memoryBudgetBytes() < need) {
-                    throw new IllegalArgumentException("memory budget of " + r.memoryBudgetBytes() + " bytes is too "
-                            + "small for this model: its largest transformer block plus one prefetched block need "
-                            + need + " bytes");
-                }
-            }
-
             if (givenNoise != null) {
                 givenNoise.requireShape("initial noise", latentShape);
             }
+            if (plan == null) {
+                begin(latentShape, f, h, w, r.tdtmSteps() > 0);
+            }
+            try {
+                return budgeted(() -> denoise(r, latentShape, options));
+            } finally {
+                checkLeftover();
+            }
+        }
 
-            // [2, 1, L, Cc] captions (prompt, then null caption or negative prompt) and their mask [b, L]
+        private Latent denoise(GenerationRequest r, int[] latentShape, SamplerOptions options) {
             long t0 = System.nanoTime();
             progress(Stage.TEXT, 0, 1, false);
-            Tensor[] cond = encodeText(r);
+            GuidanceCaptions captions = encodeText(r);                  // y [2, 1, L, d], mask [b, L]
             textSeconds = (System.nanoTime() - t0) / 1e9;
 
             long t1 = System.nanoTime();
-            Stdit3 dit = null;
-            BlockStore store = null;
             Tensor noise = null;
-            try (Tensor y2 = cond[0]; Tensor mask = cond[1]) {
+            try (GuidanceCaptions c = captions) {
                 checkCancelled(Stage.TEXT);
                 noise = givenNoise != null ? givenNoise.copy()
                         : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(), r.batchIndex(), r.batchSize(), latentShape);
-                if (r.memoryBudgetBytes() > 0) {
-                    store = new BlockStore(ditCheckpoint, ditLayout, BlockStore.Options.budget(r.memoryBudgetBytes()));
-                    dit = Stdit3.withSource(ditConfig, store);
-                } else {
-                    dit = residentDit();
-                }
                 TokenMerging merging = TokenMerging.firstSteps(r.tdtmSteps());
-                try (DitDenoiser model = new DitDenoiser(dit, y2, mask, (float) r.fps(), h, w, merging,
-                        probe);
+                dit.reserveWorkspace(2, latentShape[2], latentShape[3], latentShape[4], c.y().dim(2),
+                        r.tdtmSteps() > 0);
+                openStage(Stage.DENOISE);
+                try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
+                        r.width(), merging, probe);
                         SampleResult result = sampler.sample(model, noise, options,
                                 p -> progress(Stage.DENOISE, p.step(), p.totalSteps(), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
                     leapStep = result.leapStep();
                     denoiseSeconds = (System.nanoTime() - t1) / 1e9;
-                    return new Latent(result.latent().copy(), f, r.fps(), r.toString());
+                    return new Latent(result.latent().copy(), r.frames(), r.fps(), r.toString());
                 }
             } catch (SamplingCancelledException e) {
                 throw new GenerationCancelledException(Stage.DENOISE, "after " + e.completedSteps() + " steps");
@@ -502,91 +574,107 @@ public final class VideoGenerator implements AutoCloseable {
                 if (noise != null) {
                     noise.close();
                 }
-                if (store != null) {
-                    account(store.stats());
-                    dit.close();
-                    store.close();
-                } else if (dit != null) {
-                    dit.releaseWorkspace();
-                    ResidentBlockSource src = (ResidentBlockSource) dit.blockSource();
-                    peakResident = Math.max(peakResident, src.bytes());
-                }
+                dit.releaseWorkspace();
+                closeStage(Stage.DENOISE);
             }
         }
 
-        private Tensor[] encodeText(GenerationRequest r) {
-            int maxLen = ditConfig.modelMaxLength();
-            T5Tokenizer.Options topt = T5Tokenizer.Options.openSora().withMaxLength(maxLen)
+        /** The guidance caption pair of the request, from the prompt cache or from T5. */
+        private GuidanceCaptions encodeText(GenerationRequest r) {
+            T5Tokenizer.Options topt = T5Tokenizer.Options.openSora().withMaxLength(ditConfig.modelMaxLength())
                     .withPreparePrompt(r.preparePrompt());
-            T5TextEncoder t5;
-            BlockStore[] store = new BlockStore[1];
-            if (r.memoryBudgetBytes() > 0) {
-                t5 = T5TextEncoder.open(t5Dir, topt, (ckpt, layout) -> store[0] = new BlockStore(ckpt, layout,
-                        BlockStore.Options.budget(r.memoryBudgetBytes()).singlePass()));
+            T5Tokenizer tok = new T5Tokenizer(t5.tokenizer().sentencePiece(), topt);
+            List<String> prompts = r.negativePrompt() == null ? List.of(r.prompt())
+                    : List.of(r.prompt(), r.negativePrompt());
+            TokenizedBatch tokens = tok.encode(prompts);
+            probe.tokens(tokens);
+            String key = cacheKey(tokens);
+            GuidanceCaptions cached = promptCache.get(key);
+            GuidanceCaptions pair;
+            if (cached != null) {
+                textCached = true;
+                pair = cached.copy();
+                LOG.info("prompt embedding from the cache: T5 not run");
             } else {
-                t5 = residentT5();
-            }
-            try {
-                T5Tokenizer tok = new T5Tokenizer(t5.tokenizer().sentencePiece(), topt);
-                List<String> prompts = r.negativePrompt() == null ? List.of(r.prompt())
-                        : List.of(r.prompt(), r.negativePrompt());
-                TokenizedBatch tokens = tok.encode(prompts);
-                probe.tokens(tokens);
-                try (TextEmbedding emb = t5.encode(tokens)) {
-                    Tensor y = emb.y();                         // [b, 1, L, d]
-                    int l = y.dim(2);
-                    int d = y.dim(3);
-                    if (d != ditConfig.captionChannels()) {
-                        throw new WeightFormatException(t5Dir + ": T5 d_model " + d + " does not match the STDiT3 "
-                                + "caption_channels " + ditConfig.captionChannels());
-                    }
-                    Tensor y2 = Tensor.zeros(2, 1, l, d);         // [2, 1, L, d]
-                    y2.slice(0).copyFrom(y.slice(0));
-                    Tensor mask;
+                openStage(Stage.TEXT);
+                try (TextEmbedding emb = t5.encode(tokens)) {                   // y [b, 1, L, d], mask [b, L]
                     if (r.negativePrompt() == null) {
-                        copyNullCaption(y2.slice(1));
-                        mask = emb.mask().slice(0, 1).copy();       // [1, L]: the null caption uses the prompt's length
+                        try (Tensor nul = GuidanceCaptions.nullCaption(ditConfig, ditCheckpoint)) {
+                            pair = GuidanceCaptions.of(ditConfig, emb.y(), emb.mask(), nul);
+                        }
                     } else {
-                        y2.slice(1).copyFrom(y.slice(1));
-                        mask = emb.mask().copy();                   // [2, L]: each caption its own length
+                        pair = GuidanceCaptions.of(ditConfig, emb.y(), emb.mask(), null);
                     }
-                    probe.captions(y2, mask);
-                    return new Tensor[] {y2, mask};
+                } catch (IllegalArgumentException e) {
+                    throw new WeightFormatException(t5Source[0].checkpoint().source() + ": " + e.getMessage());
+                } finally {
+                    closeStage(Stage.TEXT);
                 }
-            } finally {
-                if (store[0] != null) {
-                    account(store[0].stats());
-                    t5.close();
-                }
+                cache(key, pair);
             }
-        }
-
-        private void copyNullCaption(Tensor dst) {
-            try (Tensor nul = residentOrTemporaryNullCaption()) {
-                dst.copyFrom(nul);
-            }
+            probe.captions(pair.y(), pair.mask());
+            return pair;
         }
 
         /** Decodes a latent, handing each 8-bit frame to {@code sink}. */
         void decode(Latent latent, java.util.function.Consumer<Frame> sink) {
-            current = token;
+            Tensor z = latent.tensor();
+            if (plan == null) {
+                int[] s = z.shape();
+                int f = vae.config().spatialFactor();
+                begin(s, latent.frames(), s.length == 5 ? s[3] * f : 1, s.length == 5 ? s[4] * f : 1, false);
+            }
+            try {
+                budgeted(() -> {
+                    decodeStage(latent, sink);
+                    return null;
+                });
+            } finally {
+                checkLeftover();
+            }
+        }
+
+        private void decodeStage(Latent latent, java.util.function.Consumer<Frame> sink) {
             long t0 = System.nanoTime();
             int total = latent.frames();
             progress(Stage.DECODE, 0, total, false);
-            vae.decode(latent.tensor(), latent.frames(), (sample, index, frame) -> {
-                checkCancelled(Stage.DECODE);
-                probe.frame(index, frame);
-                int fh = frame.dim(1);
-                int fw = frame.dim(2);
-                sink.accept(Frame.wrap(fw, fh, Frames.toRgb24(frame)));
-                progress(Stage.DECODE, index, total, false);
-            }, new io.github.jsora.vae.DecodeObserver() {
-                @Override
-                public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
-                    probe.temporalOutput(chunk, firstFrame, x);
-                }
-            });
+            openStage(Stage.DECODE);
+            try {
+                vae.decode(latent.tensor(), latent.frames(), (sample, index, frame) -> {
+                    checkCancelled(Stage.DECODE);
+                    probe.frame(index, frame);
+                    int fh = frame.dim(1);
+                    int fw = frame.dim(2);
+                    sink.accept(Frame.wrap(fw, fh, Frames.toRgb24(frame)));
+                    progress(Stage.DECODE, index, total, false);
+                }, new io.github.jsora.vae.DecodeObserver() {
+                    @Override
+                    public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
+                        probe.temporalOutput(chunk, firstFrame, x);
+                    }
+                });
+            } finally {
+                closeStage(Stage.DECODE);
+            }
             decodeSeconds = (System.nanoTime() - t0) / 1e9;
+        }
+
+        /** Runs a stage, turning an allocation past the budget into a {@link MemoryBudgetException}. */
+        private <T> T budgeted(java.util.function.Supplier<T> work) {
+            try {
+                return work.get();
+            } catch (MemoryBudgetExceededException e) {
+                throw new MemoryBudgetException(budget, e);
+            } catch (BlockLoadException e) {
+                if (e.getCause() instanceof MemoryBudgetExceededException m) {
+                    throw new MemoryBudgetException(budget, m);
+                }
+                throw e;
+            }
+        }
+
+        private void checkLeftover() {
+            peakNative = Math.max(peakNative, NativeMemory.peakBytes());
         }
 
         void writeTo(Latent latent, FrameSink sink) throws IOException {
@@ -619,29 +707,84 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    private Tensor residentOrTemporaryNullCaption() {
-        if (residentDit != null) {
-            return residentDit.nullCaption();
-        }
-        // y_embedder.y_embedding is small: read it from the mapped checkpoint without loading the model
-        return ditCheckpoint.load(NULL_CAPTION).reshape(1, 1, ditConfig.modelMaxLength(), ditConfig.captionChannels());
+    private StagedBlockSource source(Stage s) {
+        return switch (s) {
+            case TEXT -> t5Source[0];
+            case DENOISE -> ditSource;
+            case DECODE -> vaeSource;
+            default -> throw new IllegalArgumentException("no model for stage " + s);
+        };
     }
 
-    private static final String NULL_CAPTION = "y_embedder.y_embedding";
-
-    private Stdit3 residentDit() {
-        if (residentDit == null) {
-            residentDit = Stdit3.withSource(ditConfig, new ResidentBlockSource(ditCheckpoint, ditLayout));
-        }
-        return residentDit;
+    /**
+     * The smallest memory budget ({@link GenerationRequest.Builder#memoryBudget}) that runs this request: every
+     * model streamed one block at a time, plus the activations of the largest stage, the tensors carried between
+     * stages and the allocator's slack. A request with less fails before any work with a
+     * {@link MemoryBudgetException}.
+     */
+    public long minimumBudget(GenerationRequest request) {
+        int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
+        long[] carried = new long[1];
+        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, request.frames(), request.tdtmSteps() > 0,
+                carried);
+        return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
-    private T5TextEncoder residentT5() {
-        if (residentT5 == null) {
-            residentT5 = T5TextEncoder.open(t5Dir, T5Tokenizer.Options.openSora()
-                    .withMaxLength(ditConfig.modelMaxLength()), T5TextEncoder.RESIDENT);
+    /** The budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time). */
+    public long defaultBudget() {
+        return defaultBudget;
+    }
+
+    /** The memory plan of a request at this geometry. */
+    private MemoryPlan planFor(long budget, int[] latentShape, int frames, int height, int width, boolean merging) {
+        long[] carried = new long[1];
+        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, carried);
+        return MemoryPlan.plan(budget, carried[0], needs);
+    }
+
+    private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,
+            long[] carriedOut) {
+        int len = ditConfig.modelMaxLength();
+        long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * 3;  // pair, copy, null caption
+        long latent = 1;
+        for (int d : latentShape) {
+            latent *= d;
         }
-        return residentT5;
+        long carried = captions + 32 * latent * Float.BYTES + (16L << 20);
+        Map<Stage, MemoryPlan.StageNeeds> needs = new java.util.EnumMap<>(Stage.class);
+        needs.put(Stage.TEXT, needs("T5", t5Source[0],
+                T5Encoder.activationBytes(t5.config(), 2, len)));
+        needs.put(Stage.DENOISE, needs("STDiT3", ditSource, latentShape.length == 5
+                ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging)
+                : 0));
+        needs.put(Stage.DECODE, needs("VAE", vaeSource, latentShape.length == 5 && latentShape[1] == vae.config()
+                .latentChannels() && latentShape[3] > 0 && latentShape[4] > 0
+                && latentShape[2] == vae.config().latentFrames(frames) ? vae.activationBytes(latentShape, frames) : 0));
+        carriedOut[0] = carried;
+        return needs;
+    }
+
+    private static MemoryPlan.StageNeeds needs(String model, StagedBlockSource src, long activations) {
+        return new MemoryPlan.StageNeeds(model, src.totalBytes(), src.requiredBudget(1), src.requiredBudget(0),
+                activations);
+    }
+
+    private static String cacheKey(TokenizedBatch tokens) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < tokens.batch(); i++) {
+            b.append(java.util.Arrays.toString(tokens.ids(i))).append(java.util.Arrays.toString(tokens.mask(i)))
+                    .append('|');
+        }
+        return b.toString();
+    }
+
+    private void cache(String key, GuidanceCaptions pair) {
+        promptCache.put(key, pair.copy());
+        while (promptCache.size() > PROMPT_CACHE_ENTRIES) {
+            Map.Entry<String, GuidanceCaptions> eldest = promptCache.entrySet().iterator().next();
+            promptCache.remove(eldest.getKey());
+            eldest.getValue().close();
+        }
     }
 
     /** Frees every model, unmaps the files and deletes the unpacked demo model. Waits for a running generation. */
@@ -654,14 +797,11 @@ public final class VideoGenerator implements AutoCloseable {
                 return;
             }
             closed = true;
-            if (residentDit != null) {
-                BlockSource src = residentDit.blockSource();
-                residentDit.close();
-                src.close();
-            }
-            if (residentT5 != null) {
-                residentT5.close();
-            }
+            promptCache.values().forEach(GuidanceCaptions::close);
+            promptCache.clear();
+            dit.close();
+            ditSource.close();
+            t5.close();
             vae.close();
             ditCheckpoint.close();
         } finally {

@@ -157,7 +157,7 @@ class VideoGeneratorTest {
         }
         // cancelling from the progress handle, with a budgeted block store that must be closed on the way out
         GenerationCancelledException c = assertThrows(GenerationCancelledException.class, () -> gen.generate(
-                quick(2).memoryBudget(8L << 20).build(), p -> {
+                quick(2).memoryBudget(gen.minimumBudget(quick(2).build())).build(), p -> {
                     if (p.stage() == Stage.DENOISE && p.step() == 1) {
                         p.cancel().cancel();
                     }
@@ -169,14 +169,17 @@ class VideoGeneratorTest {
     @Test
     void budgetedRunMatchesResidentRunAndReportsBlockTraffic() {
         Video resident = gen.generate(quick(5).build());
-        Video budget = gen.generate(quick(5).memoryBudget(5L << 20).build());
+        long min = gen.minimumBudget(quick(5).build());
+        Video budget = gen.generate(quick(5).memoryBudget(min).build());
         List<byte[]> a = pixels(resident);
         List<byte[]> b = pixels(budget);
         for (int i = 0; i < a.size(); i++) {
             assertArrayEquals(a.get(i), b.get(i), "frame " + i);
         }
         assertTrue(budget.stats().bytesLoaded() > 0, budget.stats().toString());
-        assertTrue(budget.stats().peakResidentBytes() <= 5L << 20, budget.stats().toString());
+        assertTrue(budget.stats().peakResidentBytes() <= min, budget.stats().toString());
+        assertTrue(budget.stats().peakNativeBytes() <= min, budget.stats().toString());
+        assertEquals(min, budget.stats().budgetBytes());
     }
 
     @Test

@@ -362,6 +362,47 @@ public final class Stdit3 implements AutoCloseable {
         return ws;
     }
 
+    /**
+     * Allocates the workspace of forwards on x [batch, in_channels, frames, height, width] with captions of
+     * {@code captionLen} tokens now, instead of in the first forward, so that a caller can plan the rest of its memory
+     * around it. With {@code merging} the TDTM merged-frame buffer is allocated too.
+     *
+     * @return native bytes of the workspace
+     */
+    public long reserveWorkspace(int batch, int frames, int height, int width, int captionLen, boolean merging) {
+        if (batch < 1 || frames < 1 || height < 1 || width < 1 || captionLen < 1) {
+            throw new IllegalArgumentException("STDiT3 workspace for x [" + batch + ", " + cfg.inChannels() + ", "
+                    + frames + ", " + height + ", " + width + "] and " + captionLen + " caption tokens: every size "
+                    + "must be >= 1");
+        }
+        Geometry g = new Geometry();
+        g.b = batch;
+        g.t = frames;
+        g.h = height;
+        g.w = width;
+        g.tp = Geometry.ceilDiv(frames, cfg.patchT());
+        g.hp = Geometry.ceilDiv(height, cfg.patchH());
+        g.wp = Geometry.ceilDiv(width, cfg.patchW());
+        g.s = g.hp * g.wp;
+        g.len = captionLen;
+        Workspace w = workspace(g);
+        if (merging) {
+            w.merged();
+        }
+        return w.bytes();
+    }
+
+    /**
+     * Native bytes {@link #reserveWorkspace} would allocate for this geometry, computed without allocating (for
+     * memory planning).
+     */
+    public static long workspaceBytes(Stdit3Config cfg, int batch, int frames, int height, int width,
+            int captionLen, boolean merging) {
+        int tp = Geometry.ceilDiv(frames, cfg.patchT());
+        int s = Geometry.ceilDiv(height, cfg.patchH()) * Geometry.ceilDiv(width, cfg.patchW());
+        return Workspace.estimateBytes(cfg, batch, tp, s, captionLen, merging);
+    }
+
     /** Frees the scratch memory kept between forwards (the next forward allocates it again). */
     public void releaseWorkspace() {
         if (ws != null) {
@@ -981,7 +1022,7 @@ public final class Stdit3 implements AutoCloseable {
             return g;
         }
 
-        private static int ceilDiv(int a, int b) {
+        static int ceilDiv(int a, int b) {
             return (a + b - 1) / b;
         }
 

@@ -152,6 +152,33 @@ final class Workspace implements AutoCloseable {
                 bytes() >> 20);
     }
 
+    /**
+     * Native bytes a workspace of this geometry holds (with the TDTM buffer when {@code merging}), computed without
+     * allocating; equals {@link #bytes()} of the workspace the constructor builds.
+     */
+    static long estimateBytes(Stdit3Config cfg, int b, int tp, int s, int captionLen, boolean merging) {
+        long c = cfg.hiddenSize();
+        long rows = (long) b * tp * s;
+        long mlp = cfg.mlpHidden();
+        long pv = cfg.patchVolume();
+        long outW = pv * cfg.outChannels();
+        long wideCols = Math.max(Math.max(3 * c, mlp), Math.max(c, outW));
+        long yRows = (long) b * captionLen;
+        long heads = cfg.numHeads();
+        long spatial = (long) b * tp * heads * s * s;
+        long temporal = (long) b * s * heads * tp * tp;
+        long cross = heads * tp * s * captionLen;
+        long oneMax = Math.max((long) s * s, Math.max((long) tp * tp, (long) tp * s * captionLen));
+        long scores = Math.max(oneMax, Math.min(SCORE_BUDGET, Math.max(spatial, Math.max(temporal, cross))));
+        long floats = rows * c * 2 + rows * wideCols + 4 * rows * c + scores + rows * cfg.inChannels() * pv
+                + 3 * b * 256L + 2 * 3 * b * c + 2 * 2 * b * c + 2 * b * 6 * c + 3 * yRows * c + yRows * 2 * c
+                + 2 * yRows * c;
+        if (merging) {
+            floats += (long) b * ((tp + 1) / 2) * s * c;
+        }
+        return floats * Float.BYTES;
+    }
+
     private Tensor own(Tensor t) {
         owned.add(t);
         return t;

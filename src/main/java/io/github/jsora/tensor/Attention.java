@@ -28,6 +28,11 @@ public final class Attention {
      * @param keyMask additive [Bm, N] (0 or −∞ per key), row b uses keyMask[b / (Bt/Bm)], or null
      * @param out     [Bt, M, dv], written
      */
+    /** Floats of the score buffer {@link #sdpa(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor)} allocates. */
+    public static long scoreFloats(int batch, long queriesTimesKeys) {
+        return Math.max(1, Math.min(batch, MAX_SCORE_FLOATS / Math.max(1, queriesTimesKeys))) * queriesTimesKeys;
+    }
+
     public static void sdpa(Tensor q, Tensor k, Tensor v, float scale, Tensor bias, Tensor keyMask, Tensor out) {
         checkShapes(q, k, v, bias, keyMask, out);
         int bt = q.dim(0);
@@ -36,8 +41,7 @@ public final class Attention {
             sdpa(q, k, v, scale, bias, keyMask, null, out); // no work: only the checks run
             return;
         }
-        int slab = (int) Math.max(1, Math.min(bt, MAX_SCORE_FLOATS / perRow));
-        try (Tensor scores = Tensor.zeros(Math.toIntExact(slab * perRow))) {
+        try (Tensor scores = Tensor.zeros(Math.toIntExact(scoreFloats(bt, perRow)))) {
             sdpa(q, k, v, scale, bias, keyMask, scores, out);
         }
     }

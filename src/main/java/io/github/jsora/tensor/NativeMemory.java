@@ -85,6 +85,14 @@ public final class NativeMemory {
         return old;
     }
 
+    /**
+     * Returns memory the allocator keeps idle for reuse (an empty slab) to the operating system; for a caller
+     * about to plan with {@link #liveBytes()} or to leave memory unused for long.
+     */
+    public static void releaseIdle() {
+        NativeArena.releaseSpare();
+    }
+
     /** Bytes as mebibytes with one decimal, for messages. */
     public static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);

@@ -366,6 +366,23 @@ public final class T5Encoder {
         }
     }
 
+    /**
+     * Upper bound of the native bytes a forward of {@code batch} sequences of {@code length} tokens allocates besides
+     * the weights: the buffers of {@link #forward(int[][], int[][], Probe)}, the attention scores and the caller's
+     * copy of the result ({@link T5TextEncoder#encode}).
+     */
+    public static long activationBytes(T5Config c, int batch, int length) {
+        long rows = (long) batch * length;
+        long heads = c.numHeads();
+        long floats = 3 * rows * c.dModel()                       // x, h, proj
+                + 3 * rows * c.innerDim() + 4 * rows * c.innerDim() // q, k, v; split heads
+                + (c.gated() ? 2 : 1) * rows * c.dFf()            // feed-forward
+                + heads * length * length + rows                  // position bias, key mask
+                + Attention.scoreFloats(Math.toIntExact(batch * heads), (long) length * length)
+                + 2 * rows * c.dModel();                          // result and its copy
+        return floats * Float.BYTES;
+    }
+
     /** x[r] = E[ids[r]] for every token. */
     private void embed(int[][] ids, Tensor x2) {
         int d = config.dModel();

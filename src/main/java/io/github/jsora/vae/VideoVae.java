@@ -98,6 +98,49 @@ public final class VideoVae implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens a VAE over a block source built for its checkpoint and decoder layout by {@code sources} (a streaming
+     * store, a staged source); the checkpoint stays open until {@link #close()}, which closes the source and the
+     * checkpoint.
+     *
+     * @throws WeightFormatException when the config is unusable or a weight is missing, mis-shaped or unexpected
+     */
+    public static VideoVae open(Path path, java.util.function.BiFunction<Checkpoint, BlockLayout, ? extends BlockSource>
+            sources) {
+        Checkpoint ckpt = Checkpoint.open(path);
+        BlockSource src = null;
+        try {
+            VaeConfig cfg = VaeConfig.of(ckpt);
+            BlockLayout layout = VaeLayout.of(cfg);
+            layout.validate(ckpt, VaeLayout.IGNORED_PREFIXES);
+            LOG.info("VAE {}: {} ({} MiB of decoder weights)", path, cfg, layout.float32Bytes() >> 20);
+            src = sources.apply(ckpt, layout);
+            VideoVae v = new VideoVae(cfg, src, 1, true);
+            v.checkpoint = ckpt;
+            return v;
+        } catch (RuntimeException e) {
+            if (src != null) {
+                src.close();
+            }
+            ckpt.close();
+            throw e;
+        }
+    }
+
+    private Checkpoint checkpoint; // closed with the VAE when it was opened over a source factory
+
+    /** The latent shape [batch, C, T, ⌊height/f⌋, ⌊width/f⌋] this VAE decodes into {@code frames} frames of that size. */
+    public int[] latentShape(int batch, int frames, int height, int width) {
+        int f = config.spatialFactor();
+        return new int[] {batch, config.latentChannels(), config.latentFrames(frames), Math.max(1, height / f),
+            Math.max(1, width / f)};
+    }
+
+    /** The weight source. */
+    public BlockSource weights() {
+        return weights;
+    }
+
     private static void checkLayout(BlockLayout expected, BlockLayout actual) {
         for (BlockLayout.BlockSpec spec : expected.blocks()) {
             BlockLayout.BlockSpec got;
@@ -130,6 +173,58 @@ public final class VideoVae implements AutoCloseable {
     /** The activation byte counter of this decoder (current and peak; weights are not counted). */
     public ActivationMeter meter() {
         return meter;
+    }
+
+    /**
+     * Upper bound of the native bytes {@link #decode(Tensor, int, FrameConsumer)} allocates besides the weights for
+     * a latent of {@code latentShape} [B, C, T, h, w] (one chunk is decoded at a time, so B and T matter only through
+     * the chunk): per ResNet block the largest of its three live activations ({@code 2·in + out} or
+     * {@code in + 2·out} channels at the block's resolution), the temporal decoder's output for a chunk, the
+     * spatial micro-batch in and out, the mid-block attention, and the largest column matrix of a convolution.
+     */
+    public long activationBytes(int[] latentShape, int numFrames) {
+        checkLatent(latentShape, numFrames);
+        long h = latentShape[3];
+        long w = latentShape[4];
+        long nf = Math.min(config.microFrameSize(), numFrames);
+        long tz = Math.min(config.latentFramesPerChunk(), latentShape[2]);
+        long f = config.spatialFactor();
+        long nb = frameBatch;
+        long spatial = 0;
+        long temporal = 0;
+        long maxTemporalCh = 0;
+        for (BlockLayout.BlockSpec b : weights.layout().blocks()) {
+            for (Map.Entry<String, int[]> e : b.tensors().entrySet()) {
+                String n = e.getKey();
+                int[] sh = e.getValue();
+                if (sh.length < 4) {
+                    continue;
+                }
+                long out = sh[0];
+                long in = sh[1];
+                long live = Math.max(2 * in + out, in + 2 * out);
+                if (n.startsWith(VaeLayout.SD)) {
+                    long scale = 1;
+                    int up = n.indexOf("up_blocks.");
+                    if (up >= 0) {
+                        int i = Integer.parseInt(n.substring(up + 10, n.indexOf('.', up + 10)));
+                        scale = 1L << i;
+                        if (n.contains("upsamplers")) {
+                            scale <<= 1;  // nearest 2× then conv: input and output at the doubled size
+                        }
+                    }
+                    spatial = Math.max(spatial, live * nb * h * scale * w * scale);
+                } else if (n.startsWith(VaeLayout.T)) {
+                    maxTemporalCh = Math.max(maxTemporalCh, Math.max(in, out));
+                    temporal = Math.max(temporal, live * (nf + 2L * 2) * h * w);
+                }
+            }
+        }
+        long chunkIo = tz * latentShape[1] * h * w + maxTemporalCh * nf * h * w       // scaled latent, temporal out
+                + nb * maxTemporalCh * h * w + nb * config.spatial().outChannels() * h * f * w * f;
+        long attention = 5 * nb * h * w * 512 + 2 * (h * w) * (h * w);
+        long im2col = 16L << 20;
+        return (Math.max(spatial + attention, temporal) + chunkIo + im2col) * Float.BYTES;
     }
 
     /** Output shape for a latent shape [B, C, T, h, w] and a frame count: [B, 3, numFrames, h·8, w·8]. */
@@ -306,8 +401,14 @@ public final class VideoVae implements AutoCloseable {
     /** Frees the weights when this instance loaded them ({@link #open}); a caller-supplied source stays open. */
     @Override
     public void close() {
-        if (ownsWeights) {
-            weights.close();
+        try {
+            if (ownsWeights) {
+                weights.close();
+            }
+        } finally {
+            if (checkpoint != null) {
+                checkpoint.close();
+            }
         }
     }
 }
