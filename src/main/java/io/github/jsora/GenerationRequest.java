@@ -186,7 +186,7 @@ public final class GenerationRequest {
                 negativePrompt == null ? "" : " negative=\"" + negativePrompt + "\"",
                 seed == null ? "random" : seed.toString(), steps, cfgScale, frames, width, height, fps,
                 leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode.name().toLowerCase(Locale.ROOT),
-                tdtmSteps, memoryBudgetBytes == 0 ? "unlimited" : memoryBudgetBytes + "B",
+                tdtmSteps, memoryBudgetBytes == 0 ? "default" : memoryBudgetBytes + "B",
                 threads == 0 ? "auto" : Integer.toString(threads), preparePrompt,
                 inferenceScriptMask == null ? "" : " inferenceScriptMask=" + inferenceScriptMask)
                 + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex + "/" + batchSize);
@@ -379,7 +379,13 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Byte budget for model blocks (0 = unlimited). */
+        /**
+         * Byte budget for everything jsora allocates during the request: the blocks of the three models, activations,
+         * workspaces and caches (0 = the generator's default, chosen from the memory available when it was opened;
+         * see {@link VideoGenerator#defaultBudget()}). Models stay resident as far as the budget allows and are
+         * streamed block by block beyond that; a budget below {@link VideoGenerator#minimumBudget} fails before any
+         * work with a {@link MemoryBudgetException}. The JVM itself (code, heap) is outside the budget.
+         */
         public Builder memoryBudget(long bytes) {
             if (bytes < 0) {
                 throw new IllegalArgumentException("memory budget must be >= 0 bytes, found " + bytes);

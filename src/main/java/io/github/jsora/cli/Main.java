@@ -16,6 +16,7 @@ import java.util.Locale;
 import io.github.jsora.GenerationCancelledException;
 import io.github.jsora.GenerationListener;
 import io.github.jsora.GenerationRequest;
+import io.github.jsora.MemoryBudgetException;
 import io.github.jsora.Latent;
 import io.github.jsora.Progress;
 import io.github.jsora.Stage;
@@ -41,6 +42,8 @@ public final class Main {
     /** The output cannot be written (exists, missing or read-only directory, unknown format). */
     public static final int OUTPUT_ERROR = 4;
     /** Cancelled (interrupt). */
+    /** The memory budget cannot hold the request (planned before any work, or exceeded during it). */
+    public static final int MEMORY_ERROR = 5;
     public static final int CANCELLED = 130;
 
     static final String USAGE = """
@@ -78,14 +81,17 @@ public final class Main {
               --negative TEXT     negative prompt
               --lpl N|dynamic     Linear Proportional Leap at step N (0-based), or chosen at run time
               --tdtm K            temporal token merging for the first K steps
-              --budget BYTES      memory budget for model blocks, e.g. 2GiB, 500MB (default: unlimited)
+              --budget BYTES      memory budget for everything jsora allocates (model blocks of all three models,
+                                  activations, caches), e.g. 2GiB, 500MB (default: chosen from the memory
+                                  available, logged); the JVM itself needs about 512 MiB more
               --threads N         compute threads (default: all processors)
               --no-prepare        do not append the aesthetic score nor clean the prompt
               --save-latent FILE  also save the final latent (.safetensors) to decode again later
               --overwrite         replace existing output files
 
             Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
-            4 output cannot be written, 130 cancelled.
+            4 output cannot be written, 5 memory budget too small (the message gives the bytes needed),
+            130 cancelled.
             """;
 
     private Main() {
@@ -128,6 +134,9 @@ public final class Main {
         } catch (GenerationCancelledException e) {
             err.println("jsora: " + e.getMessage());
             return CANCELLED;
+        } catch (MemoryBudgetException e) {
+            err.println("jsora: " + e.getMessage());
+            return MEMORY_ERROR;
         } catch (IllegalArgumentException e) {
             err.println("jsora: " + e.getMessage());
             return USAGE_ERROR;

@@ -23,6 +23,10 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class Conv {
 
+    static {
+        NativeMemory.init(); // before ND4J loads: JavaCPP reads its limits once
+    }
+
     private Conv() {
     }
 

@@ -18,6 +18,10 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class Gemm {
 
+    static {
+        NativeMemory.init(); // before ND4J loads: JavaCPP reads its limits once
+    }
+
     private Gemm() {
     }
 

@@ -23,7 +23,24 @@ public final class NativeMemory {
     private static final AtomicLong ALLOCATED = new AtomicLong();
     private static volatile long limit = Long.MAX_VALUE;
 
+    static {
+        // JavaCPP's own guard (maxphysicalbytes, by default 4 × -Xmx in 1.5.7) compares the whole process's RSS with
+        // a limit that knows nothing of the machine: with the default heap it lies above physical memory, so the
+        // kernel's OOM killer comes first, and with a small heap it throws from deep inside ND4J. jsora bounds its
+        // own memory instead (the budget), so it switches that guard off unless the user set it.
+        for (String p : new String[] {"org.bytedeco.javacpp.maxphysicalbytes", "org.bytedeco.javacpp.maxbytes"}) {
+            if (System.getProperty(p) == null) {
+                System.setProperty(p, "0");
+            }
+        }
+    }
+
     private NativeMemory() {
+    }
+
+    /** Runs the class's set-up (JavaCPP's limits) before any ND4J class is used; called by the ND4J entry points. */
+    static void init() {
+        // the static initialiser does the work
     }
 
     /**

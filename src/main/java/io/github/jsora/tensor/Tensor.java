@@ -25,6 +25,10 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class Tensor implements AutoCloseable {
 
+    static {
+        NativeMemory.init(); // before ND4J loads: JavaCPP reads its limits once
+    }
+
     /** Native memory shared by a tensor and all its views: an allocation of {@link NativeArena}. */
     private static final class Storage {
         final NativeArena.Allocation memory;
