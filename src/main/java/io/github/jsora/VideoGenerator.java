@@ -745,7 +745,8 @@ public final class VideoGenerator implements AutoCloseable {
     private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,
             long[] carriedOut) {
         int len = ditConfig.modelMaxLength();
-        long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * 3;  // pair, copy, null caption
+        // the pair, its copy for the cache, the null caption, and the prompt cache when full
+        long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * (3 + PROMPT_CACHE_ENTRIES);
         long latent = 1;
         for (int d : latentShape) {
             latent *= d;

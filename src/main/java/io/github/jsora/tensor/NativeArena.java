@@ -91,6 +91,12 @@ final class NativeArena {
 
     /** Zero-filled memory for {@code elements} floats (≥ 1) of a tensor of {@code shape} (for messages). */
     static Allocation allocate(long elements, int[] shape) {
+        Allocation a = allocateMemory(elements, shape);
+        NativeMemory.tensorAllocated(elements * Float.BYTES);
+        return a;
+    }
+
+    private static Allocation allocateMemory(long elements, int[] shape) {
         long span = (elements + ALIGN - 1) / ALIGN * ALIGN;
         if (elements < MIN_SLAB_ELEMENTS || span > SLAB_ELEMENTS / 2) {
             long bytes = elements * Float.BYTES;
@@ -152,6 +158,7 @@ final class NativeArena {
 
     /** Returns an allocation's memory (the caller frees each allocation once). */
     static void free(Allocation a) {
+        NativeMemory.tensorFreed(a.elements * Float.BYTES);
         if (a.slab == null) {
             if (a.array.closeable()) {
                 a.array.close();

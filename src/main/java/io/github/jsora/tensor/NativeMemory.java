@@ -21,6 +21,8 @@ public final class NativeMemory {
     private static final AtomicLong LIVE = new AtomicLong();
     private static final AtomicLong PEAK = new AtomicLong();
     private static final AtomicLong ALLOCATED = new AtomicLong();
+    private static final AtomicLong TENSOR_LIVE = new AtomicLong();
+    private static final AtomicLong TENSOR_PEAK = new AtomicLong();
     private static volatile long limit = Long.MAX_VALUE;
 
     static {
@@ -64,6 +66,28 @@ public final class NativeMemory {
         LIVE.addAndGet(-bytes);
     }
 
+    /** Counts a tensor's own bytes (its share of a slab, or its allocation), whatever memory it lives in. */
+    static void tensorAllocated(long bytes) {
+        TENSOR_PEAK.accumulateAndGet(TENSOR_LIVE.addAndGet(bytes), Math::max);
+    }
+
+    static void tensorFreed(long bytes) {
+        TENSOR_LIVE.addAndGet(-bytes);
+    }
+
+    /**
+     * Bytes of the tensors alive now (the sum of their sizes; {@link #liveBytes()} is what they occupy, whole slabs
+     * included).
+     */
+    public static long tensorBytes() {
+        return TENSOR_LIVE.get();
+    }
+
+    /** Most {@link #tensorBytes()} at once since start or the last {@link #resetPeak()}. */
+    public static long tensorPeakBytes() {
+        return TENSOR_PEAK.get();
+    }
+
     /** Native bytes jsora holds now. */
     public static long liveBytes() {
         return LIVE.get();
@@ -81,6 +105,7 @@ public final class NativeMemory {
 
     /** Starts a new peak measurement at the bytes live now; returns the previous peak. */
     public static long resetPeak() {
+        TENSOR_PEAK.set(TENSOR_LIVE.get());
         return PEAK.getAndSet(LIVE.get());
     }
 
