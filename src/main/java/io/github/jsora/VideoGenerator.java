@@ -237,9 +237,11 @@ public final class VideoGenerator implements AutoCloseable {
         return modelDir;
     }
 
-    /** The diffusion transformer's configuration. */
-    public Stdit3Config ditConfig() {
-        return ditConfig;
+    /** What this generator's model is: sizes and float32 bytes of its three parts. */
+    public ModelInfo modelInfo() {
+        return new ModelInfo(demo, ditConfig.hiddenSize(), ditConfig.depth(), ditConfig.modelMaxLength(),
+                vae.config().latentChannels(), vae.config().spatialFactor(), ditSource.totalBytes(),
+                vaeSource.totalBytes(), t5Source[0].totalBytes());
     }
 
     /**
