@@ -43,7 +43,7 @@ import io.github.jsora.weights.TensorInfo;
  *       quant_convs ({@link #vaeEncoderTensors}), names sorted, {@code format: pt} metadata: 1,573,430,548 bytes like
  *       the real file.</li>
  *   <li>{@code DIR/t5}: {@code config.json} of {@code DeepFloyd/t5-v1_1-xxl}, the encoder ({@link T5Encoder#layout}
- *       with {@code shared.weight}), F32, in two shards split at 9.45 GB like the real ones, the index, and the demo
+ *       with {@code shared.weight}), F32, in two shards of 9.45 and 9.60 GB like the real ones, the index, and the demo
  *       model's {@code spiece.model} (its ids lie inside the 32,128-token vocabulary).</li>
  * </ul>
  * Values: {@link RandomCheckpoint#fanIn()} (activations stay of order 1, so a forward pass stays finite), with the
@@ -166,8 +166,11 @@ public final class LookAlikeModel {
     /** Size of the published VAE model.safetensors (SPEC 5.6). */
     static final long REAL_VAE_BYTES = 1_573_430_548L;
 
-    /** Tensor bytes of the first T5 shard of the real download (9.45 GB); the rest goes to the second. */
-    static final long T5_SHARD_BYTES = 9_450_000_000L;
+    /**
+     * Largest T5 shard (tensor bytes), filled in state-dict order: gives two shards of 9.45 GB and 9.60 GB, the
+     * split of the real download.
+     */
+    static final long T5_SHARD_BYTES = 9_600_000_000L;
 
     private static final String DEMO_SPIECE = "/io/github/jsora/demo-model/t5/spiece.model";
 

@@ -180,7 +180,7 @@ final class RandomCheckpoint {
      * Writes {@code dir/model-0000k-of-0000n.safetensors} shards of at most {@code maxShardBytes} tensor bytes each
      * (a tensor larger than that gets a shard of its own), filled in the given order, and
      * {@code dir/model.safetensors.index.json} ({@code {"metadata": {"total_size": N}, "weight_map": {...}}}, keys
-     * sorted, two-space indent). Returns the shard paths.
+     * sorted, two-space indent); shards of an earlier write with another count are deleted. Returns the shard paths.
      */
     static List<Path> writeSharded(Path dir, Map<String, int[]> tensors, Options o, long maxShardBytes)
             throws IOException {
@@ -212,6 +212,13 @@ final class RandomCheckpoint {
             paths.add(p);
             for (String t : shards.get(k).keySet()) {
                 weightMap.put(t, name);
+            }
+        }
+        try (var old = Files.newDirectoryStream(dir, "model-?????-of-?????.safetensors")) {
+            for (Path p : old) {
+                if (!paths.contains(p)) {
+                    Files.delete(p);                            // a shard of an earlier write with another count
+                }
             }
         }
         StringBuilder idx = new StringBuilder("{\n  \"metadata\": {\n    \"total_size\": ").append(total)
