@@ -50,7 +50,7 @@ public final class T5BudgetRun {
             return;
         }
         List<String> flags = List.of(args).subList(3, args.length);
-        long budget = args[2].equals("all") ? layout.float32Bytes() : parseBytes(args[2]);
+        long budget = args[2].equals("all") ? layout.float32Bytes() : Sizes.parseBytes(args[2]);
         BlockStore.Options opt = BlockStore.Options.budget(budget).singlePass();
         if (flags.contains("noprefetch")) {
             opt = opt.withoutPrefetch();
@@ -82,18 +82,5 @@ public final class T5BudgetRun {
                 System.out.println("t5-rss " + line.replaceAll("\\s+", " "));
             }
         }
-    }
-
-    static long parseBytes(String s) {
-        String t = s.trim();
-        long mult = 1;
-        for (String[] u : new String[][] {{"GiB", "1073741824"}, {"MiB", "1048576"}, {"KiB", "1024"}}) {
-            if (t.endsWith(u[0])) {
-                mult = Long.parseLong(u[1]);
-                t = t.substring(0, t.length() - u[0].length());
-                break;
-            }
-        }
-        return (long) (Double.parseDouble(t) * mult);
     }
 }
