@@ -305,7 +305,7 @@ public final class LookAlikeModel {
     static void verify(Path dir) {
         long t0 = System.nanoTime();
         try (VideoGenerator g = VideoGenerator.open(dir)) {
-            System.out.println("VideoGenerator.open: OK (" + g.ditConfig() + ")");
+            System.out.println("VideoGenerator.open: OK (" + g.modelInfo() + ")");
         }
         T5Config tc = T5Config.read(dir.resolve("t5").resolve("config.json"));
         try (Checkpoint ck = Checkpoint.open(dir.resolve("t5"))) {
