@@ -33,14 +33,15 @@ import io.github.jsora.video.VideoReaders;
  * <pre>
  *   MemoryRun MODEL_DIR OUT.csv [--budget 8GiB] [--steps 2] [--frames 17] [--resolution 144p] [--aspect 9:16]
  *             [--lpl N|dynamic] [--tdtm K] [--seed 1] [--threads N] [--cfg S] [--prompt TEXT] [--repeat N]
- *             [--out FILE.avi] [--weights SPEC] [--any-builder-option VALUE]
+ *             [--out FILE.avi] [--trace TRACE.csv] [--weights SPEC] [--any-builder-option VALUE]
  * </pre>
  * Defaults: 144p 9:16 (256×144), 17 frames, 2 steps, seed 1, unlimited budget, output to a temporary {@code .avi}
  * (deleted after the run unless {@code --out} is given). An option not listed above, {@code --some-name VALUE},
  * calls {@code GenerationRequest.Builder.someName(VALUE)} when the builder has such a method with one String, long,
  * int, double or boolean parameter, so new request options need no change here; {@code --weights SPEC} goes that
  * way ({@code weights(String)}) and fails with a message while the library has no such option. {@code --repeat N}
- * runs N generations of the same request in one generator and reports each.
+ * runs N generations of the same request in one generator and reports each; {@code --trace} writes every
+ * reading (with the stage it fell in) to a CSV.
  *
  * <p>A sampler thread reads {@code /proc/self/status} (VmRSS, VmHWM, RssAnon, RssFile, RssShmem) and
  * {@code /proc/self/io} (read_bytes: bytes the process caused to be read from the block device; rchar: bytes
@@ -143,6 +144,10 @@ public final class MemoryRun {
         }
 
         /** The last reading at or before {@code t} (the first reading if none). */
+        synchronized List<Reading> all() {
+            return List.copyOf(readings);
+        }
+
         synchronized Reading at(long t) {
             Reading best = readings.get(0);
             for (Reading r : readings) {
@@ -171,7 +176,7 @@ public final class MemoryRun {
                     n++;
                 }
             }
-            return new Row(run, stage, (t1 - t0) / 1e9, jsoraSeconds, rss, anon, file, shmem, b.vmHwm(),
+            return new Row(run, stage, t0, t1, (t1 - t0) / 1e9, jsoraSeconds, rss, anon, file, shmem, b.vmHwm(),
                     delta(a.readBytes(), b.readBytes()), delta(a.rchar(), b.rchar()), n);
         }
 
@@ -187,8 +192,8 @@ public final class MemoryRun {
     }
 
     /** One stage of one run (memory in KiB, I/O in bytes). */
-    record Row(int run, String stage, double seconds, double jsoraSeconds, long maxRss, long maxAnon, long maxFile,
-            long maxShmem, long hwmEnd, long readBytes, long rchar, int samples) {
+    record Row(int run, String stage, long t0, long t1, double seconds, double jsoraSeconds, long maxRss,
+            long maxAnon, long maxFile, long maxShmem, long hwmEnd, long readBytes, long rchar, int samples) {
     }
 
     // ------------------------------------------------------------------ options
@@ -202,6 +207,7 @@ public final class MemoryRun {
         String aspect = "9:16";
         int repeat = 1;
         Path out;
+        Path trace;
         final List<Consumer<GenerationRequest.Builder>> actions = new ArrayList<>();
         final List<String> options = new ArrayList<>();
 
@@ -221,7 +227,7 @@ public final class MemoryRun {
         if (args.length < 2) {
             throw new IllegalArgumentException("usage: MemoryRun MODEL_DIR OUT.csv [--budget 8GiB] [--steps N] "
                     + "[--frames N] [--resolution 144p] [--aspect 9:16] [--lpl N|dynamic] [--tdtm K] [--seed N] "
-                    + "[--threads N] [--cfg S] [--prompt TEXT] [--repeat N] [--out FILE] [--weights SPEC] "
+                    + "[--threads N] [--cfg S] [--prompt TEXT] [--repeat N] [--out FILE] [--trace FILE] [--weights SPEC] "
                     + "[--other-builder-option VALUE]");
         }
         Setup s = new Setup();
@@ -258,6 +264,7 @@ public final class MemoryRun {
                     }
                 }
                 case "--out" -> s.out = Path.of(v);
+                case "--trace" -> s.trace = Path.of(v);
                 default -> s.actions.add(builderOption(opt, v));
             }
         }
@@ -345,8 +352,29 @@ public final class MemoryRun {
                     rows.addAll(runRows);
                 }
             }
+            if (s.trace != null) {
+                writeTrace(s.trace, sampler.all(), rows);
+            }
         }
         printTable(rows);
+    }
+
+    /** Every reading: seconds since the first, memory in KiB, I/O in bytes, and the stage it fell in. */
+    private static void writeTrace(Path file, List<Reading> readings, List<Row> rows) throws IOException {
+        StringBuilder sb = new StringBuilder("t_s,vmrss_kib,rssanon_kib,rssfile_kib,rssshmem_kib,vmhwm_kib,"
+                + "read_bytes,rchar,run,stage\n");
+        long start = readings.get(0).nanos();
+        for (Reading r : readings) {
+            String where = ",";
+            for (Row row : rows) {
+                if (r.nanos() >= row.t0() && r.nanos() <= row.t1()) {
+                    where = row.run() + "," + row.stage();
+                }
+            }
+            sb.append(String.format(Locale.ROOT, "%.3f,%d,%d,%d,%d,%d,%d,%d,%s%n", (r.nanos() - start) / 1e9,
+                    r.vmRss(), r.rssAnon(), r.rssFile(), r.rssShmem(), r.vmHwm(), r.readBytes(), r.rchar(), where));
+        }
+        Files.writeString(file, sb, StandardCharsets.UTF_8);
     }
 
     private static List<Row> generate(VideoGenerator gen, GenerationRequest req, int run, Setup s, Sampler sampler)
