@@ -35,6 +35,7 @@ import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tensor;
+import io.github.jsora.text.EmbeddingDiskCache;
 import io.github.jsora.text.T5Encoder;
 import io.github.jsora.text.T5TextEncoder;
 import io.github.jsora.text.T5Tokenizer;
@@ -128,12 +129,14 @@ public final class VideoGenerator implements AutoCloseable {
     private final VideoVae vae;
     private final StagedBlockSource[] t5Source = new StagedBlockSource[1];
     private final T5TextEncoder t5;
+    private final EmbeddingDiskCache embeddingDisk; // null: memory only
     private final LinkedHashMap<String, GuidanceCaptions> promptCache = new LinkedHashMap<>(8, 0.75f, true);
 
     private volatile CancellationToken current;
     private volatile boolean closed;
 
-    private VideoGenerator(Path modelDir, Folders folders, boolean demo, Path tempDir) {
+    private VideoGenerator(Path modelDir, GeneratorOptions options, boolean demo, Path tempDir) {
+        Folders folders = options.folders();
         this.modelDir = modelDir;
         this.demo = demo;
         this.tempDir = tempDir;
@@ -171,6 +174,16 @@ public final class VideoGenerator implements AutoCloseable {
         this.vae = v;
         this.t5 = text;
         this.defaultBudget = SystemMemory.defaultBudget();
+        EmbeddingDiskCache disk = null;
+        if (options.embeddingCache().isPresent()) {
+            try {
+                disk = new EmbeddingDiskCache(options.embeddingCache().get(), EmbeddingDiskCache.identityOf(t5Dir));
+            } catch (IOException e) {
+                close();
+                throw new UncheckedIOException("cannot use the embedding cache " + options.embeddingCache().get(), e);
+            }
+        }
+        this.embeddingDisk = disk;
         LOG.info("opened {}model {}: STDiT3 hidden {} depth {} ({} float32), VAE decoder {}, T5 encoder {}; "
                 + "default memory budget {} (from the memory available now)", demo ? "demo " : "", modelDir,
                 ditConfig.hiddenSize(), ditConfig.depth(), NativeMemory.mib(ditSource.totalBytes()),
@@ -193,7 +206,12 @@ public final class VideoGenerator implements AutoCloseable {
 
     /** Opens a model directory whose component folders have the given names. */
     public static VideoGenerator open(Path modelDir, Folders folders) {
-        return new VideoGenerator(modelDir, folders, false, null);
+        return open(modelDir, GeneratorOptions.builder().folders(folders).build());
+    }
+
+    /** Opens a model directory with the given options (folder names, caches). */
+    public static VideoGenerator open(Path modelDir, GeneratorOptions options) {
+        return new VideoGenerator(modelDir, options, false, null);
     }
 
     /**
@@ -203,6 +221,11 @@ public final class VideoGenerator implements AutoCloseable {
      * arbitrary blobs. Real Open-Sora weights give real videos: see {@link #open(Path)}.
      */
     public static VideoGenerator openDefault() {
+        return openDefault(GeneratorOptions.DEFAULT);
+    }
+
+    /** {@link #openDefault()} with options (the folder names are the demo model's own). */
+    public static VideoGenerator openDefault(GeneratorOptions options) {
         Path dir;
         try {
             dir = Files.createTempDirectory("jsora-demo-model");
@@ -220,7 +243,8 @@ public final class VideoGenerator implements AutoCloseable {
             throw new UncheckedIOException("cannot unpack the embedded demo model", e);
         }
         try {
-            return new VideoGenerator(dir, Folders.DEFAULT, true, dir);
+            return new VideoGenerator(dir, GeneratorOptions.builder().embeddingCache(
+                    options.embeddingCache().orElse(null)).build(), true, dir);
         } catch (RuntimeException e) {
             deleteTree(dir);
             throw e;
@@ -598,24 +622,41 @@ public final class VideoGenerator implements AutoCloseable {
                 pair = cached.copy();
                 LOG.info("prompt embedding from the cache: T5 not run");
             } else {
-                openStage(Stage.TEXT);
-                try (TextEmbedding emb = t5.encode(tokens)) {                   // y [b, 1, L, d], mask [b, L]
-                    if (r.negativePrompt() == null) {
-                        try (Tensor nul = GuidanceCaptions.nullCaption(ditConfig, ditCheckpoint)) {
-                            pair = GuidanceCaptions.of(ditConfig, emb.y(), emb.mask(), nul);
-                        }
-                    } else {
-                        pair = GuidanceCaptions.of(ditConfig, emb.y(), emb.mask(), null);
+                Tensor fromDisk = embeddingDisk == null ? null : embeddingDisk.load(tokens, t5.config().dModel());
+                if (fromDisk != null) {
+                    textCached = true;
+                    LOG.info("prompt embedding from the disk cache: T5 not run");
+                    try (Tensor y = fromDisk; Tensor m = tokens.maskTensor()) {
+                        pair = pairOf(r, y, m);
                     }
-                } catch (IllegalArgumentException e) {
-                    throw new WeightFormatException(t5Source[0].checkpoint().source() + ": " + e.getMessage());
-                } finally {
-                    closeStage(Stage.TEXT);
+                } else {
+                    openStage(Stage.TEXT);
+                    try (TextEmbedding emb = t5.encode(tokens)) {               // y [b, 1, L, d], mask [b, L]
+                        if (embeddingDisk != null) {
+                            embeddingDisk.store(tokens, emb.y());
+                        }
+                        pair = pairOf(r, emb.y(), emb.mask());
+                    } finally {
+                        closeStage(Stage.TEXT);
+                    }
                 }
                 cache(key, pair);
             }
             probe.captions(pair.y(), pair.mask());
             return pair;
+        }
+
+        private GuidanceCaptions pairOf(GenerationRequest r, Tensor y, Tensor mask) {
+            try {
+                if (r.negativePrompt() == null) {
+                    try (Tensor nul = GuidanceCaptions.nullCaption(ditConfig, ditCheckpoint)) {
+                        return GuidanceCaptions.of(ditConfig, y, mask, nul);
+                    }
+                }
+                return GuidanceCaptions.of(ditConfig, y, mask, null);
+            } catch (IllegalArgumentException e) {
+                throw new WeightFormatException(t5Source[0].checkpoint().source() + ": " + e.getMessage());
+            }
         }
 
         /** Decodes a latent, handing each 8-bit frame to {@code sink}. */

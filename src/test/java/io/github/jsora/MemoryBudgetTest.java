@@ -92,6 +92,41 @@ class MemoryBudgetTest {
     }
 
     @Test
+    void diskCacheServesAnotherGeneratorAndIgnoresABrokenEntry(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Path cache = dir.resolve("emb");
+        java.nio.file.Path model = gen.modelDirectory();
+        GenerationRequest r = gen.requestBuilder("a green circle moving down").steps(2).seed(8).build();
+        List<byte[]> want = pixels(gen.generate(r));
+        GeneratorOptions o = GeneratorOptions.builder().embeddingCache(cache).build();
+        try (VideoGenerator a = VideoGenerator.open(model, o)) {
+            assertFalse(a.generate(r).stats().textFromCache(), "first use of the cache encodes");
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(cache)) {
+            assertEquals(1, files.count(), "one entry written");
+        }
+        try (VideoGenerator b = VideoGenerator.openDefault(o)) {                  // another unpacked copy
+            Video v = b.generate(r);
+            assertTrue(v.stats().textFromCache(), "a new generator on a copy of the model reads the entry: "
+                    + v.stats());
+            List<byte[]> got = pixels(v);
+            for (int i = 0; i < want.size(); i++) {
+                assertArrayEquals(want.get(i), got.get(i), "frame " + i);
+            }
+        }
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(cache)) {
+            for (java.nio.file.Path f : files.toList()) {
+                java.nio.file.Files.write(f, new byte[] {1, 2, 3});
+            }
+        }
+        try (VideoGenerator c = VideoGenerator.open(model, o)) {
+            Video v = c.generate(r);
+            assertFalse(v.stats().textFromCache(), "a broken entry is a miss");
+            assertArrayEquals(want.get(16), pixels(v).get(16));
+        }
+    }
+
+    @Test
     void budgetBelowTheMinimumFailsBeforeAnyWorkNamingTheBytes() {
         GenerationRequest r = quick().build();
         long min = gen.minimumBudget(r);

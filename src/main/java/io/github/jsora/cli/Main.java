@@ -16,6 +16,7 @@ import java.util.Locale;
 import io.github.jsora.GenerationCancelledException;
 import io.github.jsora.GenerationListener;
 import io.github.jsora.GenerationRequest;
+import io.github.jsora.GeneratorOptions;
 import io.github.jsora.MemoryBudgetException;
 import io.github.jsora.Latent;
 import io.github.jsora.Progress;
@@ -87,6 +88,7 @@ public final class Main {
               --threads N         compute threads (default: all processors)
               --no-prepare        do not append the aesthetic score nor clean the prompt
               --save-latent FILE  also save the final latent (.safetensors) to decode again later
+              --embedding-cache DIR  keep T5 outputs in DIR so a prompt is never encoded twice
               --overwrite         replace existing output files
 
             Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
@@ -160,14 +162,18 @@ public final class Main {
     }
 
     private static VideoGenerator open(Options o) {
+        GeneratorOptions.Builder g = GeneratorOptions.builder();
+        if (o.embeddingCache != null) {
+            g.embeddingCache(Path.of(o.embeddingCache));
+        }
         if (o.model == null) {
-            return VideoGenerator.openDefault();
+            return VideoGenerator.openDefault(g.build());
         }
         Path dir = Path.of(o.model);
         if (!Files.isDirectory(dir)) {
             throw new WeightFormatException(dir, "model directory does not exist");
         }
-        return VideoGenerator.open(dir);
+        return VideoGenerator.open(dir, g.build());
     }
 
     private static int generate(Options o, PrintStream out, PrintStream err) throws IOException {
@@ -316,6 +322,7 @@ public final class Main {
         Integer threads;
         boolean noPrepare;
         String saveLatent;
+        String embeddingCache;
         boolean overwrite;
 
         static Options parse(String[] args) {
@@ -366,6 +373,7 @@ public final class Main {
                 case "--budget" -> budget = parseBytes(v);
                 case "--threads" -> threads = parseInt(opt, v);
                 case "--save-latent" -> saveLatent = v;
+                case "--embedding-cache" -> embeddingCache = v;
                 default -> throw new UsageException("unknown option " + opt);
             }
         }
