@@ -16,7 +16,7 @@ import io.github.jsora.weights.BlockStore;
  * the tensors carried between stages {@code c}, a slack {@code S} for the slab allocator's partly used slabs, and
  * block memory. A model is <em>kept</em> (all blocks resident, across stages and requests) when every stage still
  * fits with it: for each stage, the kept models' full sizes, plus {@code a_s + c + S}, plus — when s itself is not
- * kept — the smallest block budget s can stream with, stay within the budget. Models are tried in the order STDiT3
+ * kept — the smallest block budget s can stream with while prefetching one block, stay within the budget. Models are tried in the order STDiT3
  * (used every step), VAE, T5. A stage that is not kept gets a streaming {@link BlockStore} whose budget is what is
  * left when it starts: the budget minus what jsora holds then, minus the not yet loaded part of kept models,
  * minus {@code a_s + S}; it is closed when the stage ends. Prefetch (one block ahead) is used when the budget has
@@ -74,7 +74,7 @@ final class MemoryPlan {
             p.kept.put(s, true);
             boolean fits = true;
             for (Stage t : needs.keySet()) {
-                fits &= p.stageNeed(t, false) <= budget;
+                fits &= p.stageNeed(t, true) <= budget; // the others keep their prefetch
             }
             if (!fits) {
                 p.kept.put(s, false);

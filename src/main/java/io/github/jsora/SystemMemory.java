@@ -52,6 +52,16 @@ final class SystemMemory {
         Runtime rt = Runtime.getRuntime();
         long heapGrowth = Math.max(0, rt.maxMemory() - rt.totalMemory());
         long b = (long) ((avail - heapGrowth - MARGIN_BYTES) * 0.9) + NativeMemory.liveBytes();
-        return Math.max(MIN_BUDGET, b);
+        return Math.max(MIN_BUDGET, Math.min(b, javaCppCap()));
+    }
+
+    /**
+     * The most jsora may plan with under JavaCPP's own RSS guard: {@code maxphysicalbytes} less the JVM's share, or
+     * unlimited. jsora switches the guard off before JavaCPP loads; a program that loaded JavaCPP first (or set
+     * the property) keeps its value, and a budget above this cap would end in JavaCPP's OutOfMemoryError.
+     */
+    static long javaCppCap() {
+        long max = NativeMemory.javaCppPhysicalLimit();
+        return max <= 0 ? Long.MAX_VALUE : Math.max(MIN_BUDGET, max - MARGIN_BYTES);
     }
 }

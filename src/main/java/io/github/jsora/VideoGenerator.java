@@ -459,6 +459,12 @@ public final class VideoGenerator implements AutoCloseable {
             this.request = r;
             this.listener = listener == null ? GenerationListener.NONE : listener;
             this.budget = r.memoryBudgetBytes() > 0 ? r.memoryBudgetBytes() : defaultBudget;
+            if (budget > SystemMemory.javaCppCap()) {
+                throw new MemoryBudgetException(budget, -1, "JavaCPP's org.bytedeco.javacpp.maxphysicalbytes ("
+                        + NativeMemory.javaCppPhysicalLimit() + " bytes, set before jsora loaded) stops "
+                        + "the process at a smaller size; set it to 0 or lower the budget to at most "
+                        + SystemMemory.javaCppCap());
+            }
         }
 
         GenerationStats stats(double write) {

@@ -40,6 +40,15 @@ public final class NativeMemory {
     private NativeMemory() {
     }
 
+    /**
+     * JavaCPP's limit on the process's resident set ({@code org.bytedeco.javacpp.maxphysicalbytes}; 0 = none). jsora
+     * sets it to 0 before JavaCPP loads unless the user set it; a program that loaded JavaCPP first keeps JavaCPP's
+     * default (a multiple of the heap), which then bounds what a budget can use.
+     */
+    public static long javaCppPhysicalLimit() {
+        return org.bytedeco.javacpp.Pointer.maxPhysicalBytes();
+    }
+
     /** Runs the class's set-up (JavaCPP's limits) before any ND4J class is used; called by the ND4J entry points. */
     static void init() {
         // the static initialiser does the work

@@ -337,12 +337,14 @@ public final class MemoryRun {
         }
         List<Row> rows = new ArrayList<>();
         try (Sampler sampler = new Sampler()) {
-            System.out.printf(Locale.ROOT, "MemoryRun %s: heap max %d MiB, JavaCPP maxBytes %d, maxPhysicalBytes %d%n",
-                    s.modelDir, Runtime.getRuntime().maxMemory() >> 20, org.bytedeco.javacpp.Pointer.maxBytes(),
-                    org.bytedeco.javacpp.Pointer.maxPhysicalBytes());
             long t0 = sampler.take().nanos();
             try (VideoGenerator gen = VideoGenerator.open(s.modelDir)) {
                 long t1 = sampler.take().nanos();
+                // after opening: jsora sets JavaCPP's limits before JavaCPP loads, which this line would do first
+                System.out.printf(Locale.ROOT, "MemoryRun %s: heap max %d MiB, JavaCPP maxBytes %d, maxPhysicalBytes "
+                        + "%d, default budget %d%n", s.modelDir, Runtime.getRuntime().maxMemory() >> 20,
+                        org.bytedeco.javacpp.Pointer.maxBytes(), org.bytedeco.javacpp.Pointer.maxPhysicalBytes(),
+                        gen.defaultBudget());
                 rows.add(sampler.stage(0, "open", t0, t1, Double.NaN));
                 writeCsv(s, null, null, List.of(rows.get(0)));
                 for (int run = 1; run <= s.repeat; run++) {
