@@ -62,7 +62,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
             }
             out = Tensor.zeros(shape);
         }
-        model.forwardStep(in, step, merging, out);
+        model.forward(in, merging.mergeAt(step), out);                 // TDTM decided here, per step
         probe.step(step, x, timesteps, out);
         return out.reshape(shape);
     }

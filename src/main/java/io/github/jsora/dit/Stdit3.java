@@ -266,15 +266,6 @@ public final class Stdit3 implements AutoCloseable {
         forward(in, mergeFrames, out, null);
     }
 
-    /**
-     * The sampler's per-step entry: runs the forward with frame merging when {@code merging.mergeAt(step)}.
-     *
-     * @param step denoising step index, 0-based
-     */
-    public void forwardStep(Stdit3Input in, int step, TokenMerging merging, Tensor out) {
-        forward(in, merging != null && merging.mergeAt(step), out, null);
-    }
-
     /** Output shape for an input: [B, out_channels, T, H, W]. */
     public int[] outputShape(Stdit3Input in) {
         if (in == null || in.x() == null || in.x().rank() != 5) {

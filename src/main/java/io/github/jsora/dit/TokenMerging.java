@@ -2,7 +2,7 @@ package io.github.jsora.dit;
 
 /**
  * When to apply Temporal Dimension Token Merging (TDTM, On-device Sora): a per-step decision the sampler asks
- * before each model evaluation ({@link Stdit3#forwardStep}).
+ * before each model evaluation (the denoising glue asks {@link #mergeAt} and passes the answer to {@link Stdit3#forward(Stdit3Input, boolean, io.github.jsora.tensor.Tensor)}).
  *
  * <p>While merging, every spatial and temporal block averages consecutive latent frame pairs after modulation,
  * runs its self-attention on the ⌈T/2⌉ merged frames (temporal rotary positions 0..⌈T/2⌉−1), copies each output

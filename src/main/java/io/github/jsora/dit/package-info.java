@@ -7,7 +7,7 @@
  *     Stdit3Input in = new Stdit3Input(z2, t2, y2, mask, null, fps2, 256, 256);
  *     Tensor v = Tensor.zeros(dit.outputShape(in));                          // [B, 8, T, H, W]
  *     for (int step = 0; step < steps; step++) {
- *         dit.forwardStep(in, step, TokenMerging.firstSteps(15), v);         // TDTM on steps 0..14
+ *         dit.forward(in, TokenMerging.firstSteps(15).mergeAt(step), v);   // TDTM on steps 0..14
  *     }
  * }
  * }</pre>

@@ -121,13 +121,13 @@ class TdtmTest {
                 Tensor step = Tensor.zeros(model.outputShape(in.input()))) {
             model.forward(in.input(), plain);
             for (int s = 0; s < 3; s++) {
-                model.forwardStep(in.input(), s, TokenMerging.firstSteps(0), step);
+                model.forward(in.input(), TokenMerging.firstSteps(0).mergeAt(s), step);
                 assertArrayEquals(plain.toArray(), step.toArray(), "step " + s);
                 assertFalse(model.lastStats().merged());
             }
-            model.forwardStep(in.input(), 1, TokenMerging.firstSteps(2), step);
+            model.forward(in.input(), TokenMerging.firstSteps(2).mergeAt(1), step);
             assertTrue(model.lastStats().merged());
-            model.forwardStep(in.input(), 2, TokenMerging.firstSteps(2), step);
+            model.forward(in.input(), TokenMerging.firstSteps(2).mergeAt(2), step);
             assertFalse(model.lastStats().merged());
             assertArrayEquals(plain.toArray(), step.toArray(), "after the merged steps the plain path is unchanged");
             assertEquals(1, model.workspaceAllocations(), "one workspace serves every step of one geometry");

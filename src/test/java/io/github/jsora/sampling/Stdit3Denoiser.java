@@ -44,7 +44,7 @@ final class Stdit3Denoiser implements DenoisingModel, AutoCloseable {
             }
             out = Tensor.zeros(shape);
         }
-        model.forwardStep(in, step, merging, out);
+        model.forward(in, merging.mergeAt(step), out);
         return out.reshape(shape);   // a view: closing it does not free the buffer
     }
 

@@ -100,7 +100,7 @@ public class SamplerBench {
         float[] fps = {24f};
         denoiser = (x, ts, step) -> {
             long t0 = System.nanoTime();
-            model.forwardStep(Stdit3Input.of(x, ts, y2, mask, fps, 128f, 128f), step, TokenMerging.off(), out);
+            model.forward(Stdit3Input.of(x, ts, y2, mask, fps, 128f, 128f), TokenMerging.off().mergeAt(step), out);
             forwardNanos += System.nanoTime() - t0;
             return out.reshape(out.shape());   // a view: the sampler's close() leaves the buffer alone
         };
