@@ -25,11 +25,6 @@ public record GenerationStats(double textSeconds, double denoiseSeconds, double 
         return textSeconds + denoiseSeconds + decodeSeconds + writeSeconds;
     }
 
-    GenerationStats withWriteSeconds(double s) {
-        return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, s, modelEvaluations, leapStep,
-                bytesLoaded, peakResidentBytes, computeWaitSeconds, threads);
-    }
-
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "text %.2fs, denoise %.2fs, decode %.2fs, write %.2fs; %d model "
