@@ -179,10 +179,6 @@ final class Kernels {
         });
     }
 
-    static float silu(float x) {
-        return x / (1f + (float) Math.exp(-x));
-    }
-
     // ------------------------------------------------------------------ head split / merge
 
     /**

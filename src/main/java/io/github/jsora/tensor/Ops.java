@@ -449,31 +449,4 @@ public final class Ops {
             v[off + i] *= inv;
         }
     }
-
-    // ------------------------------------------------------------------ embeddings
-
-    /**
-     * Sinusoidal embedding of scalars: frequencies f_k = exp(−ln(maxPeriod)·k/half), k &lt; half = dim/2;
-     * each row is [cos(t·f), sin(t·f)] when {@code cosFirst}, else [sin, cos]. An odd dim gets a zero last column.
-     *
-     * @return [values.length, dim]
-     */
-    public static Tensor sinusoidalEmbedding(float[] values, int dim, double maxPeriod, boolean cosFirst) {
-        int half = dim / 2;
-        float[] freqs = new float[half];
-        for (int k = 0; k < half; k++) {
-            freqs[k] = (float) Math.exp(-Math.log(maxPeriod) * k / half);
-        }
-        float[] out = new float[values.length * dim];
-        for (int b = 0; b < values.length; b++) {
-            for (int k = 0; k < half; k++) {
-                float arg = values[b] * freqs[k];
-                float c = (float) Math.cos(arg);
-                float s = (float) Math.sin(arg);
-                out[b * dim + k] = cosFirst ? c : s;
-                out[b * dim + half + k] = cosFirst ? s : c;
-            }
-        }
-        return Tensor.of(out, values.length, dim);
-    }
 }

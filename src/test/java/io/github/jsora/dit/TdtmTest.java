@@ -39,7 +39,7 @@ class TdtmTest {
         int tq = FrameMerging.mergedFrames(t);
         assertEquals((t + 1) / 2, tq);
         try (Tensor x = ramp(t); Tensor m = Tensor.zeros(2, tq, 3); Tensor u = Tensor.zeros(2, t, 3)) {
-            FrameMerging.merge(x, m, 2, t);
+            MergedFrames.merge(x, m, 2, t);
             for (int b = 0; b < 2; b++) {
                 for (int j = 0; j < tq; j++) {
                     boolean pair = 2 * j + 1 < t;
@@ -51,7 +51,7 @@ class TdtmTest {
                     }
                 }
             }
-            FrameMerging.unmerge(m, u, 2, t);
+            MergedFrames.unmerge(m, u, 2, t);
             for (int b = 0; b < 2; b++) {
                 for (int f = 0; f < t; f++) {
                     int j = f / 2;
@@ -84,8 +84,8 @@ class TdtmTest {
         }
         int tq = FrameMerging.mergedFrames(t);
         try (Tensor x = Tensor.of(v, 2, t, r); Tensor m = Tensor.zeros(2, tq, r); Tensor u = Tensor.zeros(2, t, r)) {
-            FrameMerging.merge(x, m, 2, t);
-            FrameMerging.unmerge(m, u, 2, t);
+            MergedFrames.merge(x, m, 2, t);
+            MergedFrames.unmerge(m, u, 2, t);
             assertArrayEquals(v, u.toArray());
         }
     }
@@ -95,7 +95,7 @@ class TdtmTest {
         assertThrows(IllegalArgumentException.class, () -> FrameMerging.mergedFrames(0));
         assertThrows(IllegalArgumentException.class, () -> TokenMerging.firstSteps(-1));
         try (Tensor x = Tensor.zeros(2, 4, 3); Tensor m = Tensor.zeros(2, 3, 3)) {
-            assertThrows(IllegalArgumentException.class, () -> FrameMerging.merge(x, m, 2, 4));
+            assertThrows(IllegalArgumentException.class, () -> MergedFrames.merge(x, m, 2, 4));
         }
     }
 
