@@ -234,7 +234,7 @@ public final class BlockStore implements BlockSource {
                             + specs.get(i).name() + " has shape " + info.shapeString() + ", expected "
                             + Arrays.toString(e.getValue()));
                 }
-                if (!info.dtype().isFloating()) {
+                if (!ckpt.loadsAsFloat(e.getKey())) {
                     throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" is "
                             + info.dtype() + ", expected a floating type");
                 }
