@@ -128,7 +128,7 @@ public final class BlockLayout {
                     throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" has shape "
                             + info.shapeString() + ", expected " + Arrays.toString(e.getValue()));
                 }
-                if (!info.dtype().isFloating()) {
+                if (!ckpt.loadsAsFloat(e.getKey())) {
                     throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" is "
                             + info.dtype() + ", expected a floating type");
                 }

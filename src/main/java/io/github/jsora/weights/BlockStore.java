@@ -3,6 +3,7 @@ package io.github.jsora.weights;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,14 @@ import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
  * frees held blocks as they are released; {@code acquire} after close throws {@link IllegalStateException}. The
  * store never closes the checkpoint.
  *
+ * <p><b>Precision.</b> With {@link Options#withPrecision} BF16 or INT8, resident blocks are kept packed (their
+ * weights of rank ≥ 2 as bfloat16, or int8 with a scale per row) and each {@code acquire} of a resident block
+ * returns a float32 <em>working copy</em> expanded from it in the calling thread, freed by {@code release}.
+ * Streamed blocks are read as float32 with the same rounding applied, so results do not depend on the budget.
+ * The plan ({@link ResidencyPlan#planPacked}) counts resident blocks at their packed size and keeps room for the
+ * block computing in float32 plus the prefetched streamed blocks; working copies are accounted like streamed
+ * blocks, before they are allocated. With FLOAT32 (the default) the store behaves exactly as without the option.
+ *
  * <p><b>Accounting.</b> {@link #stats()} returns an immutable {@link BlockStoreStats}; {@link #resetStats()} starts
  * a new generation.
  *
@@ -69,8 +78,10 @@ public final class BlockStore implements BlockSource {
      * @param mappedReads   read tensors through the checkpoint's memory mapping ({@link Checkpoint#loadInto})
      *                      instead of positional reads; touched pages of the mapping then count in the process's
      *                      resident set for as long as the checkpoint is open (see {@link PositionalTensorReader})
+     * @param precision     the form resident blocks are kept in ({@link WeightPrecision#FLOAT32}: as today)
      */
-    public record Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads) {
+    public record Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads,
+            WeightPrecision precision) {
 
         public Options {
             if (budgetBytes <= 0) {
@@ -79,6 +90,19 @@ public final class BlockStore implements BlockSource {
             if (prefetchDepth < 0) {
                 throw new IllegalArgumentException("prefetch depth must be >= 0, found " + prefetchDepth);
             }
+            if (precision == null) {
+                throw new IllegalArgumentException("weight precision must not be null (use FLOAT32)");
+            }
+        }
+
+        /** Float32 options. */
+        public Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads) {
+            this(budgetBytes, prefetchDepth, cyclic, mappedReads, WeightPrecision.FLOAT32);
+        }
+
+        /** The same keeping resident blocks in {@code precision}. */
+        public Options withPrecision(WeightPrecision precision) {
+            return new Options(budgetBytes, prefetchDepth, cyclic, mappedReads, precision);
         }
 
         /** A budget in bytes, prefetch of one block ahead, cyclic passes. */
@@ -93,7 +117,7 @@ public final class BlockStore implements BlockSource {
 
         /** The same with room reserved for {@code depth} streamed blocks in flight (0 disables prefetch). */
         public Options withPrefetch(int depth) {
-            return new Options(budgetBytes, depth, cyclic, mappedReads);
+            return new Options(budgetBytes, depth, cyclic, mappedReads, precision);
         }
 
         /** The same without loader thread: blocks load in {@code acquire}. */
@@ -103,7 +127,7 @@ public final class BlockStore implements BlockSource {
 
         /** The same for a model run once per request: no prefetch past the last block. */
         public Options singlePass() {
-            return new Options(budgetBytes, prefetchDepth, false, mappedReads);
+            return new Options(budgetBytes, prefetchDepth, false, mappedReads, precision);
         }
 
         /**
@@ -111,14 +135,15 @@ public final class BlockStore implements BlockSource {
          * safetensors files always are).
          */
         public Options withMappedReads() {
-            return new Options(budgetBytes, prefetchDepth, cyclic, true);
+            return new Options(budgetBytes, prefetchDepth, cyclic, true, precision);
         }
 
         @Override
         public String toString() {
             return "budget " + (budgetBytes == Long.MAX_VALUE ? "unlimited" : budgetBytes + " bytes")
                     + ", prefetch " + (prefetchDepth == 0 ? "off" : "depth " + prefetchDepth)
-                    + (cyclic ? ", cyclic" : ", single pass") + (mappedReads ? ", mapped reads" : "");
+                    + (cyclic ? ", cyclic" : ", single pass") + (mappedReads ? ", mapped reads" : "")
+                    + (precision == WeightPrecision.FLOAT32 ? "" : ", resident " + precision);
         }
     }
 
@@ -128,15 +153,24 @@ public final class BlockStore implements BlockSource {
         final BlockLayout.BlockSpec spec;
         final long bytes;
         final boolean resident;
+        final boolean packs;        // resident and kept packed: acquire hands out working copies
+        final long workingBytes;    // float32 bytes of a working copy
         MaterialBlock block;
+        PackedBlock packed;
         boolean loading;
         int holders;
 
-        Slot(int index, BlockLayout.BlockSpec spec, long bytes, boolean resident) {
+        Slot(int index, BlockLayout.BlockSpec spec, long bytes, boolean resident, boolean packs, long workingBytes) {
             this.index = index;
             this.spec = spec;
             this.bytes = bytes;
             this.resident = resident;
+            this.packs = packs;
+            this.workingBytes = workingBytes;
+        }
+
+        boolean loaded() {
+            return block != null || packed != null;
         }
 
         String name() {
@@ -161,6 +195,8 @@ public final class BlockStore implements BlockSource {
     private final Map<String, Slot> byName = new LinkedHashMap<>();
     private final Thread loader;
     private final PositionalTensorReader reader; // null: read with Checkpoint.loadInto
+    private final WeightLoader weightLoader;     // lighter precisions only
+    private final Map<Block, Slot> workingCopies = new IdentityHashMap<>(); // guarded by lock
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -200,14 +236,20 @@ public final class BlockStore implements BlockSource {
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             names.add(spec.name());
         }
-        this.plan = ResidencyPlan.plan(names, sizes, options.budgetBytes(), options.prefetchDepth());
+        boolean packedMode = options.precision() != WeightPrecision.FLOAT32;
+        this.plan = packedMode
+                ? ResidencyPlan.planPacked(names, blockBytes(ckpt, layout, options.precision()), sizes,
+                        options.budgetBytes(), options.prefetchDepth())
+                : ResidencyPlan.plan(names, sizes, options.budgetBytes(), options.prefetchDepth());
         List<BlockLayout.BlockSpec> specs = layout.blocks();
         this.slots = new Slot[specs.size()];
         for (int i = 0; i < slots.length; i++) {
-            slots[i] = new Slot(i, specs.get(i), sizes[i], plan.isResident(i));
+            slots[i] = new Slot(i, specs.get(i), plan.blockBytes(i), plan.isResident(i),
+                    packedMode && plan.isResident(i), sizes[i]);
             byName.put(specs.get(i).name(), slots[i]);
         }
-        this.reader = options.mappedReads() ? null : PositionalTensorReader.forCheckpoint(ckpt);
+        this.reader = options.mappedReads() || packedMode ? null : PositionalTensorReader.forCheckpoint(ckpt);
+        this.weightLoader = packedMode ? new WeightLoader(ckpt, options.precision(), !options.mappedReads()) : null;
         LOG.info("block store for {} ({}): {}", ckpt.source().getFileName(), options, plan);
         if (options.prefetchDepth() > 0 && slots.length > 0) {
             loader = new Thread(this::loaderLoop, "jsora-block-loader-" + ckpt.source().getFileName());
@@ -234,13 +276,31 @@ public final class BlockStore implements BlockSource {
                             + specs.get(i).name() + " has shape " + info.shapeString() + ", expected "
                             + Arrays.toString(e.getValue()));
                 }
-                if (!info.dtype().isFloating()) {
+                if (!ckpt.loadsAsFloat(e.getKey())) {
                     throw new WeightFormatException(ckpt.source() + ": tensor \"" + e.getKey() + "\" is "
                             + info.dtype() + ", expected a floating type");
                 }
                 b += Math.max(1, info.elements()) * Float.BYTES; // a tensor allocates at least one element
             }
             sizes[i] = b;
+        }
+        return sizes;
+    }
+
+    /**
+     * Bytes each block of the layout occupies resident in {@code precision} (layout order): packed weights plus
+     * float32 tensors; for {@link WeightPrecision#FLOAT32} the same as {@link #blockBytes(Checkpoint, BlockLayout)}.
+     * @throws WeightFormatException naming a missing, mis-shaped or non-floating tensor
+     */
+    public static long[] blockBytes(Checkpoint ckpt, BlockLayout layout, WeightPrecision precision) {
+        long[] f32 = blockBytes(ckpt, layout); // validates
+        if (precision == WeightPrecision.FLOAT32) {
+            return f32;
+        }
+        List<BlockLayout.BlockSpec> specs = layout.blocks();
+        long[] sizes = new long[specs.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = WeightLoader.residentBytes(specs.get(i), precision);
         }
         return sizes;
     }
@@ -283,7 +343,7 @@ public final class BlockStore implements BlockSource {
             acquires++;
             started = true;
             cursor = options.cyclic() ? (s.index + 1) % slots.length : s.index + 1;
-            if (s.block == null) {
+            if (!s.loaded()) {
                 long t0 = System.nanoTime();
                 demand = s;
                 try {
@@ -293,6 +353,9 @@ public final class BlockStore implements BlockSource {
                     waitNanos += System.nanoTime() - t0;
                 }
             }
+            if (s.packs) {
+                return workingCopy(s);
+            }
             s.holders++;
             changed.signalAll(); // the cursor moved: the loader may go on
             return s.block;
@@ -301,10 +364,65 @@ public final class BlockStore implements BlockSource {
         }
     }
 
+    /**
+     * Reserves room for a float32 working copy of a packed resident block (evicting prefetched blocks, waiting for
+     * a load in flight), expands it with the lock released and registers it (lock held on entry and exit).
+     */
+    private Block workingCopy(Slot s) {
+        long need = s.workingBytes;
+        while (streamedReserved + need > plan.streamingCapacity()) {
+            checkUsable();
+            int n = slots.length;
+            for (int k = n - 1; k >= 0 && streamedReserved + need > plan.streamingCapacity(); k--) {
+                Slot v = slots[(cursor + k) % n];
+                if (!v.resident && v.block != null && v.holders == 0) {
+                    free(v);
+                }
+            }
+            if (streamedReserved + need <= plan.streamingCapacity()) {
+                break;
+            }
+            if (loadsInFlight == 0) {
+                throw new IllegalStateException("block budget of " + plan.budgetBytes() + " bytes cannot hold a "
+                        + "float32 working copy of block " + s.name() + " (" + need + " bytes) while the caller "
+                        + "holds " + heldNames() + " (" + streamedReserved + " bytes of streamed blocks and working "
+                        + "copies, capacity " + plan.streamingCapacity() + "): release each block before acquiring "
+                        + "the next, or raise the budget");
+            }
+            try {
+                changed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("interrupted while waiting for room for block " + s.name());
+            }
+        }
+        reservedBytes += need;
+        streamedReserved += need;
+        peakBytes = Math.max(peakBytes, reservedBytes);
+        s.holders++;
+        PackedBlock p = s.packed;
+        MaterialBlock copy = null;
+        lock.unlock();
+        try {
+            copy = p.expand();
+        } finally {
+            lock.lock();
+            if (copy == null) {
+                reservedBytes -= need;
+                streamedReserved -= need;
+                s.holders--;
+                changed.signalAll();
+            }
+        }
+        workingCopies.put(copy, s);
+        changed.signalAll(); // the cursor moved: the loader may go on
+        return copy;
+    }
+
     /** Waits (lock held) until {@code s} is materialised, loading it here when there is no loader thread. */
     private void awaitLoaded(Slot s) {
         changed.signalAll();
-        while (s.block == null) {
+        while (!s.loaded()) {
             checkUsable();
             if (!s.loading) {
                 if (!fits(s)) {
@@ -344,6 +462,15 @@ public final class BlockStore implements BlockSource {
         Slot s = byName.get(block.name());
         lock.lock();
         try {
+            Slot w = workingCopies.remove(block);
+            if (w != null) {
+                ((MaterialBlock) block).free();
+                reservedBytes -= w.workingBytes;
+                streamedReserved -= w.workingBytes;
+                w.holders--;
+                changed.signalAll();
+                return;
+            }
             if (s == null || s.block != block || s.holders == 0) {
                 if (closed) {
                     return; // already freed by close
@@ -423,12 +550,15 @@ public final class BlockStore implements BlockSource {
         lock.lock();
         try {
             for (Slot s : slots) {
-                if (s.block != null && s.holders == 0) {
-                    free(s);
+                if (s.packed != null || (s.block != null && s.holders == 0)) {
+                    free(s); // a packed block's working copies are independent of it
                 }
             }
             if (reader != null) {
                 reader.close();
+            }
+            if (weightLoader != null) {
+                weightLoader.close();
             }
             LOG.debug("block store for {} closed; {}", ckpt.source().getFileName(), stats());
         } finally {
@@ -465,7 +595,7 @@ public final class BlockStore implements BlockSource {
     /** The next block the loader should materialise, or null: the waited-for block, else the next in order. */
     private Slot nextToLoad() {
         if (demand != null) {
-            if (demand.block == null && !demand.loading) {
+            if (!demand.loaded() && !demand.loading) {
                 return fits(demand) ? demand : null;
             }
         }
@@ -473,7 +603,7 @@ public final class BlockStore implements BlockSource {
         int span = options.cyclic() ? (started ? n - 1 : n) : n - cursor;
         for (int k = 0; k < span; k++) {
             Slot s = slots[(cursor + k) % n];
-            if (s.block != null || s.loading) {
+            if (s.loaded() || s.loading) {
                 continue;
             }
             return fits(s) ? s : null; // in order: never skip the block needed first
@@ -504,22 +634,41 @@ public final class BlockStore implements BlockSource {
     }
 
     private void free(Slot s) {
-        s.block.free();
-        s.block = null;
+        if (s.packed != null) {
+            s.packed.free();
+            s.packed = null;
+        } else {
+            s.block.free();
+            s.block = null;
+        }
         unreserve(s);
     }
 
     /** Materialises a reserved block (lock NOT held) and installs it, or records the failure. */
     private void load(Slot s) {
         MaterialBlock b = null;
+        PackedBlock pb = null;
         Throwable error = null;
         long t0 = System.nanoTime();
         try {
-            b = materialise(s.spec);
-            if (b.bytes() != s.bytes) {
-                long got = b.bytes();
-                b.free();
+            long got;
+            if (s.packs) {
+                pb = weightLoader.pack(s.spec, this::checkNotClosed);
+                got = pb.bytes();
+            } else {
+                b = weightLoader != null ? weightLoader.loadRounded(s.spec, this::checkNotClosed)
+                        : materialise(s.spec);
+                got = b.bytes();
+            }
+            if (got != s.bytes) {
+                if (b != null) {
+                    b.free();
+                }
+                if (pb != null) {
+                    pb.free();
+                }
                 b = null;
+                pb = null;
                 throw new IllegalStateException("block " + s.name() + " occupies " + got + " bytes, planned "
                         + s.bytes);
             }
@@ -540,10 +689,16 @@ public final class BlockStore implements BlockSource {
                     LOG.debug("loading block {} failed", s.name(), error);
                 }
             } else if (closed) {
-                b.free();
+                if (b != null) {
+                    b.free();
+                }
+                if (pb != null) {
+                    pb.free();
+                }
                 unreserve(s);
             } else {
                 s.block = b;
+                s.packed = pb;
                 bytesLoaded += s.bytes;
                 loads++;
                 LOG.debug("loaded block {} ({}) in {} ms on {}", s.name(), ResidencyPlan.mib(s.bytes),
@@ -552,6 +707,12 @@ public final class BlockStore implements BlockSource {
             changed.signalAll();
         } finally {
             lock.unlock();
+        }
+    }
+
+    private void checkNotClosed() {
+        if (closed) {
+            throw new LoadCancelled();
         }
     }
 

@@ -34,6 +34,14 @@ public interface Checkpoint extends AutoCloseable {
         return names().stream().filter(n -> n.startsWith(prefix)).toList();
     }
 
+    /**
+     * True when {@link #load} gives the float values of tensor {@code name}: a floating dtype, or (in a
+     * {@link ConvertedCheckpoint}) an int8 weight with its scales. @throws WeightFormatException when absent
+     */
+    default boolean loadsAsFloat(String name) {
+        return info(name).dtype().isFloating();
+    }
+
     /** Free-form string metadata ({@code __metadata__}; for sharded checkpoints the first shard's plus the index's). */
     Map<String, String> metadata();
 

@@ -1,8 +1,12 @@
 package io.github.jsora.weights;
 
-/** Element types of safetensors files that jsora reads. Floating types are converted to float32 on read. */
+/**
+ * Element types of safetensors files that jsora reads. Floating types are converted to float32 on read; I8 holds the
+ * int8 weights of a converted checkpoint ({@link WeightCache}), which only a {@link ConvertedCheckpoint} turns into
+ * floats (with their scales).
+ */
 public enum DType {
-    F32(4, true), F16(2, true), BF16(2, true), F64(8, true), I64(8, false), I32(4, false);
+    F32(4, true), F16(2, true), BF16(2, true), F64(8, true), I64(8, false), I32(4, false), I8(1, false);
 
     private final int bytes;
     private final boolean floating;

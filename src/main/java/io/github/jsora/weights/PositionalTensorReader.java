@@ -108,6 +108,44 @@ final class PositionalTensorReader implements AutoCloseable {
         }
     }
 
+    /**
+     * Copies {@code dst.remaining()} stored bytes of tensor {@code name}, from byte {@code offset} of its data, into
+     * {@code dst} with positional reads (no conversion).
+     */
+    synchronized void readRaw(String name, long offset, ByteBuffer dst) {
+        if (closed) {
+            throw new IllegalStateException("reader of " + ckpt.source() + " is closed");
+        }
+        SafetensorsFile file = shardOf == null ? (SafetensorsFile) ckpt : shardOf.get(name);
+        if (file == null) {
+            throw new WeightFormatException(ckpt.source(), "no tensor named \"" + name + "\"");
+        }
+        TensorInfo t = file.info(name);
+        if (offset < 0 || offset + dst.remaining() > t.byteLength()) {
+            throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + dst.remaining()) + ") of tensor \""
+                    + name + "\" (" + t.byteLength() + " bytes) in " + file.source());
+        }
+        FileRef ref = files.computeIfAbsent(file, f -> new FileRef(f.source(), dataStart(f.source())));
+        long pos = ref.dataStart + t.begin() + offset;
+        try {
+            FileChannel ch = channel(ref);
+            long start = dst.position();
+            while (dst.hasRemaining()) {
+                int r = ch.read(dst, pos + dst.position() - start);
+                if (r < 0) {
+                    throw new WeightFormatException(ref.path, "truncated after opening: tensor \"" + name
+                            + "\" needs bytes up to " + (pos + dst.limit() - start) + ", file now has " + ch.size());
+                }
+            }
+        } catch (ClosedByInterruptException e) {
+            ref.channel = null;
+            throw new CancellationException("interrupted while reading tensor \"" + name + "\" of " + ref.path);
+        } catch (IOException e) {
+            throw new WeightFormatException(ref.path, "read error at byte " + pos + " (tensor \"" + name + "\"): "
+                    + e.getMessage(), e);
+        }
+    }
+
     private void convert(DType dt, int len) {
         switch (dt) {
             case F32 -> buf.asFloatBuffer().get(floats, 0, len);

@@ -34,9 +34,18 @@ public final class ResidencyPlan {
     private final long residentBytes;
     private final long streamedBytes;
     private final long reserveBytes;
+    private final long[] workingSizes; // null: blocks are used as held (float32)
+    private final long workingBytes;   // largest working copy, 0 without working copies
 
     private ResidencyPlan(long budgetBytes, int prefetchDepth, List<String> names, long[] sizes, boolean[] resident) {
+        this(budgetBytes, prefetchDepth, names, sizes, resident, null);
+    }
+
+    private ResidencyPlan(long budgetBytes, int prefetchDepth, List<String> names, long[] sizes, boolean[] resident,
+            long[] workingSizes) {
         this.budgetBytes = budgetBytes;
+        this.workingSizes = workingSizes == null ? null : workingSizes.clone();
+        this.workingBytes = workingSizes == null ? 0 : max(workingSizes);
         this.prefetchDepth = prefetchDepth;
         this.names = Collections.unmodifiableList(new ArrayList<>(names));
         this.sizes = sizes.clone();
@@ -54,7 +63,8 @@ public final class ResidencyPlan {
         }
         this.residentBytes = r;
         this.streamedBytes = s;
-        this.reserveBytes = largestSum(streamed, prefetchDepth + 1);
+        this.reserveBytes = workingSizes == null ? largestSum(streamed, prefetchDepth + 1)
+                : workingBytes + largestSum(streamed, prefetchDepth);
     }
 
     /**
@@ -105,6 +115,71 @@ public final class ResidencyPlan {
             }
         }
         return new ResidencyPlan(budgetBytes, prefetchDepth, names, sizes, resident);
+    }
+
+    /**
+     * Plans residency for blocks kept <em>packed</em> while resident and used through a float32 working copy
+     * ({@link WeightPrecision#BF16}, {@link WeightPrecision#INT8}): a resident block costs its packed size, a
+     * streamed block its float32 size, and the reserve holds the block computing in float32 (the largest working
+     * copy of any block) plus {@code prefetchDepth} streamed blocks loading ahead:
+     * {@code reserve = max(workingSizes) + the prefetchDepth largest streamed float32 sizes}. Residents are chosen
+     * first-fit in layout order as in {@link #plan(List, long[], long, int)}; the invariant
+     * {@code residentBytes() + reserveBytes() <= budgetBytes()} holds with this reserve.
+     *
+     * @param packedSizes  bytes of each block kept resident (packed)
+     * @param workingSizes bytes of each block in float32 (streamed, or as a working copy)
+     * @throws IllegalArgumentException when the budget is below the largest working copy plus
+     *                                  {@code prefetchDepth} largest float32 blocks (the message gives the bytes)
+     */
+    public static ResidencyPlan planPacked(List<String> names, long[] packedSizes, long[] workingSizes,
+            long budgetBytes, int prefetchDepth) {
+        if (names.size() != packedSizes.length || names.size() != workingSizes.length) {
+            throw new IllegalArgumentException(names.size() + " names for " + packedSizes.length + " packed and "
+                    + workingSizes.length + " float32 sizes");
+        }
+        if (prefetchDepth < 0) {
+            throw new IllegalArgumentException("prefetch depth must be >= 0, found " + prefetchDepth);
+        }
+        int n = packedSizes.length;
+        for (int i = 0; i < n; i++) {
+            if (packedSizes[i] < 0 || workingSizes[i] < packedSizes[i]) {
+                throw new IllegalArgumentException("block " + names.get(i) + ": packed size " + packedSizes[i]
+                        + " must be in [0, float32 size " + workingSizes[i] + "]");
+            }
+        }
+        long maxWorking = max(workingSizes);
+        List<Long> all = new ArrayList<>();
+        for (long w : workingSizes) {
+            all.add(w);
+        }
+        long need = maxWorking + largestSum(all, prefetchDepth);
+        if (budgetBytes < need) {
+            throw new IllegalArgumentException("block budget of " + budgetBytes + " bytes (" + mib(budgetBytes)
+                    + ") is too small: the largest block in float32 (" + names.get(argMax(workingSizes)) + " = "
+                    + maxWorking + " bytes)" + (prefetchDepth > 0 ? " plus " + prefetchDepth + " prefetched" : "")
+                    + " need " + need + " bytes (" + mib(need) + "). Raise the budget to at least " + need
+                    + " bytes");
+        }
+        boolean[] resident = new boolean[n];
+        long residentSum = 0;
+        for (int i = 0; i < n; i++) {
+            List<Long> streamedAfter = new ArrayList<>();
+            for (int j = 0; j < n; j++) {
+                if (j != i && !resident[j]) {
+                    streamedAfter.add(workingSizes[j]);
+                }
+            }
+            long reserve = maxWorking + largestSum(streamedAfter, prefetchDepth);
+            if (residentSum + packedSizes[i] + reserve <= budgetBytes) {
+                resident[i] = true;
+                residentSum += packedSizes[i];
+            }
+        }
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            sizes[i] = resident[i] ? packedSizes[i] : workingSizes[i];
+        }
+        return new ResidencyPlan(budgetBytes, prefetchDepth, names, sizes, resident, workingSizes);
     }
 
     /** The smallest budget a plan accepts: the {@code 1 + prefetchDepth} largest blocks together. */
@@ -162,9 +237,19 @@ public final class ResidencyPlan {
         return names;
     }
 
-    /** Bytes of block {@code i} (layout order). */
+    /** Bytes block {@code i} occupies while loaded (layout order): packed size if resident in a packed plan. */
     public long blockBytes(int i) {
         return sizes[i];
+    }
+
+    /** True for a plan of packed resident blocks with float32 working copies ({@link #planPacked}). */
+    public boolean packed() {
+        return workingSizes != null;
+    }
+
+    /** Bytes of block {@code i} in float32 (its working copy in a packed plan; else {@link #blockBytes(int)}). */
+    public long workingBytes(int i) {
+        return workingSizes == null ? sizes[i] : workingSizes[i];
     }
 
     /** True when block {@code i} stays resident once loaded. */
@@ -191,7 +276,10 @@ public final class ResidencyPlan {
         return streamedBytes;
     }
 
-    /** Room kept for streamed blocks in flight (the block computing plus the prefetched ones). */
+    /**
+     * Room kept for streamed blocks in flight (the block computing plus the prefetched ones); in a packed plan the
+     * block computing is the largest float32 working copy.
+     */
     public long reserveBytes() {
         return reserveBytes;
     }
@@ -209,9 +297,10 @@ public final class ResidencyPlan {
         for (int i = 0; i < sizes.length; i++) {
             (resident[i] ? res : str).add(names.get(i));
         }
-        return String.format("budget %s: %d of %d blocks resident (%s) %s, %d streamed (%s per pass) %s, "
+        return String.format("budget %s: %d of %d blocks resident (%s%s) %s, %d streamed (%s per pass) %s, "
                 + "reserve %s for 1 computing + %d prefetched", budgetBytes == Long.MAX_VALUE ? "unlimited"
-                : mib(budgetBytes), res.size(), sizes.length, mib(residentBytes), ranges(res), str.size(),
+                : mib(budgetBytes), res.size(), sizes.length, mib(residentBytes), workingSizes == null ? "" : ", packed",
+                ranges(res), str.size(),
                 mib(streamedBytes), ranges(str), mib(reserveBytes), prefetchDepth);
     }
 

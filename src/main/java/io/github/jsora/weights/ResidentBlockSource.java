@@ -1,20 +1,52 @@
 package io.github.jsora.weights;
 
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.github.jsora.tensor.Tensor;
 
-/** A {@link BlockSource} that materialises every block once, up front, and keeps them all resident. */
+/**
+ * A {@link BlockSource} that materialises every block once, up front, and keeps them all resident.
+ *
+ * <p>In a lighter {@link WeightPrecision} the blocks are kept packed, and each {@link #acquire} returns a float32
+ * working copy expanded from the packed block, freed by {@link #release} (so a caller must release what it
+ * acquires). In float32 the resident block itself is returned and release does nothing.
+ *
+ * <p>Thread-safe for acquire and release.
+ */
 public final class ResidentBlockSource implements BlockSource {
 
     private final BlockLayout layout;
+    private final WeightPrecision precision;
     private final Map<String, Block> blocks = new LinkedHashMap<>();
+    private final Map<String, PackedBlock> packed = new LinkedHashMap<>();
+    private final Map<Block, Boolean> workingCopies = new IdentityHashMap<>(); // guarded by this
 
     /** Validates nothing by itself: call {@link BlockLayout#validate} first. Loads every block of the layout. */
     public ResidentBlockSource(Checkpoint ckpt, BlockLayout layout) {
+        this(ckpt, layout, WeightPrecision.FLOAT32);
+    }
+
+    /**
+     * Loads every block of the layout in {@code precision} (packed unless {@link WeightPrecision#FLOAT32}, which
+     * is exactly the two-argument constructor). Validates nothing by itself: call {@link BlockLayout#validate}.
+     */
+    public ResidentBlockSource(Checkpoint ckpt, BlockLayout layout, WeightPrecision precision) {
         this.layout = layout;
+        this.precision = precision;
+        if (precision != WeightPrecision.FLOAT32) {
+            try (WeightLoader loader = new WeightLoader(ckpt, precision, true)) {
+                for (BlockLayout.BlockSpec spec : layout.blocks()) {
+                    packed.put(spec.name(), loader.pack(spec, () -> { }));
+                }
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
+            }
+            return;
+        }
         try {
             for (BlockLayout.BlockSpec spec : layout.blocks()) {
                 blocks.put(spec.name(), materialise(ckpt, spec));
@@ -31,6 +63,7 @@ public final class ResidentBlockSource implements BlockSource {
      */
     public ResidentBlockSource(BlockLayout layout, Map<String, MaterialBlock> materialBlocks) {
         this.layout = layout;
+        this.precision = WeightPrecision.FLOAT32;
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             MaterialBlock b = materialBlocks.get(spec.name());
             if (b == null) {
@@ -102,8 +135,21 @@ public final class ResidentBlockSource implements BlockSource {
         return layout;
     }
 
+    /** The precision blocks are kept in. */
+    public WeightPrecision precision() {
+        return precision;
+    }
+
     @Override
     public Block acquire(String blockName) {
+        PackedBlock p = packed.get(blockName);
+        if (p != null) {
+            MaterialBlock copy = p.expand();
+            synchronized (this) {
+                workingCopies.put(copy, Boolean.TRUE);
+            }
+            return copy;
+        }
         Block b = blocks.get(blockName);
         if (b == null) {
             throw new IllegalArgumentException("no block named " + blockName);
@@ -111,21 +157,36 @@ public final class ResidentBlockSource implements BlockSource {
         return b;
     }
 
+    /** Frees a working copy (lighter precisions); float32: nothing to do. */
     @Override
     public void release(Block block) {
-        // resident: nothing to do
+        boolean copy;
+        synchronized (this) {
+            copy = workingCopies.remove(block) != null;
+        }
+        if (copy) {
+            ((MaterialBlock) block).free();
+        }
     }
 
-    /** Bytes of all blocks. */
+    /** Bytes of all resident blocks (packed sizes in a lighter precision; working copies not included). */
     public long bytes() {
-        return blocks.values().stream().mapToLong(Block::bytes).sum();
+        return blocks.values().stream().mapToLong(Block::bytes).sum()
+                + packed.values().stream().mapToLong(PackedBlock::bytes).sum();
     }
 
+    /** Frees every block, and the working copies not yet released. */
     @Override
     public void close() {
         for (Block b : blocks.values()) {
             ((MaterialBlock) b).free();
         }
         blocks.clear();
+        packed.values().forEach(PackedBlock::free);
+        packed.clear();
+        synchronized (this) {
+            workingCopies.keySet().forEach(b -> ((MaterialBlock) b).free());
+            workingCopies.clear();
+        }
     }
 }

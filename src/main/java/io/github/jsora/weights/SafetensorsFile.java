@@ -353,6 +353,20 @@ public final class SafetensorsFile implements Checkpoint {
         return out;
     }
 
+    /**
+     * Copies {@code dst.remaining()} stored bytes of tensor {@code name}, from byte {@code offset} of its data, into
+     * {@code dst} (through the mapping).
+     */
+    void readRaw(String name, long offset, ByteBuffer dst) {
+        TensorInfo t = info(name);
+        int len = dst.remaining();
+        if (offset < 0 || offset + len > t.byteLength()) {
+            throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + len) + ") of tensor \"" + name
+                    + "\" (" + t.byteLength() + " bytes) in " + path);
+        }
+        dst.put(bytes(t, t.begin() + offset, len));
+    }
+
     /** Reads a floating tensor into a new heap array (for small tensors). */
     public float[] loadFloats(String name) {
         TensorInfo t = info(name);
@@ -361,7 +375,8 @@ public final class SafetensorsFile implements Checkpoint {
         }
     }
 
-    private static void convert(DType dt, ByteBuffer bb, float[] f, int len) {
+    /** Converts {@code len} little-endian elements of a floating or integer type to floats. */
+    static void convert(DType dt, ByteBuffer bb, float[] f, int len) {
         switch (dt) {
             case F32 -> bb.asFloatBuffer().get(f, 0, len);
             case BF16 -> {

@@ -58,6 +58,22 @@ public final class SafetensorsWriter {
         return this;
     }
 
+    /** Writes the stored bytes of one tensor, little-endian, in order. */
+    @FunctionalInterface
+    interface ByteSource {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /**
+     * Adds a tensor whose bytes {@code source} produces when the file is written (one tensor at a time, so a
+     * converted checkpoint never sits in memory whole). The source must write exactly shape × dtype bytes.
+     */
+    SafetensorsWriter addStreamed(String name, DType dtype, int[] shape, ByteSource source) {
+        checkCount(name, count(shape), shape);
+        entries.add(new Entry(name, dtype, shape.clone(), source));
+        return this;
+    }
+
     public SafetensorsWriter metadata(String key, String value) {
         metadata.put(key, value);
         return this;
@@ -155,6 +171,29 @@ public final class SafetensorsWriter {
     }
 
     private static void writeData(OutputStream out, Entry e) throws IOException {
+        if (e.data instanceof ByteSource src) {
+            long want = count(e.shape) * e.dtype.bytes();
+            long[] written = {0};
+            OutputStream counting = new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    out.write(b);
+                    written[0]++;
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    written[0] += len;
+                }
+            };
+            src.writeTo(counting);
+            if (written[0] != want) {
+                throw new IllegalStateException("tensor \"" + e.name + "\": " + written[0] + " bytes written, "
+                        + e.dtype + java.util.Arrays.toString(e.shape) + " needs " + want);
+            }
+            return;
+        }
         int chunk = 1 << 16;
         if (e.dtype == DType.I64) {
             long[] d = (long[]) e.data;

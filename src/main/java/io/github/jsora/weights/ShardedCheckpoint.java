@@ -112,6 +112,11 @@ public final class ShardedCheckpoint implements Checkpoint {
         return shardOf.containsKey(name);
     }
 
+    /** The shard holding tensor {@code name}. @throws WeightFormatException when absent */
+    SafetensorsFile shardFor(String name) {
+        return shard(name);
+    }
+
     private SafetensorsFile shard(String name) {
         SafetensorsFile s = shardOf.get(name);
         if (s == null) {
