@@ -50,6 +50,8 @@ import io.github.jsora.weights.BlockLoadException;
 import io.github.jsora.weights.BlockStoreStats;
 import io.github.jsora.weights.Checkpoint;
 import io.github.jsora.weights.StagedBlockSource;
+import io.github.jsora.weights.WeightCache;
+import io.github.jsora.weights.WeightPrecision;
 import io.github.jsora.weights.WeightFormatException;
 
 /**
@@ -156,12 +158,17 @@ public final class VideoGenerator implements AutoCloseable {
         T5TextEncoder text = null;
         try {
             BlockLayout ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
-            this.ditSource = new StagedBlockSource(ckpt, ditLayout);
+            this.ditSource = new StagedBlockSource(ckpt, ditLayout, options.precision(GeneratorOptions.Model.DIT));
             StagedBlockSource[] vs = new StagedBlockSource[1];
-            v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout));
+            WeightPrecision vp = options.precision(GeneratorOptions.Model.VAE);
+            v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout, vp));
             this.vaeSource = vs[0];
+            WeightPrecision tp = options.precision(GeneratorOptions.Model.T5);
+            java.util.function.Function<Path, Checkpoint> t5Weights = options.weightCache().isPresent()
+                    && tp != WeightPrecision.FLOAT32
+                    ? dir -> WeightCache.open(dir, tp, options.weightCache().get()) : Checkpoint::open;
             text = T5TextEncoder.open(t5Dir, T5Tokenizer.Options.openSora().withMaxLength(ditConfig.modelMaxLength()),
-                    (c, layout) -> t5Source[0] = new StagedBlockSource(c, layout));
+                    (c, layout) -> t5Source[0] = new StagedBlockSource(c, layout, tp), t5Weights);
         } catch (RuntimeException e) {
             if (v != null) {
                 v.close();
@@ -243,8 +250,12 @@ public final class VideoGenerator implements AutoCloseable {
             throw new UncheckedIOException("cannot unpack the embedded demo model", e);
         }
         try {
-            return new VideoGenerator(dir, GeneratorOptions.builder().embeddingCache(
-                    options.embeddingCache().orElse(null)).build(), true, dir);
+            GeneratorOptions.Builder b = GeneratorOptions.builder().embeddingCache(options.embeddingCache().orElse(null))
+                    .weightCache(options.weightCache().orElse(null));
+            for (GeneratorOptions.Model m : GeneratorOptions.Model.values()) {
+                b.precision(m, options.precision(m));
+            }
+            return new VideoGenerator(dir, b.build(), true, dir);
         } catch (RuntimeException e) {
             deleteTree(dir);
             throw e;

@@ -89,6 +89,9 @@ public final class Main {
               --no-prepare        do not append the aesthetic score nor clean the prompt
               --save-latent FILE  also save the final latent (.safetensors) to decode again later
               --embedding-cache DIR  keep T5 outputs in DIR so a prompt is never encoded twice
+              --weights SPEC      keep weights in a lighter precision, e.g. t5=int8,dit=bf16 or bf16 (models t5,
+                                  dit, vae; f32, bf16, int8); expanded to float32 block by block when used
+              --weight-cache DIR  write T5 in its --weights precision once into DIR and read that copy later
               --overwrite         replace existing output files
 
             Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
@@ -165,6 +168,12 @@ public final class Main {
         GeneratorOptions.Builder g = GeneratorOptions.builder();
         if (o.embeddingCache != null) {
             g.embeddingCache(Path.of(o.embeddingCache));
+        }
+        if (o.weights != null) {
+            g.weights(o.weights);
+        }
+        if (o.weightCache != null) {
+            g.weightCache(Path.of(o.weightCache));
         }
         if (o.model == null) {
             return VideoGenerator.openDefault(g.build());
@@ -323,6 +332,8 @@ public final class Main {
         boolean noPrepare;
         String saveLatent;
         String embeddingCache;
+        String weights;
+        String weightCache;
         boolean overwrite;
 
         static Options parse(String[] args) {
@@ -374,6 +385,8 @@ public final class Main {
                 case "--threads" -> threads = parseInt(opt, v);
                 case "--save-latent" -> saveLatent = v;
                 case "--embedding-cache" -> embeddingCache = v;
+                case "--weights" -> weights = v;
+                case "--weight-cache" -> weightCache = v;
                 default -> throw new UsageException("unknown option " + opt);
             }
         }

@@ -67,6 +67,15 @@ public final class T5TextEncoder implements AutoCloseable {
      * @throws WeightFormatException naming the file when a file is missing or the weights do not fit the config
      */
     public static T5TextEncoder open(Path dir, T5Tokenizer.Options options, BlockSourceFactory sources) {
+        return open(dir, options, sources, Checkpoint::open);
+    }
+
+    /**
+     * {@link #open(Path, T5Tokenizer.Options, BlockSourceFactory)} reading the weights through {@code weights} (for
+     * example a converted copy in a lighter precision) instead of {@link Checkpoint#open} of the directory.
+     */
+    public static T5TextEncoder open(Path dir, T5Tokenizer.Options options, BlockSourceFactory sources,
+            java.util.function.Function<Path, Checkpoint> weights) {
         if (!Files.isDirectory(dir)) {
             throw new WeightFormatException(dir, "not a directory (expected a T5 checkpoint directory with "
                     + "config.json, spiece.model and safetensors weights)");
@@ -84,7 +93,7 @@ public final class T5TextEncoder implements AutoCloseable {
             LOG.info("tokenizer can emit ids up to {} but the encoder has {} embeddings; such ids are rejected",
                     tokenizer.idLimit() - 1, config.vocabSize());
         }
-        Checkpoint ckpt = Checkpoint.open(dir);
+        Checkpoint ckpt = weights.apply(dir);
         BlockSource src = null;
         try {
             BlockLayout layout = T5Encoder.layoutFor(config, ckpt);

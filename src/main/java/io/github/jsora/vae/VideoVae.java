@@ -107,7 +107,13 @@ public final class VideoVae implements AutoCloseable {
      */
     public static VideoVae open(Path path, java.util.function.BiFunction<Checkpoint, BlockLayout, ? extends BlockSource>
             sources) {
-        Checkpoint ckpt = Checkpoint.open(path);
+        return open(path, sources, Checkpoint::open);
+    }
+
+    /** {@link #open(Path, java.util.function.BiFunction)} reading the checkpoint through {@code weights}. */
+    public static VideoVae open(Path path, java.util.function.BiFunction<Checkpoint, BlockLayout, ? extends BlockSource>
+            sources, java.util.function.Function<Path, Checkpoint> weights) {
+        Checkpoint ckpt = weights.apply(path);
         BlockSource src = null;
         try {
             VaeConfig cfg = VaeConfig.of(ckpt);

@@ -18,14 +18,35 @@ public final class StagedBlockSource implements BlockSource {
     private final BlockLayout layout;
     private final long[] blockBytes;
     private final long totalBytes;
+    private final WeightPrecision precision;
     private volatile BlockStore store;
 
     /** Checks that every tensor of the layout is in the checkpoint with its shape and a floating dtype. */
     public StagedBlockSource(Checkpoint ckpt, BlockLayout layout) {
+        this(ckpt, layout, WeightPrecision.FLOAT32);
+    }
+
+    /**
+     * A source whose stores keep resident blocks in {@code precision} ({@link BlockStore.Options#withPrecision}),
+     * expanded to float32 working copies when acquired.
+     */
+    public StagedBlockSource(Checkpoint ckpt, BlockLayout layout, WeightPrecision precision) {
         this.ckpt = ckpt;
         this.layout = layout;
+        this.precision = precision;
         this.blockBytes = BlockStore.blockBytes(ckpt, layout);
-        this.totalBytes = Arrays.stream(blockBytes).sum();
+        if (precision == WeightPrecision.FLOAT32) {
+            this.totalBytes = Arrays.stream(blockBytes).sum();
+        } else {
+            // every block packed, plus the float32 working copy of the one computing
+            this.totalBytes = Arrays.stream(BlockStore.blockBytes(ckpt, layout, precision)).sum()
+                    + Arrays.stream(blockBytes).max().orElse(0);
+        }
+    }
+
+    /** The precision resident blocks are kept in. */
+    public WeightPrecision precision() {
+        return precision;
     }
 
     /** The checkpoint the blocks come from. */
@@ -33,7 +54,7 @@ public final class StagedBlockSource implements BlockSource {
         return ckpt;
     }
 
-    /** Bytes of every block once materialised (float32). */
+    /** Bytes of the whole model resident (packed when the precision is lighter, with one float32 working copy). */
     public long totalBytes() {
         return totalBytes;
     }
@@ -49,10 +70,12 @@ public final class StagedBlockSource implements BlockSource {
     }
 
     /**
-     * Puts a store with these options behind the source; keeps the current one (and its resident blocks) when the
+     * Puts a store with these options (in this source's precision) behind the source; keeps the current one
+     * (and its resident blocks) when the
      * options are the same, else closes it first.
      */
-    public synchronized void open(BlockStore.Options options) {
+    public synchronized void open(BlockStore.Options requested) {
+        BlockStore.Options options = requested.withPrecision(precision);
         BlockStore s = store;
         if (s != null && s.options().equals(options)) {
             s.resetStats();

@@ -38,8 +38,8 @@ import io.github.jsora.video.VideoReaders;
  * Defaults: 144p 9:16 (256×144), 17 frames, 2 steps, seed 1, unlimited budget, output to a temporary {@code .avi}
  * (deleted after the run unless {@code --out} is given). An option not listed above, {@code --some-name VALUE},
  * calls {@code GenerationRequest.Builder.someName(VALUE)} when the builder has such a method with one String, long,
- * int, double or boolean parameter, so new request options need no change here; {@code --weights SPEC} goes that
- * way ({@code weights(String)}) and fails with a message while the library has no such option. {@code --repeat N}
+ * int, double or boolean parameter, so new request options need no change here; {@code --weights SPEC} and
+ * {@code --weight-cache DIR} go to {@code GeneratorOptions}. {@code --repeat N}
  * runs N generations of the same request in one generator and reports each; {@code --trace} writes every
  * reading (with the stage it fell in) to a CSV.
  *
@@ -208,6 +208,8 @@ public final class MemoryRun {
         int repeat = 1;
         Path out;
         Path trace;
+        String weights;
+        Path weightCache;
         final List<Consumer<GenerationRequest.Builder>> actions = new ArrayList<>();
         final List<String> options = new ArrayList<>();
 
@@ -265,6 +267,8 @@ public final class MemoryRun {
                 }
                 case "--out" -> s.out = Path.of(v);
                 case "--trace" -> s.trace = Path.of(v);
+                case "--weights" -> s.weights = v;
+                case "--weight-cache" -> s.weightCache = Path.of(v);
                 default -> s.actions.add(builderOption(opt, v));
             }
         }
@@ -316,10 +320,6 @@ public final class MemoryRun {
                 }
             };
         }
-        if (opt.equals("--weights")) {
-            throw new IllegalArgumentException("--weights " + value + ": this jsora has no weights option yet "
-                    + "(GenerationRequest.Builder has no weights(String) method); the spec was not applied");
-        }
         throw new IllegalArgumentException("unknown option " + opt + ": neither a MemoryRun option nor a "
                 + "GenerationRequest.Builder method " + name + "(String|long|int|double|boolean)");
     }
@@ -338,7 +338,14 @@ public final class MemoryRun {
         List<Row> rows = new ArrayList<>();
         try (Sampler sampler = new Sampler()) {
             long t0 = sampler.take().nanos();
-            try (VideoGenerator gen = VideoGenerator.open(s.modelDir)) {
+            io.github.jsora.GeneratorOptions.Builder go = io.github.jsora.GeneratorOptions.builder();
+            if (s.weights != null) {
+                go.weights(s.weights);
+            }
+            if (s.weightCache != null) {
+                go.weightCache(s.weightCache);
+            }
+            try (VideoGenerator gen = VideoGenerator.open(s.modelDir, go.build())) {
                 long t1 = sampler.take().nanos();
                 // after opening: jsora sets JavaCPP's limits before JavaCPP loads, which this line would do first
                 System.out.printf(Locale.ROOT, "MemoryRun %s: heap max %d MiB, JavaCPP maxBytes %d, maxPhysicalBytes "
