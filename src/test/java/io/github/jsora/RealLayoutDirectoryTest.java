@@ -55,6 +55,8 @@ class RealLayoutDirectoryTest {
             org.junit.jupiter.api.Assertions.assertTrue(small.getMessage().contains("1048576"), small.getMessage());
             GenerationRequest streamed = r.toBuilder().leapAt(1).tdtmSteps(1).build();
             Video b = gen.generate(streamed.toBuilder().memoryBudget(gen.minimumBudget(streamed)).build());
+            org.junit.jupiter.api.Assertions.assertTrue(b.stats().peakNativeBytes() <= gen.minimumBudget(streamed),
+                    "jsora's count stays within the budget: " + b.stats());
             assertEquals(2, b.stats().modelEvaluations());
             Video c = gen.generate(r);
             assertArrayEquals(a.frames().get(16).toRgbBytes(), c.frames().get(16).toRgbBytes());
