@@ -6,7 +6,7 @@ import java.util.Arrays;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.memory.pointers.PagedPointer;
 
 /**
  * A weight kept in a smaller form than float32, in native memory: bfloat16 (2 bytes an element) or int8 with one
@@ -65,8 +65,10 @@ public final class PackedWeight implements AutoCloseable {
     private final int rows;
     private final int rowLength;
     private final long elements;
-    private final BytePointer data;    // elements × format.elementBytes
-    private final FloatPointer scales; // INT8: rows floats; BF16: null
+    private final BytePointer data;    // elements × format.elementBytes, in dataMemory
+    private final FloatPointer scales; // INT8: rows floats in scaleMemory; BF16: null
+    private final Tensor dataMemory;   // the bytes live in tensor memory: the arena's slabs, counted there
+    private final Tensor scaleMemory;
     private final long bytes;
     private volatile boolean closed;
 
@@ -86,26 +88,24 @@ public final class PackedWeight implements AutoCloseable {
         }
         this.rowLength = (int) rl;
         this.bytes = format.bytes(shape);
-        NativeMemory.reserve(bytes, "a packed " + format + " weight " + Arrays.toString(shape));
-        BytePointer d = null;
-        FloatPointer s = null;
+        // Allocated as (zeroed) float tensors so that the memory comes from NativeArena like every tensor's:
+        // counted, and unmapped when freed instead of fragmenting the C heap.
+        long dataBytes = elements * format.elementBytes;
+        Tensor d = Tensor.zeros(Math.toIntExact((dataBytes + Float.BYTES - 1) / Float.BYTES));
+        Tensor s = null;
         try {
-            long dataBytes = elements * format.elementBytes;
-            d = new BytePointer(dataBytes);
-            Pointer.memset(d, 0, dataBytes);
             if (format == Format.INT8) {
-                s = new FloatPointer(rows);
-                Pointer.memset(s, 0, (long) rows * Float.BYTES);
+                s = Tensor.zeros(rows);
             }
         } catch (RuntimeException | Error e) {
-            if (d != null) {
-                d.close();
-            }
-            NativeMemory.release(bytes);
+            d.close();
             throw e;
         }
-        this.data = d;
-        this.scales = s;
+        this.dataMemory = d;
+        this.scaleMemory = s;
+        this.data = new BytePointer(new PagedPointer(d.address())).capacity(dataBytes).limit(dataBytes);
+        this.scales = s == null ? null
+                : new FloatPointer(new PagedPointer(s.address())).capacity(rows).limit(rows);
     }
 
     /** Rows of a shape: its dimension 0. */
@@ -402,11 +402,10 @@ public final class PackedWeight implements AutoCloseable {
             }
             closed = true;
         }
-        data.close();
-        if (scales != null) {
-            scales.close();
+        dataMemory.close();
+        if (scaleMemory != null) {
+            scaleMemory.close();
         }
-        NativeMemory.release(bytes);
     }
 
     @Override
