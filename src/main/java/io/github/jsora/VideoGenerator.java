@@ -92,10 +92,16 @@ import io.github.jsora.weights.WeightFormatException;
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
  * Instances share no mutable state except the process-wide compute thread count, which a request's
- * {@code threads} option sets for the JVM ({@link Parallel#setThreads}). Model weights are memory-mapped; with a
- * memory budget, transformer blocks are streamed by a {@link BlockStore} (the budget bounds the block memory of
- * whichever model is running: T5 blocks are freed before denoising starts). Close the generator to free native
- * memory and unmap the files.
+ * {@code threads} option sets for the JVM ({@link Parallel#setThreads}), and the process-wide native memory account
+ * ({@link NativeMemory}), whose hard limit is the running request's budget.
+ *
+ * <p>Memory: one budget (the request's {@link GenerationRequest.Builder#memoryBudget}, else
+ * {@link #defaultBudget()}, chosen from the memory available at open time) bounds everything jsora allocates. Per
+ * request a plan decides, before any work, which models stay resident across stages and requests and how the others
+ * stream block by block under the rest ({@link #minimumBudget} is the least that works); weights are read with
+ * positional reads (the mapping serves headers and the small null caption). Prompt embeddings are cached (in memory, and on disk
+ * with {@link GeneratorOptions.Builder#embeddingCache}). Close the generator to free native memory and unmap the
+ * files.
  */
 public final class VideoGenerator implements AutoCloseable {
 
