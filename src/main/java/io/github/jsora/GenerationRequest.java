@@ -1,5 +1,6 @@
 package io.github.jsora;
 
+import io.github.jsora.sampling.LeapStrategy;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.OptionalLong;
@@ -35,6 +36,7 @@ public final class GenerationRequest {
     private final double fps;
     private final LeapMode leapMode;
     private final int leapStep;
+    private final LeapStrategy.Dynamic dynamicLeap;
     private final int tdtmSteps;
     private final long memoryBudgetBytes;
     private final int threads;
@@ -55,6 +57,7 @@ public final class GenerationRequest {
         this.fps = b.fps;
         this.leapMode = b.leapMode;
         this.leapStep = b.leapStep;
+        this.dynamicLeap = b.dynamicLeap;
         this.tdtmSteps = b.tdtmSteps;
         this.memoryBudgetBytes = b.memoryBudgetBytes;
         this.threads = b.threads;
@@ -82,6 +85,7 @@ public final class GenerationRequest {
         b.fps = fps;
         b.leapMode = leapMode;
         b.leapStep = leapStep;
+        b.dynamicLeap = dynamicLeap;
         b.tdtmSteps = tdtmSteps;
         b.memoryBudgetBytes = memoryBudgetBytes;
         b.threads = threads;
@@ -136,6 +140,15 @@ public final class GenerationRequest {
         return leapMode;
     }
 
+    /** The sampler's leap strategy for this request (the dynamic rule with its parameters when dynamic). */
+    public LeapStrategy leapStrategy() {
+        return switch (leapMode) {
+            case OFF -> LeapStrategy.off();
+            case FIXED -> LeapStrategy.fixed(leapStep);
+            case DYNAMIC -> dynamicLeap;
+        };
+    }
+
     /** For {@link LeapMode#FIXED}: the 0-based step index at which the leap is taken. */
     public int leapStep() {
         return leapStep;
@@ -185,7 +198,10 @@ public final class GenerationRequest {
                 + "lpl=%s tdtm=%d budget=%s threads=%s preparePrompt=%b%s", prompt,
                 negativePrompt == null ? "" : " negative=\"" + negativePrompt + "\"",
                 seed == null ? "random" : seed.toString(), steps, cfgScale, frames, width, height, fps,
-                leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode.name().toLowerCase(Locale.ROOT),
+                leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode == LeapMode.DYNAMIC
+                        && !dynamicLeap.equals(LeapStrategy.dynamic()) ? "dynamic(minStep " + dynamicLeap.minStep()
+                        + ", tolerance " + dynamicLeap.tolerance() + ", patience " + dynamicLeap.patience() + ")"
+                        : leapMode.name().toLowerCase(Locale.ROOT),
                 tdtmSteps, memoryBudgetBytes == 0 ? "default" : memoryBudgetBytes + "B",
                 threads == 0 ? "auto" : Integer.toString(threads), preparePrompt,
                 inferenceScriptMask == null ? "" : " inferenceScriptMask=" + inferenceScriptMask)
@@ -213,6 +229,7 @@ public final class GenerationRequest {
         private double fps = 24;
         private LeapMode leapMode = LeapMode.OFF;
         private int leapStep = -1;
+        private LeapStrategy.Dynamic dynamicLeap;
         private int tdtmSteps = 0;
         private long memoryBudgetBytes = 0;
         private int threads = 0;
@@ -350,6 +367,7 @@ public final class GenerationRequest {
         public Builder noLeap() {
             this.leapMode = LeapMode.OFF;
             this.leapStep = -1;
+            this.dynamicLeap = null;
             return this;
         }
 
@@ -360,11 +378,24 @@ public final class GenerationRequest {
             }
             this.leapMode = LeapMode.FIXED;
             this.leapStep = step;
+            this.dynamicLeap = null;
             return this;
         }
 
-        /** Dynamic LPL with the authors' defaults. */
+        /** Dynamic LPL with the authors' defaults (minimum step 14, tolerance 1e-3, patience 3). */
         public Builder dynamicLeap() {
+            return dynamicLeap(LeapStrategy.Dynamic.DEFAULT_MIN_STEP, LeapStrategy.Dynamic.DEFAULT_TOLERANCE,
+                    LeapStrategy.Dynamic.DEFAULT_PATIENCE);
+        }
+
+        /**
+         * Dynamic LPL: from step {@code minStep} on, leap once the similarity of successive velocities has not
+         * improved by more than {@code tolerance} for {@code patience} steps (see {@link LeapStrategy.Dynamic}).
+         *
+         * @throws IllegalArgumentException for a negative step, a negative or non-finite tolerance, or patience < 1
+         */
+        public Builder dynamicLeap(int minStep, double tolerance, int patience) {
+            this.dynamicLeap = new LeapStrategy.Dynamic(minStep, tolerance, patience, 0, 0, 0);
             this.leapMode = LeapMode.DYNAMIC;
             this.leapStep = -1;
             return this;

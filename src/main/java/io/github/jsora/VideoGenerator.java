@@ -569,11 +569,7 @@ public final class VideoGenerator implements AutoCloseable {
             int w = r.width();
             int f = r.frames();
             int[] latentShape = vae.latentShape(1, f, h, w);
-            LeapStrategy leap = switch (r.leapMode()) {
-                case OFF -> LeapStrategy.off();
-                case FIXED -> LeapStrategy.fixed(r.leapStep());
-                case DYNAMIC -> LeapStrategy.dynamic();
-            };
+            LeapStrategy leap = r.leapStrategy();
             SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
                     .videoSize(h, w).numFrames(f).leap(leap);
             r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));

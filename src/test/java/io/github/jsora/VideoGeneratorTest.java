@@ -387,4 +387,18 @@ class VideoGeneratorTest {
     /** Measured on the demo model (3 steps, seed 21, 2 threads): bf16 60.8 dB, int8 54.6 dB; floors 3 dB below. */
     private static final double BF16_MIN_PSNR = 57.8;
     private static final double INT8_MIN_PSNR = 51.6;
+
+    @Test
+    void dynamicLeapParametersReachTheSampler() {
+        // tolerance 1: no similarity can improve on 0 by more than 1, so with patience 1 the rule leaps at the first
+        // step that has a predecessor (step 1): 2 evaluations
+        Video eager = gen.generate(quick(3).steps(6).dynamicLeap(0, 1.0, 1).build());
+        assertEquals(2, eager.stats().modelEvaluations(), eager.stats().toString());
+        assertEquals(1, eager.stats().leapStep().getAsInt());
+        // the authors' defaults start at step 14: a 6-step run never leaps
+        Video defaults = gen.generate(quick(3).steps(6).dynamicLeap().build());
+        assertEquals(6, defaults.stats().modelEvaluations(), defaults.stats().toString());
+        assertThrows(IllegalArgumentException.class, () -> quick(3).dynamicLeap(-1, 1e-3, 3));
+        assertTrue(quick(3).dynamicLeap(2, 0.01, 4).build().toString().contains("dynamic(minStep 2"));
+    }
 }

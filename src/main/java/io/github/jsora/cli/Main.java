@@ -80,7 +80,8 @@ public final class Main {
               --resolution NAME   144p, 240p, 360p, 480p or 720p, with --aspect H:W (default 9:16)
               --fps X             frame rate (default 24)
               --negative TEXT     negative prompt
-              --lpl N|dynamic     Linear Proportional Leap at step N (0-based), or chosen at run time
+              --lpl N|dynamic     Linear Proportional Leap at step N (0-based), or chosen at run time;
+                                  dynamic:MIN,TOL,PATIENCE sets the rule's parameters (default 14,0.001,3)
               --tdtm K            temporal token merging for the first K steps
               --budget BYTES      memory budget for everything jsora allocates (model blocks of all three models,
                                   activations, caches), e.g. 2GiB, 500MB (default: chosen from the memory
@@ -427,6 +428,19 @@ public final class Main {
             if (lpl != null) {
                 if (lpl.equalsIgnoreCase("dynamic")) {
                     b.dynamicLeap();
+                } else if (lpl.toLowerCase(java.util.Locale.ROOT).startsWith("dynamic:")) {
+                    String[] p = lpl.substring(8).split(",", -1);
+                    if (p.length != 3) {
+                        throw new UsageException("--lpl dynamic:MIN_STEP,TOLERANCE,PATIENCE needs three values, found '"
+                                + lpl + "'");
+                    }
+                    double tol;
+                    try {
+                        tol = Double.parseDouble(p[1].trim());
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("--lpl " + lpl + ": tolerance '" + p[1] + "' is not a number");
+                    }
+                    b.dynamicLeap(parseInt("--lpl min step", p[0].trim()), tol, parseInt("--lpl patience", p[2].trim()));
                 } else {
                     b.leapAt(parseInt("--lpl", lpl));
                 }

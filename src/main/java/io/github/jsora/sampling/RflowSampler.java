@@ -272,6 +272,11 @@ public final class RflowSampler {
             return o[1];
         }
 
+        /** Classifier-free guidance: {@code u + s·(c − u)} (the one place the formula is written). */
+        private static float guided(float cond, float uncond, float scale) {
+            return uncond + scale * (cond - uncond);
+        }
+
         /** The guided velocity of slice [b, c, f] ([H, W]) into dst. */
         private void guidedSlice(Tensor out, int outChannels, int b, int c, int f, float[] dst) {
             long outSample = (long) outChannels * frames * frameSize;
@@ -284,7 +289,7 @@ public final class RflowSampler {
             out.read(b * outSample + inner, dst, 0, n);
             out.read((batch + b) * outSample + inner, u, 0, n);
             for (int k = 0; k < n; k++) {
-                dst[k] = u[k] + cfg * (dst[k] - u[k]);
+                dst[k] = guided(dst[k], u[k], cfg);
             }
         }
 
@@ -303,7 +308,7 @@ public final class RflowSampler {
                     z.read(zBase + p, bufZ, 0, len);
                     for (int k = 0; k < len; k++) {
                         float u = bufB[k];
-                        float v = u + cfg * (bufA[k] - u);
+                        float v = guided(bufA[k], u, cfg);
                         finite &= Float.isFinite(v);
                         bufZ[k] = bufZ[k] + v * dt;
                     }
