@@ -476,6 +476,12 @@ public final class VideoGenerator implements AutoCloseable {
             this.request = r;
             this.listener = listener == null ? GenerationListener.NONE : listener;
             this.budget = r.memoryBudgetBytes() > 0 ? r.memoryBudgetBytes() : defaultBudget;
+            long avail = SystemMemory.availableBytes();
+            if (r.memoryBudgetBytes() > 0 && avail > 0 && budget > avail + NativeMemory.liveBytes()) {
+                LOG.warn("memory budget {} is more than the machine has available now ({} free plus {} held by "
+                        + "jsora): the plan may keep more resident than fits, and the kernel may stop the process",
+                        NativeMemory.mib(budget), NativeMemory.mib(avail), NativeMemory.mib(NativeMemory.liveBytes()));
+            }
             if (budget > SystemMemory.javaCppCap()) {
                 throw new MemoryBudgetException(budget, -1, "JavaCPP's org.bytedeco.javacpp.maxphysicalbytes ("
                         + NativeMemory.javaCppPhysicalLimit() + " bytes, set before jsora loaded) stops "
