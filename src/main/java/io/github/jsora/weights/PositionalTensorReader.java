@@ -75,8 +75,8 @@ final class PositionalTensorReader implements AutoCloseable {
         return null;
     }
 
-    /** Reads a floating tensor, converted to float32, into {@code dst} (same element count). */
-    synchronized void readInto(String name, Tensor dst) {
+    /** The file holding tensor {@code name}. @throws IllegalStateException after close */
+    private SafetensorsFile fileOf(String name) {
         if (closed) {
             throw new IllegalStateException("reader of " + ckpt.source() + " is closed");
         }
@@ -84,6 +84,12 @@ final class PositionalTensorReader implements AutoCloseable {
         if (file == null) {
             throw new WeightFormatException(ckpt.source(), "no tensor named \"" + name + "\"");
         }
+        return file;
+    }
+
+    /** Reads a floating tensor, converted to float32, into {@code dst} (same element count). */
+    synchronized void readInto(String name, Tensor dst) {
+        SafetensorsFile file = fileOf(name);
         TensorInfo t = file.info(name);
         if (!t.dtype().isFloating()) {
             throw new WeightFormatException(file.source(), "tensor \"" + name + "\" is " + t.dtype()
@@ -113,13 +119,7 @@ final class PositionalTensorReader implements AutoCloseable {
      * {@code dst} with positional reads (no conversion).
      */
     synchronized void readRaw(String name, long offset, ByteBuffer dst) {
-        if (closed) {
-            throw new IllegalStateException("reader of " + ckpt.source() + " is closed");
-        }
-        SafetensorsFile file = shardOf == null ? (SafetensorsFile) ckpt : shardOf.get(name);
-        if (file == null) {
-            throw new WeightFormatException(ckpt.source(), "no tensor named \"" + name + "\"");
-        }
+        SafetensorsFile file = fileOf(name);
         TensorInfo t = file.info(name);
         if (offset < 0 || offset + dst.remaining() > t.byteLength()) {
             throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + dst.remaining()) + ") of tensor \""

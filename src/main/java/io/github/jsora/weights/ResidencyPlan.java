@@ -98,22 +98,7 @@ public final class ResidencyPlan {
                     + " bytes). Raise the budget to at least " + need + " bytes"
                     + (prefetchDepth > 0 ? " or disable prefetch (needs " + max(sizes) + " bytes)" : ""));
         }
-        int n = sizes.length;
-        boolean[] resident = new boolean[n];
-        long residentSum = 0;
-        for (int i = 0; i < n; i++) {
-            List<Long> streamedAfter = new ArrayList<>();
-            for (int j = 0; j < n; j++) {
-                if (j != i && !resident[j]) {
-                    streamedAfter.add(sizes[j]);
-                }
-            }
-            long reserve = largestSum(streamedAfter, prefetchDepth + 1);
-            if (residentSum + sizes[i] + reserve <= budgetBytes) {
-                resident[i] = true;
-                residentSum += sizes[i];
-            }
-        }
+        boolean[] resident = firstFit(sizes, sizes, 0, prefetchDepth + 1, budgetBytes);
         return new ResidencyPlan(budgetBytes, prefetchDepth, names, sizes, resident);
     }
 
@@ -160,26 +145,38 @@ public final class ResidencyPlan {
                     + " need " + need + " bytes (" + mib(need) + "). Raise the budget to at least " + need
                     + " bytes");
         }
+        boolean[] resident = firstFit(packedSizes, workingSizes, maxWorking, prefetchDepth, budgetBytes);
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            sizes[i] = resident[i] ? packedSizes[i] : workingSizes[i];
+        }
+        return new ResidencyPlan(budgetBytes, prefetchDepth, names, sizes, resident, workingSizes);
+    }
+
+    /**
+     * First fit in layout order: block i becomes resident (costing {@code residentCost[i]}) when the resident blocks
+     * so far, plus block i, plus the reserve for the blocks still streamed ({@code fixedReserve} plus the
+     * {@code streamedInReserve} largest {@code streamedCost} of the other streamed blocks) fit the budget.
+     */
+    private static boolean[] firstFit(long[] residentCost, long[] streamedCost, long fixedReserve,
+            int streamedInReserve, long budgetBytes) {
+        int n = residentCost.length;
         boolean[] resident = new boolean[n];
         long residentSum = 0;
         for (int i = 0; i < n; i++) {
             List<Long> streamedAfter = new ArrayList<>();
             for (int j = 0; j < n; j++) {
                 if (j != i && !resident[j]) {
-                    streamedAfter.add(workingSizes[j]);
+                    streamedAfter.add(streamedCost[j]);
                 }
             }
-            long reserve = maxWorking + largestSum(streamedAfter, prefetchDepth);
-            if (residentSum + packedSizes[i] + reserve <= budgetBytes) {
+            long reserve = fixedReserve + largestSum(streamedAfter, streamedInReserve);
+            if (residentSum + residentCost[i] + reserve <= budgetBytes) {
                 resident[i] = true;
-                residentSum += packedSizes[i];
+                residentSum += residentCost[i];
             }
         }
-        long[] sizes = new long[n];
-        for (int i = 0; i < n; i++) {
-            sizes[i] = resident[i] ? packedSizes[i] : workingSizes[i];
-        }
-        return new ResidencyPlan(budgetBytes, prefetchDepth, names, sizes, resident, workingSizes);
+        return resident;
     }
 
     /** The smallest budget a plan accepts: the {@code 1 + prefetchDepth} largest blocks together. */
