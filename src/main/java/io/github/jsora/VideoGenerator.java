@@ -476,8 +476,8 @@ public final class VideoGenerator implements AutoCloseable {
             this.request = r;
             this.listener = listener == null ? GenerationListener.NONE : listener;
             this.budget = r.memoryBudgetBytes() > 0 ? r.memoryBudgetBytes() : defaultBudget;
-            long avail = SystemMemory.availableBytes();
-            if (r.memoryBudgetBytes() > 0 && avail > 0 && budget > avail + NativeMemory.liveBytes()) {
+            long avail = r.memoryBudgetBytes() > 0 ? SystemMemory.availableBytes() : -1; // the default fits already
+            if (avail > 0 && budget > avail + NativeMemory.liveBytes()) {
                 LOG.warn("memory budget {} is more than the machine has available now ({} free plus {} held by "
                         + "jsora): the plan may keep more resident than fits, and the kernel may stop the process",
                         NativeMemory.mib(budget), NativeMemory.mib(avail), NativeMemory.mib(NativeMemory.liveBytes()));
@@ -522,9 +522,9 @@ public final class VideoGenerator implements AutoCloseable {
          * Plans memory for the request (before any work) and makes the plan's limit the hard limit of jsora's
          * native memory until {@link #end()}.
          */
-        void begin(int[] latentShape, int frames, int height, int width, boolean merging) {
+        void begin(int[] latentShape, int frames, boolean merging) {
             current = token;
-            plan = planFor(budget, latentShape, frames, height, width, merging);
+            plan = planFor(budget, latentShape, frames, merging);
             LOG.info("{}", plan);
             for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
                 StagedBlockSource src = source(s);
@@ -537,7 +537,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         void end() {
-            peakNative = Math.max(peakNative, NativeMemory.peakBytes());
+            notePeak();
             if (plan != null) {
                 NativeMemory.setLimit(previousLimit);
             }
@@ -585,12 +585,12 @@ public final class VideoGenerator implements AutoCloseable {
                 givenNoise.requireShape("initial noise", latentShape);
             }
             if (plan == null) {
-                begin(latentShape, f, h, w, r.tdtmSteps() > 0);
+                begin(latentShape, f, r.tdtmSteps() > 0);
             }
             try {
                 return budgeted(() -> denoise(r, latentShape, options));
             } finally {
-                checkLeftover();
+                notePeak();
             }
         }
 
@@ -639,7 +639,7 @@ public final class VideoGenerator implements AutoCloseable {
                     : List.of(r.prompt(), r.negativePrompt());
             TokenizedBatch tokens = tok.encode(prompts);
             probe.tokens(tokens);
-            String key = cacheKey(tokens);
+            String key = tokens.key();
             GuidanceCaptions cached = promptCache.get(key);
             GuidanceCaptions pair;
             if (cached != null) {
@@ -688,9 +688,7 @@ public final class VideoGenerator implements AutoCloseable {
         void decode(Latent latent, java.util.function.Consumer<Frame> sink) {
             Tensor z = latent.tensor();
             if (plan == null) {
-                int[] s = z.shape();
-                int f = vae.config().spatialFactor();
-                begin(s, latent.frames(), s.length == 5 ? s[3] * f : 1, s.length == 5 ? s[4] * f : 1, false);
+                begin(z.shape(), latent.frames(), false);
             }
             try {
                 budgeted(() -> {
@@ -698,7 +696,7 @@ public final class VideoGenerator implements AutoCloseable {
                     return null;
                 });
             } finally {
-                checkLeftover();
+                notePeak();
             }
         }
 
@@ -741,7 +739,8 @@ public final class VideoGenerator implements AutoCloseable {
             }
         }
 
-        private void checkLeftover() {
+        /** Takes the native peak so far into the run's stats (read before {@link #end()} by the callers). */
+        private void notePeak() {
             peakNative = Math.max(peakNative, NativeMemory.peakBytes());
         }
 
@@ -804,7 +803,7 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /** The memory plan of a request at this geometry. */
-    private MemoryPlan planFor(long budget, int[] latentShape, int frames, int height, int width, boolean merging) {
+    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging) {
         long[] carried = new long[1];
         Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, carried);
         return MemoryPlan.plan(budget, carried[0], needs);
@@ -836,15 +835,6 @@ public final class VideoGenerator implements AutoCloseable {
     private static MemoryPlan.StageNeeds needs(String model, StagedBlockSource src, long activations) {
         return new MemoryPlan.StageNeeds(model, src.totalBytes(), src.requiredBudget(1), src.requiredBudget(0),
                 activations);
-    }
-
-    private static String cacheKey(TokenizedBatch tokens) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < tokens.batch(); i++) {
-            b.append(java.util.Arrays.toString(tokens.ids(i))).append(java.util.Arrays.toString(tokens.mask(i)))
-                    .append('|');
-        }
-        return b.toString();
     }
 
     private void cache(String key, GuidanceCaptions pair) {

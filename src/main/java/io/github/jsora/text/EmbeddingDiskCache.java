@@ -74,7 +74,7 @@ public final class EmbeddingDiskCache {
             return null;
         }
         try (SafetensorsFile st = SafetensorsFile.open(f)) {
-            if (!identity.equals(st.metadata().get("identity")) || !tokenText(tokens).equals(st.metadata().get("tokens"))
+            if (!identity.equals(st.metadata().get("identity")) || !tokens.key().equals(st.metadata().get("tokens"))
                     || !Arrays.equals(st.info("y").shape(), new int[] {tokens.batch(), 1, tokens.length(), dModel})) {
                 LOG.debug("embedding cache entry {} is for another model or prompt; ignored", f);
                 return null;
@@ -90,7 +90,7 @@ public final class EmbeddingDiskCache {
     public void store(TokenizedBatch tokens, Tensor y) {
         Path f = file(tokens);
         try {
-            new SafetensorsWriter().add("y", y).metadata("identity", identity).metadata("tokens", tokenText(tokens))
+            new SafetensorsWriter().add("y", y).metadata("identity", identity).metadata("tokens", tokens.key())
                     .write(f, true);
         } catch (IOException e) {
             LOG.warn("cannot write embedding cache entry {}: {}", f, e.getMessage());
@@ -98,7 +98,7 @@ public final class EmbeddingDiskCache {
     }
 
     private Path file(TokenizedBatch tokens) {
-        return dir.resolve("t5-" + sha256((identity + tokenText(tokens)).getBytes(StandardCharsets.UTF_8))
+        return dir.resolve("t5-" + sha256((identity + tokens.key()).getBytes(StandardCharsets.UTF_8))
                 + ".safetensors");
     }
 
@@ -108,13 +108,5 @@ public final class EmbeddingDiskCache {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-    }
-
-    private static String tokenText(TokenizedBatch tokens) {
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < tokens.batch(); i++) {
-            b.append(Arrays.toString(tokens.ids(i))).append('/').append(Arrays.toString(tokens.mask(i))).append(';');
-        }
-        return b.toString();
     }
 }

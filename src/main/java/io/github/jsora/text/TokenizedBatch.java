@@ -68,6 +68,16 @@ public record TokenizedBatch(int[][] inputIds, int[][] attentionMask) {
         return inputIds.length == 0 ? 0 : inputIds[0].length;
     }
 
+    /** Every row's ids and mask as text: equal for equal batches, a key for caches of encoder outputs. */
+    public String key() {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < inputIds.length; i++) {
+            b.append(java.util.Arrays.toString(inputIds[i])).append('/')
+                    .append(java.util.Arrays.toString(attentionMask[i])).append(';');
+        }
+        return b.toString();
+    }
+
     /** Number of real tokens (mask 1) per row. */
     public int[] lengths() {
         int[] n = new int[inputIds.length];

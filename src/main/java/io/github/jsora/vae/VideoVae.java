@@ -199,6 +199,7 @@ public final class VideoVae implements AutoCloseable {
         long spatial = 0;
         long temporal = 0;
         long maxTemporalCh = 0;
+        long maxSpatialCh = 0;
         for (BlockLayout.BlockSpec b : weights.layout().blocks()) {
             for (Map.Entry<String, int[]> e : b.tensors().entrySet()) {
                 String n = e.getKey();
@@ -210,6 +211,7 @@ public final class VideoVae implements AutoCloseable {
                 long in = sh[1];
                 long live = Math.max(2 * in + out, in + 2 * out);
                 if (n.startsWith(VaeLayout.SD)) {
+                    maxSpatialCh = Math.max(maxSpatialCh, Math.max(in, out));
                     long scale = 1;
                     int up = n.indexOf("up_blocks.");
                     if (up >= 0) {
@@ -228,7 +230,7 @@ public final class VideoVae implements AutoCloseable {
         }
         long chunkIo = tz * latentShape[1] * h * w + maxTemporalCh * nf * h * w       // scaled latent, temporal out
                 + nb * maxTemporalCh * h * w + nb * config.spatial().outChannels() * h * f * w * f;
-        long attention = 5 * nb * h * w * 512 + 2 * (h * w) * (h * w);
+        long attention = 5 * nb * h * w * maxSpatialCh + 2 * (h * w) * (h * w);   // q, kᵀ, v, o, x; scores
         long im2col = 16L << 20;
         return (Math.max(spatial + attention, temporal) + chunkIo + im2col) * Float.BYTES;
     }
