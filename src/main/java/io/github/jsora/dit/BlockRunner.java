@@ -2,6 +2,7 @@ package io.github.jsora.dit;
 
 import io.github.jsora.tensor.Attention;
 import io.github.jsora.tensor.StageTimer;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 
@@ -192,7 +193,7 @@ final class BlockRunner {
      * The final layer with the {@value Stdit3#FINAL} block: t-modulated LayerNorm of w.x, the linear layer to
      * [allRows, pv·out] and the unpatchify into {@code out} [B, out_channels, T, H, W] (padding cropped).
      */
-    void finalLayer(Block f, InputGeometry g, Workspace w, Tensor out, ActivationProbe probe) {
+    void finalLayer(Block f, InputGeometry g, Workspace w, Tensor out, Tap probe) {
         int b = g.b;
         int c = cfg.hiddenSize();
         int fc = Modulation.FINAL_SLOTS * c;

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.StageTimer;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 
@@ -36,7 +37,7 @@ final class Embedders {
      *
      * @return the rotary frequencies [head_dim / 2]
      */
-    float[] embed(Block e, Stdit3Input in, InputGeometry g, Workspace w, ActivationProbe probe, boolean ropeStored) {
+    float[] embed(Block e, Stdit3Input in, InputGeometry g, Workspace w, Tap probe, boolean ropeStored) {
         int b = g.b;
         int c = cfg.hiddenSize();
 
@@ -105,7 +106,7 @@ final class Embedders {
     }
 
     /** Caption: y_proj on all tokens, then the valid ones packed in batch order into w.yPacked [ΣL_b, C]. */
-    private void embedCaption(Block e, Stdit3Input in, InputGeometry g, Workspace w, ActivationProbe probe) {
+    private void embedCaption(Block e, Stdit3Input in, InputGeometry g, Workspace w, Tap probe) {
         int b = g.b;
         int c = cfg.hiddenSize();
         int l = g.len;

@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.github.jsora.tensor.StageTimer;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
@@ -208,9 +209,16 @@ public final class Stdit3 implements AutoCloseable {
      *
      * @param mergeFrames TDTM: attend on merged consecutive frame pairs
      * @param out         [B, out_channels, T, H, W], written
-     * @param probe       receives intermediate activations, or null
+     * @param probe       receives intermediate activations, or null. Names and shapes (B batch, N = T·S tokens, C
+     *                    hidden, L caption tokens), none indexed: {@code pos_emb} [1,S,C], {@code t_embedder_out}
+     *                    [B,C], {@code fps_embedder_out} [B,C], {@code t_block_out} [B,6C], with an x_mask also
+     *                    {@code t_embedder_out_t0} [B,C] and {@code t_block_out_t0} [B,6C]; {@code y_embedder_out}
+     *                    [B,1,L,C] (all tokens, padding included), {@code y_packed} [1,ΣL_b,C], {@code y_lens} [B] (as
+     *                    floats), {@code x_embedder_out} [B,N,C] (before the position embedding), {@code blocks_in}
+     *                    [B,N,C], {@code spatial_block_<i>_out} and {@code temporal_block_<i>_out} [B,N,C],
+     *                    {@code final_layer_out} [B,N,patch·out_channels]
      */
-    public void forward(Stdit3Input in, boolean mergeFrames, Tensor out, ActivationProbe probe) {
+    public void forward(Stdit3Input in, boolean mergeFrames, Tensor out, Tap probe) {
         long start = System.nanoTime();
         InputGeometry g = InputGeometry.check(cfg, in, out);
         Workspace w = workspace(g);
