@@ -443,8 +443,11 @@ public final class VideoVae implements AutoCloseable {
         }
         if (!missing.isEmpty()) {
             int shown = Math.min(missing.size(), 6);
-            return ckpt.source() + " has no complete VAE encoder (a decoder-only checkpoint?): " + missing.size()
-                    + " of its " + total + " tensors are missing: " + String.join(", ", missing.subList(0, shown))
+            int normTensors = enc.block(VaeLayout.LATENT_NORM).tensors().size();
+            return ckpt.source() + (missing.size() >= total - normTensors
+                    ? " holds no VAE encoder (a decoder-only checkpoint): " : " has an incomplete VAE encoder: ")
+                    + missing.size() + " of its " + total + " tensors are missing: "
+                    + String.join(", ", missing.subList(0, shown))
                     + (missing.size() > shown ? " and " + (missing.size() - shown) + " more" : "");
         }
         try {
