@@ -49,7 +49,8 @@ final class SpatialDecoder extends SpatialNet {
                 x = resnet(x, VaeLayout.spatialUpRes(i, j), VaeLayout.SD + "up_blocks." + i + ".resnets." + j + ".");
             }
             if (i < cfg.blocks() - 1) {
-                x = upsample(x, i);
+                x = resample(x, VaeLayout.spatialUpsampler(i),
+                        VaeLayout.SD + "up_blocks." + i + ".upsamplers.0.conv.", true);   // [n, C, 2h, 2w]
             }
         }
         Block ob = weights.acquire(VaeLayout.spatialOut());
@@ -63,28 +64,6 @@ final class SpatialDecoder extends SpatialNet {
             return out;
         } finally {
             weights.release(ob);
-        }
-    }
-
-    /** Upsample2D: nearest 2× then 3×3 conv (bias). Frees x and returns the result. */
-    private Tensor upsample(Tensor x, int block) {
-        Block b = weights.acquire(VaeLayout.spatialUpsampler(block));
-        try {
-            int n = x.dim(0);
-            int c = x.dim(1);
-            int h = x.dim(2);
-            int w = x.dim(3);
-            Tensor up = meter.alloc(n, c, 2 * h, 2 * w);
-            VaeKernels.upsampleNearest2x(x, n * c, h, w, up);
-            meter.free(x);
-            String p = VaeLayout.SD + "up_blocks." + block + ".upsamplers.0.conv.";
-            Tensor wt = b.get(p + "weight");
-            Tensor out = meter.alloc(n, wt.dim(0), 2 * h, 2 * w);
-            Conv.conv2d(up, wt, b.get(p + "bias"), 1, 1, out);
-            meter.free(up);
-            return out;
-        } finally {
-            weights.release(b);
         }
     }
 }

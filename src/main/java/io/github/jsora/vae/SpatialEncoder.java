@@ -36,10 +36,13 @@ final class SpatialEncoder extends SpatialNet {
         }
         for (int i = 0; i < cfg.blocks(); i++) {
             for (int j = 0; j < cfg.layersPerBlock(); j++) {
-                y = resnet(y, VaeLayout.spatialEncRes(i, j), VaeLayout.SE + "down_blocks." + i + ".resnets." + j + ".");
+                y = resnet(y, VaeLayout.spatialEncRes(i, j),
+                        VaeLayout.SE + "down_blocks." + i + ".resnets." + j + ".");
             }
             if (i < cfg.blocks() - 1) {
-                y = downsample(y, i);                                          // [n, Ci, ⌊h/2⌋, ⌊w/2⌋]
+                // [n, Ci, h, w] → [n, Ci, ⌊h/2⌋, ⌊w/2⌋]
+                y = resample(y, VaeLayout.spatialEncDownsampler(i),
+                        VaeLayout.SE + "down_blocks." + i + ".downsamplers.0.conv.", false);
             }
         }
         y = resnet(y, VaeLayout.spatialEncMidRes(0), VaeLayout.SE + "mid_block.resnets.0.");
@@ -49,39 +52,19 @@ final class SpatialEncoder extends SpatialNet {
         y = resnet(y, VaeLayout.spatialEncMidRes(1), VaeLayout.SE + "mid_block.resnets.1.");
         Block ob = weights.acquire(VaeLayout.spatialEncOut());
         try {
-            normSiluInPlace(y, ob.get(VaeLayout.SE + "conv_norm_out.weight"), ob.get(VaeLayout.SE + "conv_norm_out.bias"));
+            normSiluInPlace(y, ob.get(VaeLayout.SE + "conv_norm_out.weight"),
+                    ob.get(VaeLayout.SE + "conv_norm_out.bias"));
             Tensor wOut = ob.get(VaeLayout.SE + "conv_out.weight");
             Tensor e = meter.alloc(n, wOut.dim(0), y.dim(2), y.dim(3));      // [n, 2·lat, h, w]
             Conv.conv2d(y, wOut, ob.get(VaeLayout.SE + "conv_out.bias"), 1, 1, e);
             meter.free(y);
             Tensor m = meter.alloc(e.shape());
-            Conv.conv2d(e, ob.get(VaeLayout.S + "quant_conv.weight"), ob.get(VaeLayout.S + "quant_conv.bias"), 1, 0, m);
+            Conv.conv2d(e, ob.get(VaeLayout.S + "quant_conv.weight"), ob.get(VaeLayout.S + "quant_conv.bias"), 1, 0,
+                    m);
             meter.free(e);
             return m;
         } finally {
             weights.release(ob);
-        }
-    }
-
-    /** Downsample2D: pad (0, 1, 0, 1) with zeros, then 3×3 conv with stride 2 (bias). Frees x and returns the result. */
-    private Tensor downsample(Tensor x, int block) {
-        Block b = weights.acquire(VaeLayout.spatialEncDownsampler(block));
-        try {
-            int n = x.dim(0);
-            int c = x.dim(1);
-            int h = x.dim(2);
-            int w = x.dim(3);
-            Tensor padded = meter.alloc(n, c, h + 1, w + 1);
-            VaeKernels.padBottomRight(x, n * c, h, w, padded);
-            meter.free(x);
-            String p = VaeLayout.SE + "down_blocks." + block + ".downsamplers.0.conv.";
-            Tensor wt = b.get(p + "weight");
-            Tensor out = meter.alloc(n, wt.dim(0), Conv.outputSize(h + 1, 3, 2, 0), Conv.outputSize(w + 1, 3, 2, 0));
-            Conv.conv2d(padded, wt, b.get(p + "bias"), 2, 0, out);
-            meter.free(padded);
-            return out;
-        } finally {
-            weights.release(b);
         }
     }
 

@@ -132,4 +132,37 @@ abstract class SpatialNet {
             weights.release(b);
         }
     }
+
+    /**
+     * A resampling layer, frees x and returns the result: Upsample2D when {@code up} (nearest 2×, then a 3×3 conv
+     * with padding 1), else Downsample2D (one zero row at the bottom and one zero column at the right, then a 3×3
+     * conv with stride 2: a side of n becomes ⌊n/2⌋). The conv's tensors are {@code p + "weight"} and
+     * {@code p + "bias"}.
+     */
+    final Tensor resample(Tensor x, String blockName, String p, boolean up) {
+        Block b = weights.acquire(blockName);
+        try {
+            int n = x.dim(0);
+            int c = x.dim(1);
+            int h = x.dim(2);
+            int w = x.dim(3);
+            Tensor r = up ? meter.alloc(n, c, 2 * h, 2 * w) : meter.alloc(n, c, h + 1, w + 1);
+            if (up) {
+                VaeKernels.upsampleNearest2x(x, n * c, h, w, r);
+            } else {
+                VaeKernels.padBottomRight(x, n * c, h, w, r);
+            }
+            meter.free(x);
+            int stride = up ? 1 : 2;
+            int pad = up ? 1 : 0;
+            Tensor wt = b.get(p + "weight");
+            Tensor out = meter.alloc(n, wt.dim(0), Conv.outputSize(r.dim(2), 3, stride, pad),
+                    Conv.outputSize(r.dim(3), 3, stride, pad));
+            Conv.conv2d(r, wt, b.get(p + "bias"), stride, pad, out);
+            meter.free(r);
+            return out;
+        } finally {
+            weights.release(b);
+        }
+    }
 }

@@ -69,6 +69,7 @@ public class VaeBench {
     private long encodeEnd;
     private long encodePeak;
     private double ceilingBefore;
+    private long encodeCpu;
     private Tensor a;
     private Tensor b;
     private Tensor c;
@@ -91,14 +92,20 @@ public class VaeBench {
         ceilingBefore = ceilingGflops();
     }
 
-    /** GFLOP/s of the ceiling product, mean of 5 calls after one warm-up call. */
+    /** GFLOP/s of the ceiling product, mean of 10 calls after one warm-up call. */
     private double ceilingGflops() {
         Gemm.matmul(a, false, b, false, c, 1f, 0f);
         long t0 = System.nanoTime();
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 10; i++) {
             Gemm.matmul(a, false, b, false, c, 1f, 0f);
         }
-        return 5 * 2.0 * 512 * 4608 * 4096 / (System.nanoTime() - t0);
+        return 10 * 2.0 * 512 * 4608 * 4096 / (System.nanoTime() - t0);
+    }
+
+    /** CPU time of this process (all threads, native ones included), in nanoseconds. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     @TearDown(Level.Trial)
@@ -128,10 +135,12 @@ public class VaeBench {
             System.out.printf(Locale.ROOT, "%nVAE encode %d frames %d×%d → 1×5 latent frames %d×%d: %.1f s, %.0f GFLOP, "
                     + "%.1f GFLOP/s = %.0f %% of the ceiling product in this fork (%.1f GFLOP/s before, %.1f after)%n"
                     + "  spatial:  %.1f s (%.2f s/frame), %.0f GFLOP, %.1f GFLOP/s%n  temporal: %.1f s, %.0f GFLOP, "
-                    + "%.1f GFLOP/s%n  activation peak %.1f MiB (bound encodeActivationBytes %.1f MiB)%n", FRAMES, px,
+                    + "%.1f GFLOP/s%n  activation peak %.1f MiB (bound encodeActivationBytes %.1f MiB); process CPU %.1f s "
+                    + "= %.2f cores on average%n", FRAMES, px,
                     px, LATENT_HW, LATENT_HW, total, (tf + sf) / 1e9, gflops, 100 * gflops / ceiling, ceilingBefore,
                     after, spatial, spatial / FRAMES, sf / 1e9, sf / spatial / 1e9, temporal, tf / 1e9,
-                    tf / temporal / 1e9, encodePeak / 1048576.0, vae.encodeActivationBytes(video.shape()) / 1048576.0);
+                    tf / temporal / 1e9, encodePeak / 1048576.0, vae.encodeActivationBytes(video.shape()) / 1048576.0,
+                    encodeCpu / 1e9, encodeCpu / 1e9 / total);
         }
         vae.close();
         weights.close();
@@ -161,6 +170,7 @@ public class VaeBench {
     /** One chunk back: 17 random frames of 256×256 → [1, 4, 5, 32, 32], mode path, frame by frame. */
     @Benchmark
     public float encodeChunk17Frames256() {
+        long cpu0 = processCpuNanos();
         encodeStart = System.nanoTime();
         vae.meter().resetPeak();
         try (Tensor latent = vae.encode(video, null, new EncodeObserver() {
@@ -170,6 +180,7 @@ public class VaeBench {
             }
         })) {
             encodeEnd = System.nanoTime();
+            encodeCpu = processCpuNanos() - cpu0;
             encodePeak = vae.meter().peakBytes();
             return latent.get(0);
         }
