@@ -30,6 +30,7 @@ import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
+import io.github.jsora.sampling.StepProgress;
 import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
@@ -45,6 +46,8 @@ import io.github.jsora.vae.Frames;
 import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
+import io.github.jsora.video.VideoFormat;
+import io.github.jsora.video.VideoWriters;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockLoadException;
 import io.github.jsora.weights.BlockStoreStats;
@@ -328,16 +331,39 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /**
-     * Generates and streams the frames straight into a video file (no frame list is held): {@code .gif},
-     * {@code .avi}, any other path a directory of PNGs. The request is written into the file's metadata.
+     * Generates and streams the frames straight into a video file (no frame list is held), in the format
+     * {@link VideoFormat#of(Path)} picks: {@code .mp4}, {@code .gif}, {@code .avi}, or an existing directory for PNG
+     * frames; other paths are refused before any work. The request is written into the file's metadata.
      *
+     * @param request   what to generate
+     * @param out       the output file
+     * @param overwrite replace an existing output
+     * @param listener  progress events
      * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
+     * @throws IOException if the output cannot be written
      */
     public Video generateTo(GenerationRequest request, Path out, boolean overwrite, GenerationListener listener)
             throws IOException {
+        return generateTo(request, VideoFormat.of(out), out, overwrite, listener);
+    }
+
+    /**
+     * Like {@link #generateTo(GenerationRequest, Path, boolean, GenerationListener)} in the given format, whatever
+     * the path's extension (the explicit way to ask for a new directory of PNG frames).
+     *
+     * @param request   what to generate
+     * @param format    the output format
+     * @param out       the output file, or the directory for PNG frames
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
+     * @throws IOException if the output cannot be written
+     */
+    public Video generateTo(GenerationRequest request, VideoFormat format, Path out, boolean overwrite,
+            GenerationListener listener) throws IOException {
         Run run = new Run(request, listener);
         lockForRun();
-        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
+        try (FrameSink sink = VideoWriters.create(format, out, overwrite)) {
             try (Latent latent = run.denoise()) {
                 run.writeTo(latent, sink);
             }
@@ -396,12 +422,35 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Decodes a latent and streams it into a video file. */
+    /**
+     * Decodes a latent and streams it into a video file, in the format {@link VideoFormat#of(Path)} picks.
+     *
+     * @param latent    the latent to decode
+     * @param out       the output file
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @throws IOException if the output cannot be written
+     */
     public void decodeTo(Latent latent, Path out, boolean overwrite, GenerationListener listener) throws IOException {
+        decodeTo(latent, VideoFormat.of(out), out, overwrite, listener);
+    }
+
+    /**
+     * Decodes a latent and streams it into a video file of the given format.
+     *
+     * @param latent    the latent to decode
+     * @param format    the output format
+     * @param out       the output file, or the directory for PNG frames
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @throws IOException if the output cannot be written
+     */
+    public void decodeTo(Latent latent, VideoFormat format, Path out, boolean overwrite, GenerationListener listener)
+            throws IOException {
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
         lockForRun();
-        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
+        try (FrameSink sink = VideoWriters.create(format, out, overwrite)) {
             run.writeTo(latent, sink);
         } finally {
             run.end();
@@ -613,7 +662,7 @@ public final class VideoGenerator implements AutoCloseable {
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
                         r.width(), merging, probe);
                         SampleResult result = sampler.sample(model, noise, options,
-                                p -> progress(Stage.DENOISE, p.step(), p.totalSteps(), p.leapt()), token)) {
+                                p -> progress(Stage.DENOISE, p.step(), evaluations(options, p), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
                     leapStep = result.leapStep();
                     denoiseSeconds = (System.nanoTime() - t1) / 1e9;
@@ -628,6 +677,20 @@ public final class VideoGenerator implements AutoCloseable {
                 dit.releaseWorkspace();
                 closeStage(Stage.DENOISE);
             }
+        }
+
+        /**
+         * The progress total of the denoising stage: the model evaluations the run will make. A fixed leap at step
+         * k makes k + 1; a dynamic leap is known only when it happens, so the leap event's total is its step + 1.
+         */
+        private static int evaluations(SamplerOptions options, StepProgress p) {
+            if (p.leapt()) {
+                return p.step() + 1;
+            }
+            if (options.leap() instanceof LeapStrategy.Fixed fixed) {
+                return Math.min(p.totalSteps(), fixed.step() + 1);
+            }
+            return p.totalSteps();
         }
 
         /** The guidance caption pair of the request, from the prompt cache or from T5. */
