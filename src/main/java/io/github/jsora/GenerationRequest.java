@@ -392,7 +392,7 @@ public final class GenerationRequest {
          * Dynamic LPL: from step {@code minStep} on, leap once the similarity of successive velocities has not
          * improved by more than {@code tolerance} for {@code patience} steps (see {@link LeapStrategy.Dynamic}).
          *
-         * @throws IllegalArgumentException for a negative step, a negative or non-finite tolerance, or patience < 1
+         * @throws IllegalArgumentException for a negative step, a negative or non-finite tolerance, or patience &lt; 1
          */
         public Builder dynamicLeap(int minStep, double tolerance, int patience) {
             this.dynamicLeap = new LeapStrategy.Dynamic(minStep, tolerance, patience, 0, 0, 0);
