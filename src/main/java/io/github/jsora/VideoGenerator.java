@@ -215,17 +215,34 @@ public final class VideoGenerator implements AutoCloseable {
         return p;
     }
 
-    /** Opens a model directory with the default folder names ({@code stdit}, {@code vae}, {@code t5}). */
+    /**
+     * Opens a model directory with the default folder names ({@code stdit}, {@code vae}, {@code t5}).
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir) {
         return open(modelDir, Folders.DEFAULT);
     }
 
-    /** Opens a model directory whose component folders have the given names. */
+    /**
+     * Opens a model directory whose component folders have the given names.
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @param folders the folder names
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir, Folders folders) {
         return open(modelDir, GeneratorOptions.builder().folders(folders).build());
     }
 
-    /** Opens a model directory with the given options (folder names, caches). */
+    /**
+     * Opens a model directory with the given options (folder names, caches).
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @param options the generator options
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir, GeneratorOptions options) {
         return new VideoGenerator(modelDir, options, false, null);
     }
@@ -235,12 +252,19 @@ public final class VideoGenerator implements AutoCloseable {
      * triangle in red, green, blue, yellow, white or purple) moving left, right, up or down, 64×64 pixels, 17 frames.
      * Prompts of the form "a red circle moving left" work (colour more reliably than direction); anything else gives
      * arbitrary blobs. Real Open-Sora weights give real videos: see {@link #open(Path)}.
+     *
+     * @return an open generator of the demo model; close it when done
      */
     public static VideoGenerator openDefault() {
         return openDefault(GeneratorOptions.DEFAULT);
     }
 
-    /** {@link #openDefault()} with options (the folder names are the demo model's own). */
+    /**
+     * {@link #openDefault()} with options (the folder names are the demo model's own).
+     *
+     * @param options the generator options
+     * @return an open generator of the demo model; close it when done
+     */
     public static VideoGenerator openDefault(GeneratorOptions options) {
         Path dir;
         try {
@@ -271,17 +295,29 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** True for the embedded demo model. */
+    /**
+     * True for the embedded demo model.
+     *
+     * @return whether this is the embedded demo model
+     */
     public boolean isDemo() {
         return demo;
     }
 
-    /** The model directory (for the demo model, its temporary unpacked copy). */
+    /**
+     * The model directory (for the demo model, its temporary unpacked copy).
+     *
+     * @return the model directory (for the demo model, its temporary unpacked copy)
+     */
     public Path modelDirectory() {
         return modelDir;
     }
 
-    /** What this generator's model is: sizes and float32 bytes of its three parts. */
+    /**
+     * What this generator's model is: sizes and float32 bytes of its three parts.
+     *
+     * @return the model info
+     */
     public ModelInfo modelInfo() {
         return new ModelInfo(demo, ditConfig.hiddenSize(), ditConfig.depth(), ditConfig.modelMaxLength(),
                 vae.config().latentChannels(), vae.config().spatialFactor(), ditSource.totalBytes(),
@@ -291,6 +327,9 @@ public final class VideoGenerator implements AutoCloseable {
     /**
      * A request builder with this model's defaults: Open-Sora's for real weights (see {@link GenerationRequest});
      * for the demo model 64×64 pixels, 17 frames and no prompt preparation (it was trained on bare captions).
+     *
+     * @param prompt the text prompt
+     * @return this builder
      */
     public GenerationRequest.Builder requestBuilder(String prompt) {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt);
@@ -300,11 +339,22 @@ public final class VideoGenerator implements AutoCloseable {
         return b;
     }
 
-    /** Generates with this model's defaults and a random seed. */
+    /**
+     * Generates with this model's defaults and a random seed.
+     *
+     * @param prompt the text prompt
+     * @return the video, frames in memory
+     */
     public Video generate(String prompt) {
         return generate(requestBuilder(prompt).build());
     }
 
+    /**
+     * Generates a video held in memory, without progress events.
+     *
+     * @param request what to generate
+     * @return the video, frames in memory
+     */
     public Video generate(GenerationRequest request) {
         return generate(request, GenerationListener.NONE);
     }
@@ -314,6 +364,9 @@ public final class VideoGenerator implements AutoCloseable {
      *
      * @throws GenerationCancelledException when cancelled; all memory of the run is freed
      * @throws IllegalArgumentException     for a request this model cannot serve, before any heavy work
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the video, frames in memory
      */
     public Video generate(GenerationRequest request, GenerationListener listener) {
         List<Frame> frames = new ArrayList<>();
@@ -374,7 +427,13 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Runs text encoding and denoising only and returns the final latent (to save, decode later, or both). */
+    /**
+     * Runs text encoding and denoising only and returns the final latent (to save, decode later, or both).
+     *
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the final latent; close it when done
+     */
     public Latent denoise(GenerationRequest request, GenerationListener listener) {
         return denoise(request, null, listener, Probe.NONE);
     }
@@ -384,6 +443,9 @@ public final class VideoGenerator implements AutoCloseable {
      * of the seed's (for reproducing a reference run).
      *
      * @param noise [1, C, T, H, W] for the request's size and frame count (copied, not modified)
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the final latent; close it when done
      */
     public Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener) {
         return denoise(request, noise, listener, Probe.NONE);
@@ -402,7 +464,13 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Decodes a latent (for example one loaded with {@link Latent#load}) into a video held in memory. */
+    /**
+     * Decodes a latent (for example one loaded with {@link Latent#load}) into a video held in memory.
+     *
+     * @param latent the latent
+     * @param listener receives progress events
+     * @return the video, frames in memory
+     */
     public Video decode(Latent latent, GenerationListener listener) {
         return decode(latent, listener, Probe.NONE);
     }
@@ -851,6 +919,9 @@ public final class VideoGenerator implements AutoCloseable {
      * model streamed one block at a time, plus the activations of the largest stage, the tensors carried between
      * stages and the allocator's slack. A request with less fails before any work with a
      * {@link MemoryBudgetException}.
+     *
+     * @param request what to generate
+     * @return the smallest memory budget ({@link GenerationRequest.Builder#memoryBudget}) that runs this request: every model streamed one block at a time, plus the activations of the largest stage, the tensors carried between stages and the allocator's slack
      */
     public long minimumBudget(GenerationRequest request) {
         int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
@@ -860,7 +931,11 @@ public final class VideoGenerator implements AutoCloseable {
         return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
-    /** The budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time). */
+    /**
+     * The budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time).
+     *
+     * @return the budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time)
+     */
     public long defaultBudget() {
         return defaultBudget;
     }

@@ -58,13 +58,23 @@ public final class Mp4Writer implements FrameSink {
     private int[] sizes = new int[64];
     private boolean committed;
 
-    /** A writer to {@code target}; checks the output location now (see {@link VideoWriters}). */
+    /**
+     * A writer to {@code target}; checks the output location now (see {@link VideoWriters}).
+     *
+     * @param target the output path
+     * @param overwrite replace an existing output
+     * @throws IOException if reading or writing fails
+     */
     public Mp4Writer(Path target, boolean overwrite) throws IOException {
         this.out = OutputTarget.file(target, overwrite);
         this.state = new SinkState(out.target().toString());
     }
 
-    /** The file this writer produces. */
+    /**
+     * The file this writer produces.
+     *
+     * @return the file this writer produces
+     */
     public Path target() {
         return out.target();
     }
