@@ -166,15 +166,14 @@ public final class Mp4Writer implements FrameSink {
         if (!state.close()) {
             return;
         }
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException e) {
-                LOG.debug("closing {}", temp, e);
+        try (FileChannel open = ch) { // null after finish()
+            ch = null;
+        } catch (IOException e) {
+            LOG.debug("closing {}", temp, e);
+        } finally {
+            if (!committed) {
+                out.discard(temp);
             }
-        }
-        if (!committed) {
-            out.discard(temp);
         }
     }
 
@@ -285,27 +284,31 @@ public final class Mp4Writer implements FrameSink {
         }
 
         Box fourcc(String s) {
-            room(4).put(ascii(s));
-            return this;
+            return raw(ascii(s));
         }
 
         Box u8(int v) {
-            room(1).put((byte) v);
-            return this;
+            return unsigned(1, v);
         }
 
         Box u16(int v) {
-            room(2).putShort((short) v);
-            return this;
+            return unsigned(2, v);
         }
 
         Box u32(long v) {
-            room(4).putInt((int) v);
-            return this;
+            return unsigned(4, v);
         }
 
         Box u64(long v) {
-            room(8).putLong(v);
+            return unsigned(8, v);
+        }
+
+        /** The low {@code n} bytes of {@code v}, big-endian. */
+        private Box unsigned(int n, long v) {
+            ByteBuffer r = room(n);
+            for (int i = n - 1; i >= 0; i--) {
+                r.put((byte) (v >>> (8 * i)));
+            }
             return this;
         }
 

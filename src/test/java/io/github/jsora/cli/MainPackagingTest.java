@@ -26,20 +26,13 @@ class MainPackagingTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    private static MainTest.Result run(String... args) {
+        return MainTest.run(args);
     }
 
     @Test
     void versionIsTheBuildsVersion() {
-        Result r = run("--version");
+        MainTest.Result r = run("--version");
         assertEquals(Main.OK, r.code());
         assertTrue(r.out().matches("jsora \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?\\R"), r.out());
     }
@@ -49,10 +42,10 @@ class MainPackagingTest {
         String old = System.getProperty(Main.COMMAND_PROPERTY);
         try {
             System.setProperty(Main.COMMAND_PROPERTY, "bin/jsora");
-            Result r = run("--help");
+            MainTest.Result r = run("--help");
             assertTrue(r.out().contains("  bin/jsora generate PROMPT --out FILE.mp4"), r.out());
             assertTrue(r.out().contains("--png-dir DIR"), r.out());
-            Result bad = run("generate", "x", "--out", dir.resolve("a.gif").toString(), "--nope", "1");
+            MainTest.Result bad = run("generate", "x", "--out", dir.resolve("a.gif").toString(), "--nope", "1");
             assertTrue(bad.err().contains("Run 'bin/jsora --help' for usage."), bad.err());
             System.setProperty(Main.COMMAND_PROPERTY, "mvn");
             assertTrue(run("--help").out().contains("  mvn -q compile exec:java -Dexec.args=\"generate PROMPT"));
@@ -77,7 +70,7 @@ class MainPackagingTest {
     @Test
     void mp4AndPngDirectoryOutputsOfTheDemoModel() throws Exception {
         Path mp4 = dir.resolve("clip.mp4");
-        Result r = run("generate", "a red circle moving left", "--out", mp4.toString(), "--seed", "3", "--steps",
+        MainTest.Result r = run("generate", "a red circle moving left", "--out", mp4.toString(), "--seed", "3", "--steps",
                 "2", "--fps", "12");
         assertEquals(Main.OK, r.code(), r.err());
         DecodedVideo v = VideoReaders.read(mp4);
@@ -89,7 +82,7 @@ class MainPackagingTest {
         assertTrue(r.err().contains("denoise 2/2"), r.err());
 
         Path frames = dir.resolve("frames");
-        Result p = run("generate", "a red circle moving left", "--png-dir", frames.toString(), "--seed", "3",
+        MainTest.Result p = run("generate", "a red circle moving left", "--png-dir", frames.toString(), "--seed", "3",
                 "--steps", "2");
         assertEquals(Main.OK, p.code(), p.err());
         assertEquals(17, VideoReaders.read(frames).frameCount());
