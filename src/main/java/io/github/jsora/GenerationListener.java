@@ -11,5 +11,10 @@ public interface GenerationListener {
     GenerationListener NONE = p -> {
     };
 
+    /**
+     * Called on the generating thread at each unit of work; keep it short.
+     *
+     * @param progress the event
+     */
     void onProgress(Progress progress);
 }

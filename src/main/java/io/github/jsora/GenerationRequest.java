@@ -16,7 +16,14 @@ import java.util.OptionalLong;
 public final class GenerationRequest {
 
     /** Linear Proportional Leap: off, at a fixed step, or chosen at run time from velocity similarity. */
-    public enum LeapMode { OFF, FIXED, DYNAMIC }
+    public enum LeapMode {
+        /** No leap: every step runs. */
+        OFF,
+        /** Leap at a fixed step. */
+        FIXED,
+        /** Leap when the similarity of successive velocities stops improving. */
+        DYNAMIC
+    }
 
     /** Largest frame count accepted (16 × 51, Open-Sora's longest setting). */
     public static final int MAX_FRAMES = 816;
@@ -67,12 +74,21 @@ public final class GenerationRequest {
         this.batchSize = b.batchSize;
     }
 
-    /** A builder with Open-Sora's defaults. */
+    /**
+     * A builder with Open-Sora's defaults.
+     *
+     * @param prompt the text prompt
+     * @return a builder with Open-Sora's defaults
+     */
     public static Builder builder(String prompt) {
         return new Builder(prompt);
     }
 
-    /** A builder holding this request's values. */
+    /**
+     * A builder holding this request's values.
+     *
+     * @return a new builder with this request's values
+     */
     public Builder toBuilder() {
         Builder b = new Builder(prompt);
         b.negativePrompt = negativePrompt;
@@ -96,51 +112,101 @@ public final class GenerationRequest {
         return b;
     }
 
+ /**
+  * The prompt as given (before any preparation).
+  *
+  * @return the prompt
+  */
     public String prompt() {
         return prompt;
     }
 
-    /** Negative prompt, or null for the model's null caption. */
+    /**
+     * Negative prompt, or null for the model's null caption.
+     *
+     * @return the negative prompt
+     */
     public String negativePrompt() {
         return negativePrompt;
     }
 
-    /** The seed, empty when a random one is to be drawn (the result reports the one used). */
+    /**
+     * The seed, empty when a random one is to be drawn (the result reports the one used).
+     *
+     * @return the seed, empty when a random one is to be drawn (the result reports the one used)
+     */
     public OptionalLong seed() {
         return seed == null ? OptionalLong.empty() : OptionalLong.of(seed);
     }
 
+ /**
+  * Denoising steps.
+  *
+  * @return the number of steps
+  */
     public int steps() {
         return steps;
     }
 
+ /**
+  * Classifier-free guidance scale.
+  *
+  * @return the scale
+  */
     public double cfgScale() {
         return cfgScale;
     }
 
-    /** Pixel frames of the video. */
+    /**
+     * Pixel frames of the video.
+     *
+     * @return the frames
+     */
     public int frames() {
         return frames;
     }
 
+ /**
+  * Pixel height.
+  *
+  * @return height in pixels
+  */
     public int height() {
         return height;
     }
 
+ /**
+  * Pixel width.
+  *
+  * @return width in pixels
+  */
     public int width() {
         return width;
     }
 
-    /** Frame rate, used both to condition the model and to time the output file. */
+    /**
+     * Frame rate, used both to condition the model and to time the output file.
+     *
+     * @return frame rate, used both to condition the model and to time the output file
+     */
     public double fps() {
         return fps;
     }
 
+ /**
+  * How Linear Proportional Leap is used.
+  *
+  * @return the leap mode
+  */
     public LeapMode leapMode() {
         return leapMode;
     }
 
-    /** The sampler's leap strategy for this request (the dynamic rule with its parameters when dynamic). */
+    /**
+     * The sampler's leap strategy for this request (the dynamic rule with its parameters when dynamic).
+     *
+     * @return the sampler's leap strategy for this request (the dynamic rule with its parameters when dynamic)
+     */
     public LeapStrategy leapStrategy() {
         return switch (leapMode) {
             case OFF -> LeapStrategy.off();
@@ -149,27 +215,47 @@ public final class GenerationRequest {
         };
     }
 
-    /** For {@link LeapMode#FIXED}: the 0-based step index at which the leap is taken. */
+    /**
+     * For {@link LeapMode#FIXED}: the 0-based step index at which the leap is taken.
+     *
+     * @return the leap step
+     */
     public int leapStep() {
         return leapStep;
     }
 
-    /** Number of first denoising steps run with temporal token merging (0 = off). */
+    /**
+     * Number of first denoising steps run with temporal token merging (0 = off).
+     *
+     * @return number of first denoising steps run with temporal token merging (0 = off)
+     */
     public int tdtmSteps() {
         return tdtmSteps;
     }
 
-    /** Byte budget for resident model blocks (0 = unlimited: every block stays resident). */
+    /**
+     * Byte budget for resident model blocks (0 = unlimited: every block stays resident).
+     *
+     * @return the memory budget bytes
+     */
     public long memoryBudgetBytes() {
         return memoryBudgetBytes;
     }
 
-    /** Compute threads (0 = all available processors). */
+    /**
+     * Compute threads (0 = all available processors).
+     *
+     * @return the threads
+     */
     public int threads() {
         return threads;
     }
 
-    /** Whether the prompt gets Open-Sora's aesthetic-score suffix and caption cleaning. */
+    /**
+     * Whether the prompt gets Open-Sora's aesthetic-score suffix and caption cleaning.
+     *
+     * @return whether the prompt gets Open-Sora's aesthetic-score suffix and caption cleaning
+     */
     public boolean preparePrompt() {
         return preparePrompt;
     }
@@ -177,17 +263,27 @@ public final class GenerationRequest {
     /**
      * The seed of the inference-script emulation, empty (the default) for the plain sampler; see
      * {@link Builder#inferenceScriptMask(long)}.
+     *
+     * @return the seed of the inference-script emulation, empty (the default) for the plain sampler; see {@link Builder#inferenceScriptMask(long)}
      */
     public OptionalLong inferenceScriptMask() {
         return inferenceScriptMask == null ? OptionalLong.empty() : OptionalLong.of(inferenceScriptMask);
     }
 
-    /** This video's index in the reference batch its noise is taken from (default 0); see {@link Builder#referenceBatch}. */
+    /**
+     * This video's index in the reference batch its noise is taken from (default 0); see {@link Builder#referenceBatch}.
+     *
+     * @return this video's index in the reference batch its noise is taken from (default 0); see {@link Builder#referenceBatch}
+     */
     public int batchIndex() {
         return batchIndex;
     }
 
-    /** Size of the reference batch its noise is taken from (default 1). */
+    /**
+     * Size of the reference batch its noise is taken from (default 1).
+     *
+     * @return the batch size
+     */
     public int batchSize() {
         return batchSize;
     }
@@ -211,6 +307,9 @@ public final class GenerationRequest {
     /**
      * Rounds a frame count to one the pipeline serves, as Open-Sora requires: 1 (a still image) or at least 17
      * (one full VAE chunk). Counts 2–16 become 17. Values outside [1, {@link #MAX_FRAMES}] are not rounded.
+     *
+     * @param frames number of frames
+     * @return the frame count the model will make
      */
     public static int roundFrames(int frames) {
         return frames >= 2 && frames < 17 ? 17 : frames;
@@ -243,6 +342,12 @@ public final class GenerationRequest {
             prompt(prompt);
         }
 
+ /**
+  * The prompt.
+  *
+  * @param p the text prompt
+  * @return this builder
+  */
         public Builder prompt(String p) {
             Objects.requireNonNull(p, "prompt");
             if (p.isBlank()) {
@@ -252,23 +357,44 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Negative prompt (null or blank: none). */
+        /**
+         * Negative prompt (null or blank: none).
+         *
+         * @param p the value
+         * @return this builder
+         */
         public Builder negativePrompt(String p) {
             this.negativePrompt = p == null || p.isBlank() ? null : p;
             return this;
         }
 
+ /**
+  * The seed of the initial noise (as PyTorch's {@code manual_seed}; only the low 32 bits count).
+  *
+  * @param s the seed
+  * @return this builder
+  */
         public Builder seed(long s) {
             this.seed = s;
             return this;
         }
 
-        /** Draw a random seed at generation time. */
+        /**
+         * Draw a random seed at generation time.
+         *
+         * @return this builder
+         */
         public Builder randomSeed() {
             this.seed = null;
             return this;
         }
 
+ /**
+  * Denoising steps (default 30).
+  *
+  * @param n the number of steps, at least 1
+  * @return this builder
+  */
         public Builder steps(int n) {
             if (n < 1 || n > 1000) {
                 throw new IllegalArgumentException("steps must be in [1, 1000], found " + n);
@@ -277,6 +403,12 @@ public final class GenerationRequest {
             return this;
         }
 
+ /**
+  * Classifier-free guidance scale (default 7.0).
+  *
+  * @param s the scale
+  * @return this builder
+  */
         public Builder cfgScale(double s) {
             if (!Double.isFinite(s) || s < 0 || s > 100) {
                 throw new IllegalArgumentException("cfg scale must be a finite number in [0, 100], found " + s);
@@ -285,7 +417,12 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Pixel frames; 2–16 are rounded up to 17 (logged when the request is built). */
+        /**
+         * Pixel frames; 2–16 are rounded up to 17 (logged when the request is built).
+         *
+         * @param n the count
+         * @return this builder
+         */
         public Builder frames(int n) {
             if (n < 1 || n > MAX_FRAMES) {
                 throw new IllegalArgumentException("frames must be in [1, " + MAX_FRAMES + "], found " + n);
@@ -295,7 +432,13 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Explicit pixel size. */
+        /**
+         * Explicit pixel size.
+         *
+         * @param width width in pixels
+         * @param height height in pixels
+         * @return this builder
+         */
         public Builder size(int width, int height) {
             if (width < 8 || height < 8 || width > MAX_SIDE || height > MAX_SIDE) {
                 throw new IllegalArgumentException("size must be between 8 and " + MAX_SIDE + " pixels per side, found "
@@ -306,12 +449,24 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** A named resolution (144p … 720p) at an aspect ratio height:width (e.g. "9:16"); see {@link Resolution}. */
+        /**
+         * A named resolution (144p … 720p) at an aspect ratio height:width (e.g. "9:16"); see {@link Resolution}.
+         *
+         * @param name the name
+         * @param aspectRatio height:width, e.g. "9:16"
+         * @return this builder
+         */
         public Builder resolution(String name, String aspectRatio) {
             int[] hw = Resolution.size(name, aspectRatio);
             return size(hw[1], hw[0]);
         }
 
+ /**
+  * Frame rate: conditions the model and times the output file (default 24).
+  *
+  * @param f frames per second, finite and &gt; 0
+  * @return this builder
+  */
         public Builder fps(double f) {
             if (!Double.isFinite(f) || f <= 0 || f > 240) {
                 throw new IllegalArgumentException("fps must be in (0, 240], found " + f);
@@ -330,6 +485,9 @@ public final class GenerationRequest {
          * thrown-away step counts as a step: {@link #tdtmSteps} includes it and a fixed leap may not be placed on
          * it. See
          * {@link io.github.jsora.sampling.SamplerOptions.Builder#inferenceScriptMask(long)}.
+         *
+         * @param globalSeed the global seed
+         * @return this builder
          */
         public Builder inferenceScriptMask(long globalSeed) {
             this.inferenceScriptMask = globalSeed;
@@ -342,6 +500,10 @@ public final class GenerationRequest {
          * {@code torch.randn(size, C, T, H, W)} from the seed, and with {@link #inferenceScriptMask(long)} the
          * sampler's draws are sliced the same way. Default {@code (0, 1)}: one video alone. Only the noise
          * changes; the video is generated alone.
+         *
+         * @param index 0-based index
+         * @param size the size
+         * @return this builder
          */
         public Builder referenceBatch(int index, int size) {
             if (size < 1 || size > MAX_REFERENCE_BATCH) {
@@ -357,13 +519,21 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** The plain sampler (the default). */
+        /**
+         * The plain sampler (the default).
+         *
+         * @return this builder
+         */
         public Builder noInferenceScriptMask() {
             this.inferenceScriptMask = null;
             return this;
         }
 
-        /** No leap: all steps run. */
+        /**
+         * No leap: all steps run.
+         *
+         * @return this builder
+         */
         public Builder noLeap() {
             this.leapMode = LeapMode.OFF;
             this.leapStep = -1;
@@ -371,7 +541,12 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Fixed LPL: leap at the 0-based step index {@code step} (step + 1 model evaluations). */
+        /**
+         * Fixed LPL: leap at the 0-based step index {@code step} (step + 1 model evaluations).
+         *
+         * @param step 0-based step index
+         * @return this builder
+         */
         public Builder leapAt(int step) {
             if (step < 0) {
                 throw new IllegalArgumentException("leap step must be >= 0, found " + step);
@@ -382,7 +557,11 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Dynamic LPL with the authors' defaults (minimum step 14, tolerance 1e-3, patience 3). */
+        /**
+         * Dynamic LPL with the authors' defaults (minimum step 14, tolerance 1e-3, patience 3).
+         *
+         * @return this builder
+         */
         public Builder dynamicLeap() {
             return dynamicLeap(LeapStrategy.Dynamic.DEFAULT_MIN_STEP, LeapStrategy.Dynamic.DEFAULT_TOLERANCE,
                     LeapStrategy.Dynamic.DEFAULT_PATIENCE);
@@ -392,7 +571,11 @@ public final class GenerationRequest {
          * Dynamic LPL: from step {@code minStep} on, leap once the similarity of successive velocities has not
          * improved by more than {@code tolerance} for {@code patience} steps (see {@link LeapStrategy.Dynamic}).
          *
-         * @throws IllegalArgumentException for a negative step, a negative or non-finite tolerance, or patience < 1
+         * @throws IllegalArgumentException for a negative step, a negative or non-finite tolerance, or patience &lt; 1
+         * @param minStep first step at which a leap may happen
+         * @param tolerance smallest improvement of the similarity that counts
+         * @param patience steps without improvement before leaping
+         * @return this builder
          */
         public Builder dynamicLeap(int minStep, double tolerance, int patience) {
             this.dynamicLeap = new LeapStrategy.Dynamic(minStep, tolerance, patience, 0, 0, 0);
@@ -401,7 +584,12 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Temporal token merging for the first {@code k} steps (0 = off). */
+        /**
+         * Temporal token merging for the first {@code k} steps (0 = off).
+         *
+         * @param k number of steps
+         * @return this builder
+         */
         public Builder tdtmSteps(int k) {
             if (k < 0) {
                 throw new IllegalArgumentException("tdtm steps must be >= 0, found " + k);
@@ -416,6 +604,9 @@ public final class GenerationRequest {
          * see {@link VideoGenerator#defaultBudget()}). Models stay resident as far as the budget allows and are
          * streamed block by block beyond that; a budget below {@link VideoGenerator#minimumBudget} fails before any
          * work with a {@link MemoryBudgetException}. The JVM itself (code, heap) is outside the budget.
+         *
+         * @param bytes the number of bytes
+         * @return this builder
          */
         public Builder memoryBudget(long bytes) {
             if (bytes < 0) {
@@ -425,7 +616,12 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Compute threads (0 = all processors). */
+        /**
+         * Compute threads (0 = all processors).
+         *
+         * @param n the count
+         * @return this builder
+         */
         public Builder threads(int n) {
             if (n < 0 || n > 1024) {
                 throw new IllegalArgumentException("threads must be in [0, 1024], found " + n);
@@ -434,12 +630,23 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Open-Sora's prompt preparation (aesthetic-score suffix and caption cleaning); on by default. */
+        /**
+         * Open-Sora's prompt preparation (aesthetic-score suffix and caption cleaning); on by default.
+         *
+         * @param on true to prepare the prompt
+         * @return this builder
+         */
         public Builder preparePrompt(boolean on) {
             this.preparePrompt = on;
             return this;
         }
 
+ /**
+  * The request, validated.
+  *
+  * @return the request
+  * @throws IllegalArgumentException for an invalid combination of values, naming it
+  */
         public GenerationRequest build() {
             if (leapMode == LeapMode.FIXED && leapStep >= steps) {
                 throw new IllegalArgumentException("leap step must be in [0, steps) = [0, " + steps + "), found "

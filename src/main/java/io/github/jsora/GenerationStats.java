@@ -9,7 +9,8 @@ import java.util.OptionalInt;
  * @param textSeconds         tokenising and T5 encoding
  * @param denoiseSeconds      the sampler loop
  * @param decodeSeconds       the VAE decode
- * @param writeSeconds        writing the output file (0 when none was written)
+ * @param writeSeconds        writing the output file: by {@code generateTo} / {@code decodeTo}, or by
+ *                            {@link Video#write} calls made before {@link Video#stats()} (0 when none was written)
  * @param modelEvaluations    diffusion transformer calls (each on the guidance batch of 2)
  * @param leapStep            the step at which LPL leapt, if it did
  * @param bytesLoaded         block bytes materialised from the checkpoints (T5 + STDiT3) during the generation
@@ -25,6 +26,23 @@ public record GenerationStats(double textSeconds, double denoiseSeconds, double 
         int modelEvaluations, OptionalInt leapStep, long bytesLoaded, long peakResidentBytes,
         double computeWaitSeconds, int threads, boolean textFromCache, long budgetBytes, long peakNativeBytes) {
 
+    /**
+     * The same statistics with another {@link #writeSeconds()}.
+     *
+     * @param seconds the write time
+     * @return a copy with {@code writeSeconds = seconds}
+     */
+    public GenerationStats withWriteSeconds(double seconds) {
+        return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, seconds, modelEvaluations, leapStep,
+                bytesLoaded, peakResidentBytes, computeWaitSeconds, threads, textFromCache, budgetBytes,
+                peakNativeBytes);
+    }
+
+    /**
+     * The whole run's time.
+     *
+     * @return text + denoise + decode + write seconds
+     */
     public double totalSeconds() {
         return textSeconds + denoiseSeconds + decodeSeconds + writeSeconds;
     }

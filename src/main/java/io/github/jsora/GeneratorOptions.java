@@ -20,7 +20,12 @@ public final class GeneratorOptions {
 
     /** The three models, for per-model settings. */
     public enum Model {
-        T5, DIT, VAE
+        /** The T5 text encoder. */
+        T5,
+        /** The STDiT3 diffusion transformer. */
+        DIT,
+        /** The video VAE. */
+        VAE
     }
 
     private final VideoGenerator.Folders folders;
@@ -35,26 +40,48 @@ public final class GeneratorOptions {
         this.weightCache = b.weightCache;
     }
 
+    /**
+     * A builder starting from {@link #DEFAULT}.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The component folder names. */
+    /**
+     * The component folder names.
+     *
+     * @return the component folder names
+     */
     public VideoGenerator.Folders folders() {
         return folders;
     }
 
-    /** Directory of T5 outputs kept across processes, if set. */
+    /**
+     * Directory of T5 outputs kept across processes, if set.
+     *
+     * @return the embedding cache
+     */
     public Optional<Path> embeddingCache() {
         return Optional.ofNullable(embeddingCache);
     }
 
-    /** The precision a model's resident weights are kept in (default float32). */
+    /**
+     * The precision a model's resident weights are kept in (default float32).
+     *
+     * @param m the model
+     * @return the precision a model's resident weights are kept in (default float32)
+     */
     public WeightPrecision precision(Model m) {
         return precision.getOrDefault(m, WeightPrecision.FLOAT32);
     }
 
-    /** Directory of converted T5 checkpoints (written once per precision), if set. */
+    /**
+     * Directory of converted T5 checkpoints (written once per precision), if set.
+     *
+     * @return the weight cache
+     */
     public Optional<Path> weightCache() {
         return Optional.ofNullable(weightCache);
     }
@@ -77,6 +104,10 @@ public final class GeneratorOptions {
          * {@link WeightPrecision#BF16} (half the memory; STDiT3 velocity within 4e-3 relative L2 of float32 on the
          * golden model) or {@link WeightPrecision#INT8} (weight-only, one scale per output channel; a quarter; within
          * 1.6e-2). T5's hidden state stays within cosine 0.99993 (bf16) and 0.9993 (int8).
+         *
+         * @param m the model
+         * @param p the precision
+         * @return this builder
          */
         public Builder precision(Model m, WeightPrecision p) {
             precision.put(Objects.requireNonNull(m, "model"), Objects.requireNonNull(p, "precision"));
@@ -88,6 +119,8 @@ public final class GeneratorOptions {
          * bf16, int8), or one precision for all ({@code bf16}).
          *
          * @throws IllegalArgumentException naming the part of the spec that is wrong
+         * @param spec the specification
+         * @return this builder
          */
         public Builder weights(String spec) {
             if (spec == null || spec.isBlank()) {
@@ -120,13 +153,21 @@ public final class GeneratorOptions {
          * Writes T5 in its lighter precision ({@link #precision}) once into this directory and reads that copy in
          * later runs instead of the 19 GB of float32 (rebuilt when the original changes; the original is never
          * modified).
+         *
+         * @param dir the directory
+         * @return this builder
          */
         public Builder weightCache(Path dir) {
             this.weightCache = dir;
             return this;
         }
 
-        /** Names of the three component folders (default {@code stdit}, {@code vae}, {@code t5}). */
+        /**
+         * Names of the three component folders (default {@code stdit}, {@code vae}, {@code t5}).
+         *
+         * @param f the folder names
+         * @return this builder
+         */
         public Builder folders(VideoGenerator.Folders f) {
             this.folders = Objects.requireNonNull(f, "folders");
             return this;
@@ -135,12 +176,20 @@ public final class GeneratorOptions {
         /**
          * Keep T5 outputs in this directory (created if missing), keyed by the T5 checkpoint and the token ids, so a
          * prompt encoded once is never encoded again, in this process or a later one (default: memory only).
+         *
+         * @param dir the directory
+         * @return this builder
          */
         public Builder embeddingCache(Path dir) {
             this.embeddingCache = dir;
             return this;
         }
 
+        /**
+         * The options.
+         *
+         * @return the options
+         */
         public GeneratorOptions build() {
             return new GeneratorOptions(this);
         }

@@ -29,33 +29,61 @@ public final class Latent implements AutoCloseable {
         this.requestDescription = requestDescription;
     }
 
-    /** The latent, [1, C, T, H, W]. */
+    /**
+     * The latent, [1, C, T, H, W].
+     *
+     * @return the latent, [1, C, T, H, W]
+     */
     public Tensor tensor() {
         return z;
     }
 
-    /** Pixel frames it decodes to. */
+    /**
+     * Pixel frames it decodes to.
+     *
+     * @return the frames
+     */
     public int frames() {
         return frames;
     }
 
+    /**
+     * The frame rate of the request that made this latent.
+     *
+     * @return frames per second
+     */
     public double fps() {
         return fps;
     }
 
-    /** Description of the request that produced it. */
+    /**
+     * Description of the request that produced it.
+     *
+     * @return the request
+     */
     public String request() {
         return requestDescription;
     }
 
-    /** Saves to a safetensors file; an existing file is replaced only when {@code overwrite}. */
+    /**
+     * Saves to a safetensors file; an existing file is replaced only when {@code overwrite}.
+     *
+     * @param file the file
+     * @param overwrite replace an existing output
+     * @throws IOException if reading or writing fails
+     */
     public void save(Path file, boolean overwrite) throws IOException {
         new SafetensorsWriter().add("latent", z).metadata("jsora.frames", Integer.toString(frames))
                 .metadata("jsora.fps", Double.toString(fps)).metadata("jsora.request", requestDescription)
                 .write(file, overwrite);
     }
 
-    /** Loads a latent saved by {@link #save}. @throws WeightFormatException when the file is not one */
+    /**
+     * Loads a latent saved by {@link #save}. @throws WeightFormatException when the file is not one
+     *
+     * @param file the file
+     * @return the latent read from the file
+     */
     public static Latent load(Path file) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             if (!f.contains("latent") || f.info("latent").shape().length != 5) {

@@ -12,7 +12,9 @@ public final class MemoryBudgetException extends IllegalArgumentException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The budget in force, in bytes. */
     private final long budgetBytes;
+    /** The bytes the request needs. */
     private final long neededBytes;
 
     MemoryBudgetException(long budgetBytes, long neededBytes, String detail) {
@@ -27,12 +29,20 @@ public final class MemoryBudgetException extends IllegalArgumentException {
         this.neededBytes = -1;
     }
 
-    /** The budget in force. */
+    /**
+     * The budget in force.
+     *
+     * @return the budget in force
+     */
     public long budgetBytes() {
         return budgetBytes;
     }
 
-    /** Bytes the request needs at least, or -1 when the budget was exceeded during the run. */
+    /**
+     * Bytes the request needs at least, or -1 when the budget was exceeded during the run.
+     *
+     * @return the bytes the request needs
+     */
     public long neededBytes() {
         return neededBytes;
     }

@@ -16,7 +16,11 @@ package io.github.jsora;
 public record ModelInfo(boolean demo, int hiddenSize, int depth, int captionTokens, int latentChannels,
         int spatialFactor, long ditBytes, long vaeBytes, long t5Bytes) {
 
-    /** Float32 bytes of all three models. */
+    /**
+     * Float32 bytes of all three models.
+     *
+     * @return the bytes of all checkpoints
+     */
     public long totalBytes() {
         return ditBytes + vaeBytes + t5Bytes;
     }

@@ -17,6 +17,7 @@ public record Progress(Stage stage, int step, int total, Duration elapsed, boole
     /** Cancels a running generation; safe to call from any thread, any number of times. */
     @FunctionalInterface
     public interface Cancel {
+        /** Cancels the generation. */
         void cancel();
     }
 }

@@ -24,7 +24,11 @@ public final class Resolution {
     private Resolution() {
     }
 
-    /** The names accepted by {@link #size}. */
+    /**
+     * The names accepted by {@link #size}.
+     *
+     * @return the names accepted by {@link #size}
+     */
     public static java.util.Set<String> names() {
         return new java.util.TreeSet<>(BASE.keySet());
     }
@@ -33,6 +37,9 @@ public final class Resolution {
      * Pixel size {height, width} for a named resolution and an aspect ratio.
      *
      * @throws IllegalArgumentException for an unknown name or a malformed ratio, naming the accepted values
+     * @param name the name
+     * @param aspectRatio height:width, e.g. "9:16"
+     * @return {width, height} in pixels
      */
     public static int[] size(String name, String aspectRatio) {
         int[] base = BASE.get(name.toLowerCase(Locale.ROOT));
@@ -52,7 +59,12 @@ public final class Resolution {
         return new int[] {h, w};
     }
 
-    /** Parses "a:b" (height:width) into a/b. */
+    /**
+     * Parses "a:b" (height:width) into a/b.
+     *
+     * @param aspectRatio height:width, e.g. "9:16"
+     * @return {height, width}
+     */
     public static double parseRatio(String aspectRatio) {
         String[] p = aspectRatio.trim().split(":");
         try {

@@ -6,6 +6,7 @@ import java.util.List;
 
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
+import io.github.jsora.video.VideoFormat;
 import io.github.jsora.video.VideoWriters;
 
 /**
@@ -18,6 +19,7 @@ public final class Video {
     private final double fps;
     private final GenerationRequest request;
     private final GenerationStats stats;
+    private long writeNanos; // time spent in write(), guarded by this
 
     Video(List<Frame> frames, double fps, GenerationRequest request, GenerationStats stats) {
         this.frames = List.copyOf(frames);
@@ -26,54 +28,103 @@ public final class Video {
         this.stats = stats;
     }
 
+    /**
+     * The frames in display order.
+     *
+     * @return the frames (unmodifiable; empty for a video written straight to a file)
+     */
     public List<Frame> frames() {
         return frames;
     }
 
+    /**
+     * The frame width.
+     *
+     * @return width in pixels, 0 without frames
+     */
     public int width() {
         return frames.isEmpty() ? 0 : frames.get(0).width();
     }
 
+    /**
+     * The frame height.
+     *
+     * @return height in pixels, 0 without frames
+     */
     public int height() {
         return frames.isEmpty() ? 0 : frames.get(0).height();
     }
 
+    /**
+     * The frame rate.
+     *
+     * @return frames per second
+     */
     public double fps() {
         return fps;
     }
 
-    /** The request, with the seed actually used filled in. */
+    /**
+     * The request, with the seed actually used filled in.
+     *
+     * @return the request
+     */
     public GenerationRequest request() {
         return request;
     }
 
+    /**
+     * The run's timings and counters. {@link GenerationStats#writeSeconds()} includes the time spent in
+     * {@link #write} calls made so far on this video.
+     *
+     * @return the statistics
+     */
     public GenerationStats stats() {
-        return stats;
+        long w;
+        synchronized (this) {
+            w = writeNanos;
+        }
+        return w == 0 ? stats : stats.withWriteSeconds(stats.writeSeconds() + w / 1e9);
     }
 
     /**
-     * Writes the video; the format follows the path: {@code .gif}, {@code .avi} (MJPEG), any other path is a
-     * directory of PNG frames. The request is stored in the file's metadata.
+     * Writes the video; the format follows the path as {@link VideoFormat#of(Path)} says: {@code .mp4} (H.264),
+     * {@code .gif}, {@code .avi} (MJPEG), or an existing directory for PNG frames; any other path is refused. The
+     * request is stored in the file's metadata. The time taken is counted in the
+     * {@link GenerationStats#writeSeconds()} of later {@link #stats()} calls.
      *
+     * @param path      the output file
      * @param overwrite replace an existing file; when false an existing target fails with an IOException
+     * @throws IOException if the output cannot be written
+     * @throws IllegalArgumentException for an unsupported extension, naming the path and the supported forms
      */
     public void write(Path path, boolean overwrite) throws IOException {
-        try (FrameSink sink = sinkFor(path, overwrite)) {
+        write(VideoFormat.of(path), path, overwrite);
+    }
+
+    /**
+     * Writes the video in the given format, whatever the path's extension; the explicit way to ask for a new
+     * directory of PNG frames ({@link VideoFormat#PNG_SEQUENCE}).
+     *
+     * @param format    the output format
+     * @param path      the output file, or the directory for PNG frames
+     * @param overwrite replace an existing output; when false an existing target fails with an IOException
+     * @throws IOException if the output cannot be written
+     */
+    public void write(VideoFormat format, Path path, boolean overwrite) throws IOException {
+        long t = System.nanoTime();
+        try (FrameSink sink = VideoWriters.create(format, path, overwrite)) {
             sink.begin(width(), height(), fps, frames.size(), VideoGenerator.metadata(request));
             for (Frame f : frames) {
                 sink.accept(f);
             }
             sink.finish();
         }
+        addWriteNanos(System.nanoTime() - t);
     }
 
-    /** The writer for a path: .gif, .avi, otherwise a directory of PNG frames. */
-    static FrameSink sinkFor(Path path, boolean overwrite) throws IOException {
-        String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-        if (n.endsWith(".gif") || n.endsWith(".avi")) {
-            return VideoWriters.forPath(path, overwrite);
-        }
-        return VideoWriters.create(io.github.jsora.video.VideoFormat.PNG_SEQUENCE, path, overwrite);
+    private synchronized void addWriteNanos(long nanos) {
+        writeNanos += nanos;
     }
 
     @Override

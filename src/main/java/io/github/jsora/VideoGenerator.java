@@ -30,6 +30,7 @@ import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
+import io.github.jsora.sampling.StepProgress;
 import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
@@ -45,6 +46,8 @@ import io.github.jsora.vae.Frames;
 import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
+import io.github.jsora.video.VideoFormat;
+import io.github.jsora.video.VideoWriters;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockLoadException;
 import io.github.jsora.weights.BlockStoreStats;
@@ -212,17 +215,34 @@ public final class VideoGenerator implements AutoCloseable {
         return p;
     }
 
-    /** Opens a model directory with the default folder names ({@code stdit}, {@code vae}, {@code t5}). */
+    /**
+     * Opens a model directory with the default folder names ({@code stdit}, {@code vae}, {@code t5}).
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir) {
         return open(modelDir, Folders.DEFAULT);
     }
 
-    /** Opens a model directory whose component folders have the given names. */
+    /**
+     * Opens a model directory whose component folders have the given names.
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @param folders the folder names
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir, Folders folders) {
         return open(modelDir, GeneratorOptions.builder().folders(folders).build());
     }
 
-    /** Opens a model directory with the given options (folder names, caches). */
+    /**
+     * Opens a model directory with the given options (folder names, caches).
+     *
+     * @param modelDir the model directory (with stdit/, vae/, t5/)
+     * @param options the generator options
+     * @return an open generator; close it when done
+     */
     public static VideoGenerator open(Path modelDir, GeneratorOptions options) {
         return new VideoGenerator(modelDir, options, false, null);
     }
@@ -232,12 +252,19 @@ public final class VideoGenerator implements AutoCloseable {
      * triangle in red, green, blue, yellow, white or purple) moving left, right, up or down, 64×64 pixels, 17 frames.
      * Prompts of the form "a red circle moving left" work (colour more reliably than direction); anything else gives
      * arbitrary blobs. Real Open-Sora weights give real videos: see {@link #open(Path)}.
+     *
+     * @return an open generator of the demo model; close it when done
      */
     public static VideoGenerator openDefault() {
         return openDefault(GeneratorOptions.DEFAULT);
     }
 
-    /** {@link #openDefault()} with options (the folder names are the demo model's own). */
+    /**
+     * {@link #openDefault()} with options (the folder names are the demo model's own).
+     *
+     * @param options the generator options
+     * @return an open generator of the demo model; close it when done
+     */
     public static VideoGenerator openDefault(GeneratorOptions options) {
         Path dir;
         try {
@@ -268,17 +295,29 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** True for the embedded demo model. */
+    /**
+     * True for the embedded demo model.
+     *
+     * @return whether this is the embedded demo model
+     */
     public boolean isDemo() {
         return demo;
     }
 
-    /** The model directory (for the demo model, its temporary unpacked copy). */
+    /**
+     * The model directory (for the demo model, its temporary unpacked copy).
+     *
+     * @return the model directory (for the demo model, its temporary unpacked copy)
+     */
     public Path modelDirectory() {
         return modelDir;
     }
 
-    /** What this generator's model is: sizes and float32 bytes of its three parts. */
+    /**
+     * What this generator's model is: sizes and float32 bytes of its three parts.
+     *
+     * @return the model info
+     */
     public ModelInfo modelInfo() {
         return new ModelInfo(demo, ditConfig.hiddenSize(), ditConfig.depth(), ditConfig.modelMaxLength(),
                 vae.config().latentChannels(), vae.config().spatialFactor(), ditSource.totalBytes(),
@@ -288,6 +327,9 @@ public final class VideoGenerator implements AutoCloseable {
     /**
      * A request builder with this model's defaults: Open-Sora's for real weights (see {@link GenerationRequest});
      * for the demo model 64×64 pixels, 17 frames and no prompt preparation (it was trained on bare captions).
+     *
+     * @param prompt the text prompt
+     * @return this builder
      */
     public GenerationRequest.Builder requestBuilder(String prompt) {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt);
@@ -297,11 +339,22 @@ public final class VideoGenerator implements AutoCloseable {
         return b;
     }
 
-    /** Generates with this model's defaults and a random seed. */
+    /**
+     * Generates with this model's defaults and a random seed.
+     *
+     * @param prompt the text prompt
+     * @return the video, frames in memory
+     */
     public Video generate(String prompt) {
         return generate(requestBuilder(prompt).build());
     }
 
+    /**
+     * Generates a video held in memory, without progress events.
+     *
+     * @param request what to generate
+     * @return the video, frames in memory
+     */
     public Video generate(GenerationRequest request) {
         return generate(request, GenerationListener.NONE);
     }
@@ -311,6 +364,9 @@ public final class VideoGenerator implements AutoCloseable {
      *
      * @throws GenerationCancelledException when cancelled; all memory of the run is freed
      * @throws IllegalArgumentException     for a request this model cannot serve, before any heavy work
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the video, frames in memory
      */
     public Video generate(GenerationRequest request, GenerationListener listener) {
         List<Frame> frames = new ArrayList<>();
@@ -328,16 +384,39 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /**
-     * Generates and streams the frames straight into a video file (no frame list is held): {@code .gif},
-     * {@code .avi}, any other path a directory of PNGs. The request is written into the file's metadata.
+     * Generates and streams the frames straight into a video file (no frame list is held), in the format
+     * {@link VideoFormat#of(Path)} picks: {@code .mp4}, {@code .gif}, {@code .avi}, or an existing directory for PNG
+     * frames; other paths are refused before any work. The request is written into the file's metadata.
      *
+     * @param request   what to generate
+     * @param out       the output file
+     * @param overwrite replace an existing output
+     * @param listener  progress events
      * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
+     * @throws IOException if the output cannot be written
      */
     public Video generateTo(GenerationRequest request, Path out, boolean overwrite, GenerationListener listener)
             throws IOException {
+        return generateTo(request, VideoFormat.of(out), out, overwrite, listener);
+    }
+
+    /**
+     * Like {@link #generateTo(GenerationRequest, Path, boolean, GenerationListener)} in the given format, whatever
+     * the path's extension (the explicit way to ask for a new directory of PNG frames).
+     *
+     * @param request   what to generate
+     * @param format    the output format
+     * @param out       the output file, or the directory for PNG frames
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @return the run's statistics and the request with the seed used (as a {@link Video} without frames)
+     * @throws IOException if the output cannot be written
+     */
+    public Video generateTo(GenerationRequest request, VideoFormat format, Path out, boolean overwrite,
+            GenerationListener listener) throws IOException {
         Run run = new Run(request, listener);
         lockForRun();
-        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
+        try (FrameSink sink = VideoWriters.create(format, out, overwrite)) {
             try (Latent latent = run.denoise()) {
                 run.writeTo(latent, sink);
             }
@@ -348,7 +427,13 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Runs text encoding and denoising only and returns the final latent (to save, decode later, or both). */
+    /**
+     * Runs text encoding and denoising only and returns the final latent (to save, decode later, or both).
+     *
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the final latent; close it when done
+     */
     public Latent denoise(GenerationRequest request, GenerationListener listener) {
         return denoise(request, null, listener, Probe.NONE);
     }
@@ -358,6 +443,9 @@ public final class VideoGenerator implements AutoCloseable {
      * of the seed's (for reproducing a reference run).
      *
      * @param noise [1, C, T, H, W] for the request's size and frame count (copied, not modified)
+     * @param request what to generate
+     * @param listener receives progress events
+     * @return the final latent; close it when done
      */
     public Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener) {
         return denoise(request, noise, listener, Probe.NONE);
@@ -376,7 +464,13 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Decodes a latent (for example one loaded with {@link Latent#load}) into a video held in memory. */
+    /**
+     * Decodes a latent (for example one loaded with {@link Latent#load}) into a video held in memory.
+     *
+     * @param latent the latent
+     * @param listener receives progress events
+     * @return the video, frames in memory
+     */
     public Video decode(Latent latent, GenerationListener listener) {
         return decode(latent, listener, Probe.NONE);
     }
@@ -396,12 +490,35 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Decodes a latent and streams it into a video file. */
+    /**
+     * Decodes a latent and streams it into a video file, in the format {@link VideoFormat#of(Path)} picks.
+     *
+     * @param latent    the latent to decode
+     * @param out       the output file
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @throws IOException if the output cannot be written
+     */
     public void decodeTo(Latent latent, Path out, boolean overwrite, GenerationListener listener) throws IOException {
+        decodeTo(latent, VideoFormat.of(out), out, overwrite, listener);
+    }
+
+    /**
+     * Decodes a latent and streams it into a video file of the given format.
+     *
+     * @param latent    the latent to decode
+     * @param format    the output format
+     * @param out       the output file, or the directory for PNG frames
+     * @param overwrite replace an existing output
+     * @param listener  progress events
+     * @throws IOException if the output cannot be written
+     */
+    public void decodeTo(Latent latent, VideoFormat format, Path out, boolean overwrite, GenerationListener listener)
+            throws IOException {
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
         lockForRun();
-        try (FrameSink sink = Video.sinkFor(out, overwrite)) {
+        try (FrameSink sink = VideoWriters.create(format, out, overwrite)) {
             run.writeTo(latent, sink);
         } finally {
             run.end();
@@ -613,7 +730,7 @@ public final class VideoGenerator implements AutoCloseable {
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
                         r.width(), merging, probe);
                         SampleResult result = sampler.sample(model, noise, options,
-                                p -> progress(Stage.DENOISE, p.step(), p.totalSteps(), p.leapt()), token)) {
+                                p -> progress(Stage.DENOISE, p.step(), evaluations(options, p), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
                     leapStep = result.leapStep();
                     denoiseSeconds = (System.nanoTime() - t1) / 1e9;
@@ -628,6 +745,20 @@ public final class VideoGenerator implements AutoCloseable {
                 dit.releaseWorkspace();
                 closeStage(Stage.DENOISE);
             }
+        }
+
+        /**
+         * The progress total of the denoising stage: the model evaluations the run will make. A fixed leap at step
+         * k makes k + 1; a dynamic leap is known only when it happens, so the leap event's total is its step + 1.
+         */
+        private static int evaluations(SamplerOptions options, StepProgress p) {
+            if (p.leapt()) {
+                return p.step() + 1;
+            }
+            if (options.leap() instanceof LeapStrategy.Fixed fixed) {
+                return Math.min(p.totalSteps(), fixed.step() + 1);
+            }
+            return p.totalSteps();
         }
 
         /** The guidance caption pair of the request, from the prompt cache or from T5. */
@@ -788,6 +919,9 @@ public final class VideoGenerator implements AutoCloseable {
      * model streamed one block at a time, plus the activations of the largest stage, the tensors carried between
      * stages and the allocator's slack. A request with less fails before any work with a
      * {@link MemoryBudgetException}.
+     *
+     * @param request what to generate
+     * @return the smallest memory budget ({@link GenerationRequest.Builder#memoryBudget}) that runs this request: every model streamed one block at a time, plus the activations of the largest stage, the tensors carried between stages and the allocator's slack
      */
     public long minimumBudget(GenerationRequest request) {
         int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
@@ -797,7 +931,11 @@ public final class VideoGenerator implements AutoCloseable {
         return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
-    /** The budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time). */
+    /**
+     * The budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time).
+     *
+     * @return the budget a request without {@link GenerationRequest.Builder#memoryBudget} gets (chosen at open time)
+     */
     public long defaultBudget() {
         return defaultBudget;
     }

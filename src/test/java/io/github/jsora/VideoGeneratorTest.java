@@ -191,9 +191,13 @@ class VideoGeneratorTest {
     void writesGifPngAndAviThatReadBack() throws Exception {
         GenerationRequest r = quick(11).steps(2).build();
         Video v = gen.generate(r);
-        for (String name : new String[] {"v.gif", "v.avi", "frames"}) {
+        for (String name : new String[] {"v.gif", "v.avi", "v.mp4", "frames"}) {
             Path p = dir.resolve(name);
-            v.write(p, false);
+            if (name.equals("frames")) { // a PNG directory is asked for explicitly
+                v.write(io.github.jsora.video.VideoFormat.PNG_SEQUENCE, p, false);
+            } else {
+                v.write(p, false);
+            }
             DecodedVideo d = VideoReaders.read(p);
             assertEquals(17, d.frameCount(), name);
             assertEquals(64, d.width(), name);

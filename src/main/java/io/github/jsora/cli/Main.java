@@ -49,9 +49,9 @@ public final class Main {
 
     static final String USAGE = """
             Usage:
-              jsora generate PROMPT --out FILE.gif|FILE.avi|DIR/ [options]
-              jsora decode LATENT.safetensors --out FILE.gif|FILE.avi|DIR/ [--model DIR] [--overwrite]
-              jsora --help
+              jsora generate PROMPT --out FILE.mp4|FILE.gif|FILE.avi|DIR/ [options]
+              jsora decode LATENT.safetensors --out FILE.mp4|FILE.gif|FILE.avi|DIR/ [--model DIR] [--overwrite]
+              jsora --help | --version
 
             Generates a short video from a text prompt with an Open-Sora v1.2 model on the CPU.
 
@@ -63,7 +63,9 @@ public final class Main {
             into DIR/stdit, DIR/vae and DIR/t5 and pass --model DIR.
 
             Options of generate:
-              --out PATH          output: .gif (looping GIF), .avi (MJPEG), or a directory ending in / (PNG frames)
+              --out PATH          output: .mp4 (H.264, plays in browsers), .gif (looping GIF), .avi (MJPEG), or a
+                                  directory ending in / (PNG frames); any other extension is refused
+              --png-dir DIR       write PNG frames into directory DIR (instead of --out)
               --model DIR         model directory with stdit/, vae/, t5/ (default: the embedded demo model)
               --seed N            random seed (default: drawn at random and printed); the initial noise is
                                   PyTorch's torch.randn(..., generator=torch.Generator().manual_seed(N)) on CPU
@@ -98,22 +100,121 @@ public final class Main {
             Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
             4 output cannot be written, 5 memory budget too small (the message gives the bytes needed),
             130 cancelled.
+
+            Progress goes to stderr (redrawn in place on a terminal, a line every few seconds otherwise); log
+            messages at warning level and above too (-Dorg.slf4j.simpleLogger.defaultLogLevel=info for more).
             """;
+
+    // ---- command name, version, logging defaults (packaging) ----------------------------------------------------
+
+    /** System property a launcher sets to the command it was started as (e.g. {@code bin/jsora}). */
+    static final String COMMAND_PROPERTY = "jsora.command";
+
+    /** How this process was started, for the help text: the launcher's name, {@code java -jar ...} or Maven. */
+    static String command() {
+        String c = System.getProperty(COMMAND_PROPERTY);
+        if (c != null && !c.isBlank()) {
+            return c;
+        }
+        String javaCommand = System.getProperty("sun.java.command", "");
+        String first = javaCommand.split(" ", 2)[0];
+        if (first.endsWith(".jar")) {
+            return "java -jar " + first;
+        }
+        if (javaCommand.contains("plexus.classworlds")) {
+            return "mvn";
+        }
+        return "java " + Main.class.getName();
+    }
+
+    /** The usage text with the real command in place of "jsora". */
+    static String usage() {
+        String cmd = command();
+        StringBuilder sb = new StringBuilder();
+        for (String line : USAGE.split("\n", -1)) {
+            if (line.startsWith("  jsora ")) {
+                String args = line.substring("  jsora ".length());
+                line = cmd.equals("mvn") ? "  mvn -q compile exec:java -Dexec.args=\"" + args + "\""
+                        : "  " + cmd + " " + args;
+            }
+            sb.append(line).append('\n');
+        }
+        return sb.substring(0, sb.length() - 1);
+    }
+
+    /** The help hint of error messages, naming the real command. */
+    static String helpHint() {
+        String cmd = command();
+        return cmd.equals("mvn") ? "Run 'mvn -q compile exec:java -Dexec.args=--help' for usage."
+                : "Run '" + cmd + " --help' for usage.";
+    }
+
+    /** The version of this build (from the filtered {@code version.properties}), or "unknown". */
+    static String version() {
+        try (java.io.InputStream in = Main.class.getResourceAsStream("/io/github/jsora/version.properties")) {
+            if (in != null) {
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                String v = p.getProperty("version");
+                if (v != null && !v.startsWith("$")) {
+                    return v;
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "unknown" : v;
+    }
+
+    /** Defaults of the CLI's logging binding (slf4j-simple) unless the user set them: warnings and up, to stderr. */
+    static void configureLogging() {
+        setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        setIfAbsent("org.slf4j.simpleLogger.showThreadName", "false");
+        setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+        setIfAbsent("org.slf4j.simpleLogger.logFile", "System.err");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+
+    // ---- end of command name, version, logging defaults ---------------------------------------------------------
 
     private Main() {
     }
 
+    /**
+     * Runs the command line and exits with its code.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
+        configureLogging();
+        terminal = isTerminal();
         int code = run(args, System.out, System.err);
         System.exit(code);
     }
 
-    /** Runs the command line; returns the exit code. */
+    /**
+     * Runs the command line.
+     *
+     * @param args the command line
+     * @param out  where results go
+     * @param err  where progress and errors go
+     * @return the exit code
+     */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         try {
             if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
-                (args.length == 0 ? err : out).print(USAGE);
+                (args.length == 0 ? err : out).print(usage());
                 return args.length == 0 ? USAGE_ERROR : OK;
+            }
+            if (args[0].equals("--version") || args[0].equals("-V")) {
+                out.println("jsora " + version());
+                return OK;
             }
             Options o = Options.parse(args);
             return switch (o.command) {
@@ -123,7 +224,7 @@ public final class Main {
             };
         } catch (UsageException e) {
             err.println("jsora: " + e.getMessage());
-            err.println("Run 'jsora --help' for usage.");
+            err.println(helpHint());
             return USAGE_ERROR;
         } catch (WeightFormatException e) {
             err.println("jsora: model error: " + e.getMessage());
@@ -191,16 +292,16 @@ public final class Main {
             throw new UsageException("generate needs a PROMPT");
         }
         if (o.out == null) {
-            throw new UsageException("generate needs --out FILE.gif|FILE.avi|DIR/");
+            throw new UsageException("generate needs --out FILE.mp4|FILE.gif|FILE.avi|DIR/ (or --png-dir DIR)");
         }
-        VideoFormat.of(o.out); // unknown extension → IllegalArgumentException before loading anything
+        VideoFormat format = o.format(); // unknown extension → IllegalArgumentException before loading anything
         checkTarget(Path.of(o.out), o.overwrite);
         if (o.saveLatent != null) {
             checkTarget(Path.of(o.saveLatent), o.overwrite);
         }
         try (VideoGenerator gen = open(o)) {
             GenerationRequest request = o.request(gen);
-            ProgressBar bar = new ProgressBar(err);
+            ProgressBar bar = new ProgressBar(err, terminal && err == System.err);
             Thread hook = cancelOnInterrupt(gen);
             Video result;
             if (o.saveLatent != null) {
@@ -208,11 +309,11 @@ public final class Main {
                     latent.save(Path.of(o.saveLatent), o.overwrite);
                     err.println();
                     err.println("latent saved to " + o.saveLatent);
-                    gen.decodeTo(latent, Path.of(o.out), o.overwrite, bar);
+                    gen.decodeTo(latent, format, Path.of(o.out), o.overwrite, bar);
                 }
                 result = null;
             } else {
-                result = gen.generateTo(request, Path.of(o.out), o.overwrite, bar);
+                result = gen.generateTo(request, format, Path.of(o.out), o.overwrite, bar);
             }
             Runtime.getRuntime().removeShutdownHook(hook);
             bar.done();
@@ -247,17 +348,17 @@ public final class Main {
             throw new UsageException("decode needs a LATENT.safetensors file");
         }
         if (o.out == null) {
-            throw new UsageException("decode needs --out FILE.gif|FILE.avi|DIR/");
+            throw new UsageException("decode needs --out FILE.mp4|FILE.gif|FILE.avi|DIR/ (or --png-dir DIR)");
         }
-        VideoFormat.of(o.out);
+        VideoFormat format = o.format();
         checkTarget(Path.of(o.out), o.overwrite);
         Path latentFile = Path.of(o.positional);
         if (!Files.isRegularFile(latentFile)) {
             throw new WeightFormatException(latentFile, "no such latent file");
         }
         try (VideoGenerator gen = open(o); Latent latent = Latent.load(latentFile)) {
-            ProgressBar bar = new ProgressBar(err);
-            gen.decodeTo(latent, Path.of(o.out), o.overwrite, bar);
+            ProgressBar bar = new ProgressBar(err, terminal && err == System.err);
+            gen.decodeTo(latent, format, Path.of(o.out), o.overwrite, bar);
             bar.done();
             out.println("wrote " + o.out);
             return OK;
@@ -270,35 +371,83 @@ public final class Main {
         return hook;
     }
 
-    /** A one-line progress bar on stderr. */
-    static final class ProgressBar implements GenerationListener {
-        private final PrintStream err;
-        private Stage last;
+    // ---- progress display (packaging) ------------------------------------------------------------------------
 
-        ProgressBar(PrintStream err) {
+    /** Whether stderr is a terminal; set by {@link #main} (tests run {@link #run} with plain streams). */
+    private static boolean terminal;
+
+    /**
+     * Whether this process talks to a terminal: {@link System#console()} (null when input or output is redirected
+     * before JDK 22) and, from JDK 22 on, its {@code isTerminal()}.
+     */
+    static boolean isTerminal() {
+        java.io.Console c = System.console();
+        if (c == null) {
+            return false;
+        }
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return true; // before JDK 22 a console exists only for a terminal
+        }
+    }
+
+    /**
+     * Progress on stderr: on a terminal one line redrawn in place with {@code \r}; otherwise plain lines (the first
+     * and last event of each stage and at most one every {@link #PLAIN_INTERVAL_NANOS}), so log files stay readable.
+     */
+    static final class ProgressBar implements GenerationListener {
+        static final long PLAIN_INTERVAL_NANOS = 5_000_000_000L;
+        private final PrintStream err;
+        private final boolean redraw;
+        private Stage last;
+        private long lastLine;
+        private boolean open; // a redrawn line is on screen without its newline
+
+        ProgressBar(PrintStream err, boolean redraw) {
             this.err = err;
+            this.redraw = redraw;
         }
 
         @Override
         public void onProgress(Progress p) {
-            if (last != null && last != p.stage()) {
+            boolean newStage = last != p.stage();
+            if (newStage && open) {
                 err.println();
+                open = false;
             }
             last = p.stage();
             int total = Math.max(1, p.total());
             int done = Math.min(total, p.step() + 1);
-            int width = 30;
-            int filled = p.stage() == Stage.TEXT ? 0 : (int) ((long) width * done / total);
-            err.printf(Locale.ROOT, "\r%-8s [%s%s] %d/%d %6.1fs%s", p.stage().name().toLowerCase(Locale.ROOT),
-                    "#".repeat(filled), " ".repeat(width - filled), done, total, p.elapsed().toMillis() / 1000.0,
-                    p.leapt() ? " (leap)" : "");
+            String stage = p.stage().name().toLowerCase(Locale.ROOT);
+            double seconds = p.elapsed().toMillis() / 1000.0;
+            if (redraw) {
+                int width = 30;
+                int filled = p.stage() == Stage.TEXT ? 0 : (int) ((long) width * done / total);
+                err.printf(Locale.ROOT, "\r%-8s [%s%s] %d/%d %6.1fs%s", stage, "#".repeat(filled),
+                        " ".repeat(width - filled), done, total, seconds, p.leapt() ? " (leap)" : "");
+                open = true;
+            } else {
+                long now = System.nanoTime();
+                if (!(newStage || done == total || now - lastLine >= PLAIN_INTERVAL_NANOS)) {
+                    return;
+                }
+                lastLine = now;
+                err.printf(Locale.ROOT, "%s %d/%d %.1fs%s%n", stage, done, total, seconds,
+                        p.leapt() ? " (leap)" : "");
+            }
             err.flush();
         }
 
         void done() {
-            err.println();
+            if (open) {
+                err.println();
+                open = false;
+            }
         }
     }
+
+    // ---- end of progress display --------------------------------------------------------------------------------
 
     /** A command-line mistake. */
     static final class UsageException extends RuntimeException {
@@ -336,6 +485,12 @@ public final class Main {
         String weights;
         String weightCache;
         boolean overwrite;
+        boolean pngDir; // --png-dir: PNG frames into the directory `out`
+
+        /** The output format: --png-dir, else from the --out text (a trailing '/' is a PNG directory). */
+        VideoFormat format() {
+            return pngDir ? VideoFormat.PNG_SEQUENCE : VideoFormat.of(out);
+        }
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -367,7 +522,19 @@ public final class Main {
 
         private void set(String opt, String v) {
             switch (opt) {
-                case "--out" -> out = v;
+                case "--out" -> {
+                    if (pngDir) {
+                        throw new UsageException("give either --out or --png-dir, not both");
+                    }
+                    out = v;
+                }
+                case "--png-dir" -> {
+                    if (out != null) {
+                        throw new UsageException("give either --out or --png-dir, not both");
+                    }
+                    out = v;
+                    pngDir = true;
+                }
                 case "--model" -> model = v;
                 case "--seed" -> seed = parseLong(opt, v);
                 case "--reference-batch" -> referenceBatch = parseFraction(opt, v);

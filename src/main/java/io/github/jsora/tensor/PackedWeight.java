@@ -117,7 +117,9 @@ public final class PackedWeight implements AutoCloseable {
 
     /**
      * A zero-filled packed weight (INT8: every scale 0) to fill with {@link #writeRaw} and {@link #writeScales},
-     * e.g. from stored bfloat16 or int8 bytes. @throws IllegalArgumentException for rank < 2 or no elements
+     * e.g. from stored bfloat16 or int8 bytes.
+     *
+     * @throws IllegalArgumentException for rank &lt; 2 or no elements
      */
     public static PackedWeight allocate(Format format, int... shape) {
         for (int d : shape) {

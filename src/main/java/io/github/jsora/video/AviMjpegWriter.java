@@ -79,12 +79,25 @@ public final class AviMjpegWriter implements FrameSink {
     private int maxChunk;
     private boolean committed;
 
-    /** A writer to {@code target} with JPEG quality {@link #DEFAULT_QUALITY}. */
+    /**
+     * A writer to {@code target} with JPEG quality {@link #DEFAULT_QUALITY}.
+     *
+     * @param target the output path
+     * @param overwrite replace an existing output
+     * @throws IOException if reading or writing fails
+     */
     public AviMjpegWriter(Path target, boolean overwrite) throws IOException {
         this(target, overwrite, DEFAULT_QUALITY);
     }
 
-    /** A writer to {@code target}; {@code quality} in (0, 1] as in {@link ImageWriteParam#setCompressionQuality}. */
+    /**
+     * A writer to {@code target}; {@code quality} in (0, 1] as in {@link ImageWriteParam#setCompressionQuality}.
+     *
+     * @param target the output path
+     * @param overwrite replace an existing output
+     * @param quality JPEG quality in (0, 1]
+     * @throws IOException if reading or writing fails
+     */
     public AviMjpegWriter(Path target, boolean overwrite, float quality) throws IOException {
         if (!(quality > 0 && quality <= 1)) {
             throw new IllegalArgumentException("JPEG quality must be in (0, 1], got " + quality);
@@ -94,7 +107,11 @@ public final class AviMjpegWriter implements FrameSink {
         this.quality = quality;
     }
 
-    /** The file this writer produces. */
+    /**
+     * The file this writer produces.
+     *
+     * @return the file this writer produces
+     */
     public Path target() {
         return out.target();
     }

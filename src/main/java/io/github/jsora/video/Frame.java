@@ -40,7 +40,14 @@ public final class Frame {
         }
     }
 
-    /** A frame from interleaved RGB bytes {@code [H, W, 3]}; the array is copied. */
+    /**
+     * A frame from interleaved RGB bytes {@code [H, W, 3]}; the array is copied.
+     *
+     * @param width width in pixels
+     * @param height height in pixels
+     * @param rgb interleaved RGB bytes [H, W, 3]
+     * @return the frame
+     */
     public static Frame of(int width, int height, byte[] rgb) {
         return new Frame(width, height, rgb.clone());
     }
@@ -48,12 +55,24 @@ public final class Frame {
     /**
      * A frame that takes ownership of {@code rgb} {@code [H, W, 3]} without copying: the caller must not change the
      * array afterwards.
+     *
+     * @param width width in pixels
+     * @param height height in pixels
+     * @param rgb interleaved RGB bytes [H, W, 3]
+     * @return the frame
      */
     public static Frame wrap(int width, int height, byte[] rgb) {
         return new Frame(width, height, rgb);
     }
 
-    /** A frame filled with one colour {@code 0xRRGGBB}. */
+    /**
+     * A frame filled with one colour {@code 0xRRGGBB}.
+     *
+     * @param width width in pixels
+     * @param height height in pixels
+     * @param rgb interleaved RGB bytes [H, W, 3]
+     * @return the frame
+     */
     public static Frame filled(int width, int height, int rgb) {
         checkSize(width, height);
         byte[] a = new byte[3 * width * height];
@@ -65,7 +84,12 @@ public final class Frame {
         return new Frame(width, height, a);
     }
 
-    /** The pixels of any {@link BufferedImage} (alpha is dropped). */
+    /**
+     * The pixels of any {@link BufferedImage} (alpha is dropped).
+     *
+     * @param image the image
+     * @return the frame
+     */
     public static Frame fromImage(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
@@ -88,6 +112,9 @@ public final class Frame {
     /**
      * Converts one model output value in [-1, 1] to an 8-bit level the way Open-Sora saves samples: clamp to
      * [-1, 1], map to [0, 1], then {@code floor(v · 255 + 0.5)}.
+     *
+     * @param v the value
+     * @return the level, 0..255
      */
     public static int toByteLevel(float v) {
         float u = Math.max(-1f, Math.min(1f, v)); // NaN stays NaN and maps to 0 below
@@ -101,6 +128,11 @@ public final class Frame {
      *
      * @param planes  {@code [3, H, W]} starting at {@code offset}: R plane, then G, then B, each {@code H·W} values
      *                {@code planeStride} apart
+     * @param width width in pixels
+     * @param height height in pixels
+     * @param offset index of the first value
+     * @param planeStride distance between planes
+     * @return the frame
      */
     public static Frame fromSignedPlanes(int width, int height, float[] planes, int offset, int planeStride) {
         checkSize(width, height);
@@ -122,6 +154,10 @@ public final class Frame {
     /**
      * Frame {@code t} of a decoded video tensor {@code [3, T, H, W]} with values in [-1, 1] (the VAE output layout
      * for one batch item; take {@code x.slice(b)} of a {@code [B, 3, T, H, W]} batch).
+     *
+     * @param video the video
+     * @param t 0-based frame index
+     * @return the frame
      */
     public static Frame fromVideoTensor(Tensor video, int t) {
         if (video.rank() != 4 || video.dim(0) != 3) {
@@ -142,17 +178,31 @@ public final class Frame {
         return fromSignedPlanes(w, h, planes, 0, n);
     }
 
-    /** Width in pixels. */
+    /**
+     * Width in pixels.
+     *
+     * @return width in pixels
+     */
     public int width() {
         return width;
     }
 
-    /** Height in pixels. */
+    /**
+     * Height in pixels.
+     *
+     * @return height in pixels
+     */
     public int height() {
         return height;
     }
 
-    /** The pixel at column {@code x}, row {@code y} as {@code 0xRRGGBB}. */
+    /**
+     * The pixel at column {@code x}, row {@code y} as {@code 0xRRGGBB}.
+     *
+     * @param x column, 0-based
+     * @param y row, 0-based
+     * @return the pixel at column {@code x}, row {@code y} as {@code 0xRRGGBB}
+     */
     public int rgb(int x, int y) {
         if (x < 0 || x >= width || y < 0 || y >= height) {
             throw new IndexOutOfBoundsException("pixel (" + x + ", " + y + ") outside " + width + "x" + height);
@@ -161,7 +211,14 @@ public final class Frame {
         return (rgb[i] & 0xff) << 16 | (rgb[i + 1] & 0xff) << 8 | (rgb[i + 2] & 0xff);
     }
 
-    /** One channel value (0 = R, 1 = G, 2 = B) of a pixel, 0..255. */
+    /**
+     * One channel value (0 = R, 1 = G, 2 = B) of a pixel, 0..255.
+     *
+     * @param x column, 0-based
+     * @param y row, 0-based
+     * @param c channel, 0 = R, 1 = G, 2 = B
+     * @return one channel value (0 = R, 1 = G, 2 = B) of a pixel, 0..255
+     */
     public int channel(int x, int y, int c) {
         if (c < 0 || c > 2) {
             throw new IllegalArgumentException("channel " + c + " not in 0..2");
@@ -169,7 +226,11 @@ public final class Frame {
         return rgb(x, y) >> (8 * (2 - c)) & 0xff;
     }
 
-    /** A copy of the pixels {@code [H, W, 3]}. */
+    /**
+     * A copy of the pixels {@code [H, W, 3]}.
+     *
+     * @return a copy of the pixels {@code [H, W, 3]}
+     */
     public byte[] toRgbBytes() {
         return rgb.clone();
     }
@@ -179,7 +240,11 @@ public final class Frame {
         return rgb;
     }
 
-    /** The pixels as a new {@link BufferedImage#TYPE_3BYTE_BGR} image. */
+    /**
+     * The pixels as a new {@link BufferedImage#TYPE_3BYTE_BGR} image.
+     *
+     * @return the pixels as a new {@link BufferedImage#TYPE_3BYTE_BGR} image
+     */
     public BufferedImage toImage() {
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
         byte[] dst = ((DataBufferByte) img.getRaster().getDataBuffer()).getData();

@@ -35,15 +35,23 @@ public interface FrameSink extends Closeable {
      * @param frameCountHint expected number of frames, or 0 if unknown (writers only use it to size buffers)
      * @param metadata       key/value pairs written into the file where the format allows (e.g. the generation
      *                       request); may be empty, never null
+     * @throws IOException if reading or writing fails
      */
     void begin(int width, int height, double fps, int frameCountHint, Map<String, String> metadata) throws IOException;
 
-    /** Appends one frame; its size must match {@link #begin}. */
+    /**
+     * Appends one frame; its size must match {@link #begin}.
+     *
+     * @param frame the frame
+     * @throws IOException if reading or writing fails
+     */
     void accept(Frame frame) throws IOException;
 
     /**
      * Completes the output (for files: writes trailers and indexes, then moves the file into place). At least one
      * frame must have been accepted. After it, only {@link #close} may be called.
+     *
+     * @throws IOException if reading or writing fails
      */
     void finish() throws IOException;
 

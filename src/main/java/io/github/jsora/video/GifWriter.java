@@ -54,13 +54,23 @@ public final class GifWriter implements FrameSink {
     private String comment;
     private boolean committed;
 
-    /** A writer to {@code target}; checks the output location now (see {@link VideoWriters}). */
+    /**
+     * A writer to {@code target}; checks the output location now (see {@link VideoWriters}).
+     *
+     * @param target the output path
+     * @param overwrite replace an existing output
+     * @throws IOException if reading or writing fails
+     */
     public GifWriter(Path target, boolean overwrite) throws IOException {
         this.out = OutputTarget.file(target, overwrite);
         this.state = new SinkState(out.target().toString());
     }
 
-    /** The file this writer produces. */
+    /**
+     * The file this writer produces.
+     *
+     * @return the file this writer produces
+     */
     public Path target() {
         return out.target();
     }
@@ -68,6 +78,10 @@ public final class GifWriter implements FrameSink {
     /**
      * The delay of frame {@code index} in centiseconds at {@code fps} (see the class comment), at least
      * {@link #MIN_DELAY_CS}.
+     *
+     * @param index 0-based index
+     * @param fps frames per second
+     * @return the delay of frame {@code index} in centiseconds at {@code fps} (see the class comment), at least {@link #MIN_DELAY_CS}
      */
     public static int delayCentiseconds(int index, double fps) {
         double per = 100.0 / fps;

@@ -8,7 +8,7 @@ import io.github.jsora.weights.Json;
 /**
  * The one text form of video metadata used by every writer: a flat JSON object of strings, pure 7-bit ASCII
  * (non-ASCII characters become {@code \\uXXXX} escapes), so it fits GIF comments, PNG tEXt chunks and AVI INFO
- * strings, which are all Latin-1 or ASCII.
+ * strings, which are all Latin-1 or ASCII, and the MP4 writer's {@code ©cmt} item.
  */
 final class MetadataJson {
 

@@ -52,13 +52,23 @@ public final class PngSequenceWriter implements FrameSink {
     private Map<String, String> metadata;
     private boolean committed;
 
-    /** A writer into directory {@code target}; checks the output location now (see {@link VideoWriters}). */
+    /**
+     * A writer into directory {@code target}; checks the output location now (see {@link VideoWriters}).
+     *
+     * @param target the output path
+     * @param overwrite replace an existing output
+     * @throws IOException if reading or writing fails
+     */
     public PngSequenceWriter(Path target, boolean overwrite) throws IOException {
         this.out = OutputTarget.directory(target, overwrite, n -> OWN_ENTRY.matcher(n).matches());
         this.state = new SinkState(out.target().toString());
     }
 
-    /** The directory this writer produces. */
+    /**
+     * The directory this writer produces.
+     *
+     * @return the directory this writer produces
+     */
     public Path target() {
         return out.target();
     }

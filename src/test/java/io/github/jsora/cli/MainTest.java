@@ -20,10 +20,10 @@ class MainTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {
+    record Result(int code, String out, String err) {
     }
 
-    private static Result run(String... args) {
+    static Result run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -47,7 +47,7 @@ class MainTest {
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--bogus", "1").code());
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--steps", "many").code());
         assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", out, "--budget", "lots").code());
-        assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", dir.resolve("x.mp4").toString()).code());
+        assertEquals(Main.USAGE_ERROR, run("generate", "a cat", "--out", dir.resolve("x.webm").toString()).code());
         Result unknown = run("generate", "a cat", "--out", out, "--resolution", "999p");
         assertEquals(Main.USAGE_ERROR, unknown.code());
         assertTrue(unknown.err().contains("999p"), unknown.err());

@@ -374,8 +374,8 @@ class VideoWritersTest {
         assertEquals(VideoFormat.AVI_MJPEG, VideoFormat.of("clip.avi"));
         assertEquals(VideoFormat.PNG_SEQUENCE, VideoFormat.of("frames/"));
         assertEquals(VideoFormat.PNG_SEQUENCE, VideoFormat.of(dir));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VideoFormat.of("clip.mp4"));
-        assertTrue(e.getMessage().contains("clip.mp4") && e.getMessage().contains(".gif"), e.getMessage());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VideoFormat.of("clip.webm"));
+        assertTrue(e.getMessage().contains("clip.webm") && e.getMessage().contains(".gif"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> VideoFormat.of(""));
     }
 

@@ -50,6 +50,7 @@ public final class VideoReaders {
         return switch (VideoFormat.of(path)) {
             case GIF -> readGif(path);
             case AVI_MJPEG -> readAvi(path);
+            case MP4 -> Mp4Reader.read(path).video();
             case PNG_SEQUENCE -> readPngSequence(path);
         };
     }
