@@ -53,7 +53,7 @@ public enum WeightPrecision {
     }
 
     /** The packed form of weights of rank ≥ 2, or null for {@link #FLOAT32}. */
-    public PackedWeight.Format format() {
+    PackedWeight.Format format() {
         return format;
     }
 
