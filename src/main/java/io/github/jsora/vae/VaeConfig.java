@@ -132,9 +132,12 @@ public record VaeConfig(Spatial spatial, Temporal temporal, int microFrameSize, 
     // ------------------------------------------------------------------ parts
 
     /**
-     * The diffusers {@code AutoencoderKL} decoder (SD-XL VAE layout): post_quant_conv, conv_in, mid block (ResNet,
+     * The diffusers {@code AutoencoderKL} (SD-XL VAE layout). Decoder: post_quant_conv, conv_in, mid block (ResNet,
      * optional single-head attention, ResNet), one up block per entry of {@code blockOutChannels} (reversed) with
      * {@code layersPerBlock + 1} ResNets and a nearest-2× upsampler on all but the last, GroupNorm, SiLU, conv_out.
+     * Encoder: conv_in, one down block per entry of {@code blockOutChannels} with {@code layersPerBlock} ResNets and
+     * a stride-2 downsampler on all but the last, the same mid block, GroupNorm, SiLU, conv_out to mean and
+     * log-variance, quant_conv. The encoder's input has {@code outChannels} channels (in_channels must equal it).
      *
      * @param latentChannels   4
      * @param outChannels      3 (RGB)

@@ -86,6 +86,40 @@ class VaeConfigTest {
     }
 
     @Test
+    void realEncoderLayoutHasTheReferenceNamesAndFillsTheRealFile() {
+        VaeConfig cfg = VaeConfig.openSoraV12();
+        BlockLayout l = VaeLayout.encoder(cfg);
+        Map<String, int[]> all = new java.util.HashMap<>();
+        l.blocks().forEach(b -> all.putAll(b.tensors()));
+        assertArrayEquals(new int[] {128, 3, 3, 3}, all.get("spatial_vae.module.encoder.conv_in.weight"));
+        assertArrayEquals(new int[] {256, 128, 1, 1},
+                all.get("spatial_vae.module.encoder.down_blocks.1.resnets.0.conv_shortcut.weight"));
+        assertArrayEquals(new int[] {512, 512, 3, 3},
+                all.get("spatial_vae.module.encoder.down_blocks.2.downsamplers.0.conv.weight"));
+        assertFalse(all.containsKey("spatial_vae.module.encoder.down_blocks.3.downsamplers.0.conv.weight"));
+        assertTrue(all.containsKey("spatial_vae.module.encoder.down_blocks.3.resnets.1.conv2.weight"));
+        assertArrayEquals(new int[] {8, 512, 3, 3}, all.get("spatial_vae.module.encoder.conv_out.weight"));
+        assertArrayEquals(new int[] {8, 8, 1, 1}, all.get("spatial_vae.module.quant_conv.weight"));
+        assertArrayEquals(new int[] {128, 4, 3, 3, 3}, all.get("temporal_vae.encoder.conv_in.conv.weight"));
+        assertFalse(all.containsKey("temporal_vae.encoder.conv_in.conv.bias"), "conv_in has no bias");
+        assertFalse(all.containsKey("temporal_vae.encoder.conv_blocks.0.conv.weight"), "level 0 keeps time");
+        assertArrayEquals(new int[] {256, 256, 3, 3, 3}, all.get("temporal_vae.encoder.conv_blocks.1.conv.weight"));
+        assertArrayEquals(new int[] {256, 256, 3, 3, 3}, all.get("temporal_vae.encoder.conv_blocks.2.conv.weight"));
+        assertArrayEquals(new int[] {512, 256, 1, 1, 1},
+                all.get("temporal_vae.encoder.block_res_blocks.3.0.conv3.conv.weight"));
+        assertArrayEquals(new int[] {8, 512, 1, 1, 1}, all.get("temporal_vae.encoder.conv2.conv.weight"));
+        assertArrayEquals(new int[] {8, 8, 1, 1, 1}, all.get("temporal_vae.quant_conv.conv.weight"));
+        // decode path + encode path (scale and shift are in both) fill the real model.safetensors of
+        // 1,573,430,548 bytes (SPEC 5.6) but for its header: 8-byte length + JSON of 100–200 bytes per tensor
+        long floats = (VaeLayout.of(cfg).float32Bytes() + l.float32Bytes()) / 4 - 2 * 4;
+        long header = 1_573_430_548L - 4 * floats;
+        int tensors = all.size() + VaeLayout.of(cfg).blocks().stream().mapToInt(b -> b.tensors().size()).sum() - 2;
+        System.out.println("OpenSora-VAE-v1.2 encode path: " + all.size() + " tensors, " + l.float32Bytes() / 4
+                + " parameters; the real file's header would be " + header + " bytes for " + tensors + " tensors");
+        assertTrue(header > 100L * tensors && header < 200L * tensors, "header " + header + " bytes");
+    }
+
+    @Test
     void demoModelConfigWithInlineAutoencoderKl() throws IOException {
         VaeConfig c = VaeConfig.parse(resource("demo_vae_config.json"));
         assertArrayEquals(new int[] {16, 32, 64, 64}, c.spatial().blockOutChannels());

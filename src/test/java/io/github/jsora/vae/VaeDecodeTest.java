@@ -35,7 +35,7 @@ class VaeDecodeTest {
         weights.close();
     }
 
-    private static float maxAbsDiff(Tensor a, Tensor b) {
+    static float maxAbsDiff(Tensor a, Tensor b) {
         assertTrue(a.hasShape(b.shape()), a.shapeString() + " vs " + b.shapeString());
         float[] x = a.toArray();
         float[] y = b.toArray();
