@@ -13,6 +13,7 @@ import java.util.Map;
 
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Input;
+import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.golden.Golden;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Json;
@@ -91,42 +92,29 @@ final class FrameMaskGolden {
             List<Seen> seen = new ArrayList<>();
             List<float[]> stepZ = new ArrayList<>();
             List<float[]> draws = new ArrayList<>();
+            MaskedStdit3 den = new MaskedStdit3(model, y2, textMask, fps, height, width, TokenMerging.off());
             DenoisingModel recording = new DenoisingModel() {
-                Tensor out;
-
                 @Override
                 public Tensor forward(Tensor x, float[] ts, int step) {
-                    return run(x, ts, null, step);
+                    return seen(x, ts, null, den.forward(x, ts, step));
                 }
 
                 @Override
                 public Tensor forward(Tensor x, float[] ts, boolean[] generated, int step) {
-                    return run(x, ts, generated, step);
+                    return seen(x, ts, generated, den.forward(x, ts, generated, step));
                 }
 
-                private Tensor run(Tensor x, float[] ts, boolean[] generated, int step) {
-                    float[] rows = new float[b * frames];
-                    for (int k = 0; k < rows.length; k++) {
-                        rows[k] = generated == null || generated[k] ? 1f : 0f;
-                    }
-                    try (Tensor xMask = Tensor.of(rows, b, frames)) {                // [B, T], tiled to 2B
-                        Stdit3Input in = new Stdit3Input(x, ts, y2, textMask, generated == null ? null : xMask, fps,
-                                height, width);
-                        if (out == null) {
-                            out = keep(owned, Tensor.zeros(model.outputShape(in)));
-                        }
-                        model.forward(in, false, out);
-                    }
+                private Tensor seen(Tensor x, float[] ts, boolean[] generated, Tensor out) {
                     boolean[] g = generated == null ? allTrue(b * frames) : generated.clone();
                     seen.add(new Seen(x.slice(0, b).toArray(), ts.clone(), g, out.toArray(), out.shape()));
-                    return out.reshape(out.shape());                                 // a view: not freed by the sampler
+                    return out;
                 }
             };
             RflowSampler.StepTap tap = (i, z, draw) -> {
                 stepZ.add(z.toArray());
                 draws.add(draw == null ? null : draw.clone());
             };
-            try (SampleResult r = new RflowSampler().sample(recording, noise, opts, cond, ProgressListener.NONE,
+            try (den; SampleResult r = new RflowSampler().sample(recording, noise, opts, cond, ProgressListener.NONE,
                     CancellationToken.none(), tap)) {
                 assertEquals(steps, r.modelCalls(), name + ": model calls");
                 assertEquals(steps, seen.size());
