@@ -78,6 +78,8 @@ final class Workspace implements AutoCloseable {
     final int[] againRow;       // [B·Tp] final-layer second modulation row or -1
 
     // caches
+    int[] patchIndex;           // [B, Cin, T, H, W] → position in patchRows (PatchGrid, channel-major)
+    int[] unpatchIndex;         // [B, out, T, H, W] → position in finalRows (PatchGrid, channel-minor)
     float[] posEmb;             // [S, C]
     double posScale = Double.NaN;
     float[][] rope;             // {cos, sin} for Tp frames

@@ -83,16 +83,6 @@ public final class Ops {
         add(a, b, a);
     }
 
-    /** a += alpha·b. */
-    public static void addScaledInPlace(Tensor a, Tensor b, float alpha) {
-        sameSize("addScaled", a, b);
-        blockwise(a, b, a, (x, y, n) -> {
-            for (int i = 0; i < n; i++) {
-                x[i] += alpha * y[i];
-            }
-        });
-    }
-
     /** out = a · b elementwise (same element count). */
     public static void mul(Tensor a, Tensor b, Tensor out) {
         sameSize("mul", a, b);
@@ -192,56 +182,7 @@ public final class Ops {
         return (float) (v / (1.0 + Math.exp(-v)));
     }
 
-    // ------------------------------------------------------------------ modulation
-
-    /**
-     * adaLN modulation {@code out = x·(1 + scale) + shift} with per-sample vectors.
-     *
-     * @param x     [B, R, C] (any shape whose first dimension is B and last is C)
-     * @param shift [B, C]
-     * @param scale [B, C]
-     */
-    public static void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
-        int b = x.dim(0);
-        int c = x.dim(-1);
-        shift.requireShape("modulate shift", b, c);
-        scale.requireShape("modulate scale", b, c);
-        sameSize("modulate", x, out);
-        float[] sh = shift.toArray();
-        float[] sc = scale.toArray();
-        int rows = Math.toIntExact(x.size() / Math.max(c, 1));
-        int rowsPerSample = b == 0 ? 0 : rows / b;
-        Parallel.forRange(rows, c, (from, to) -> {
-            float[] v = scratch(0, c);
-            for (int r = from; r < to; r++) {
-                int base = (r / rowsPerSample) * c;
-                long o = (long) r * c;
-                x.read(o, v, 0, c);
-                for (int i = 0; i < c; i++) {
-                    v[i] = v[i] * (1f + sc[base + i]) + sh[base + i];
-                }
-                out.write(o, v, 0, c);
-            }
-        });
-    }
-
     // ------------------------------------------------------------------ norms
-
-    /** LayerNorm over the last dimension without affine parameters: (x − μ)/√(σ² + eps). */
-    public static void layerNorm(Tensor x, float eps, Tensor out) {
-        sameSize("layerNorm", x, out);
-        int c = x.dim(-1);
-        int rows = Math.toIntExact(x.size() / Math.max(c, 1));
-        Parallel.forRange(rows, 3L * c, (from, to) -> {
-            float[] v = scratch(0, c);
-            for (int r = from; r < to; r++) {
-                long o = (long) r * c;
-                x.read(o, v, 0, c);
-                layerNormRow(v, c, eps);
-                out.write(o, v, 0, c);
-            }
-        });
-    }
 
     /** v[0..c) = (v − mean)/√(var + eps) in place, no affine (statistics accumulated in double). */
     public static void layerNormRow(float[] v, int c, double eps) {
@@ -290,64 +231,6 @@ public final class Ops {
         for (int i = 0; i < c; i++) {
             v[off + i] = v[off + i] * inv * w[i];
         }
-    }
-
-    /**
-     * GroupNorm: x [N, C, *spatial] split into {@code groups} groups of C/groups channels; each (sample, group) is
-     * normalised over its channels and all spatial positions, then {@code ·weight[c] + bias[c]}.
-     *
-     * @param weight [C] or null (no affine)
-     * @param bias   [C] or null
-     */
-    public static void groupNorm(Tensor x, int groups, float eps, Tensor weight, Tensor bias, Tensor out) {
-        sameSize("groupNorm", x, out);
-        if (x.rank() < 2) {
-            throw new IllegalArgumentException("groupNorm needs [N, C, ...], found " + x.shapeString());
-        }
-        int n = x.dim(0);
-        int c = x.dim(1);
-        if (groups <= 0 || c % groups != 0) {
-            throw new IllegalArgumentException("groupNorm: " + c + " channels do not split into " + groups + " groups");
-        }
-        if (weight != null) {
-            weight.requireShape("groupNorm weight", c);
-        }
-        if (bias != null) {
-            bias.requireShape("groupNorm bias", c);
-        }
-        float[] w = weight == null ? null : weight.toArray();
-        float[] bb = bias == null ? null : bias.toArray();
-        long spatial = n * (long) c == 0 ? 0 : x.size() / ((long) n * c);
-        int cg = c / groups;
-        long groupSize = cg * spatial;
-        int chunk = (int) Math.min(spatial, BLOCK);
-        double[] means = new double[n * groups];
-        double[] invs = new double[n * groups];
-        groupStatistics(x, n * groups, groupSize, eps, means, invs);
-        Parallel.forRange(n * groups, 2 * groupSize, (from, to) -> {
-            float[] v = scratch(0, Math.max(chunk, 1));
-            for (int g = from; g < to; g++) {
-                long start = (long) g * groupSize;
-                double mean = means[g];
-                float inv = (float) invs[g];
-                float fm = (float) mean;
-                int gIdx = g % groups;
-                for (int cc = 0; cc < cg; cc++) {
-                    int ch = gIdx * cg + cc;
-                    float a = inv * (w == null ? 1f : w[ch]);
-                    float b0 = (bb == null ? 0f : bb[ch]) - fm * a;
-                    long cs = start + cc * spatial;
-                    for (long p = 0; p < spatial; p += chunk) {
-                        int len = (int) Math.min(chunk, spatial - p);
-                        x.read(cs + p, v, 0, len);
-                        for (int i = 0; i < len; i++) {
-                            v[i] = v[i] * a + b0;
-                        }
-                        out.write(cs + p, v, 0, len);
-                    }
-                }
-            }
-        });
     }
 
     /**

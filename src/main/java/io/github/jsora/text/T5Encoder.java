@@ -8,6 +8,7 @@ import io.github.jsora.tensor.Attention;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
@@ -46,15 +47,6 @@ public final class T5Encoder {
     /** Embedding tensor names accepted (T5EncoderModel stores the same tied tensor under both). */
     public static final String SHARED = "shared.weight";
     public static final String EMBED_TOKENS = "encoder.embed_tokens.weight";
-
-    /** Receives intermediate activations during {@link #forward(int[][], int[][], Probe)} (tensors valid only
-     * during the call). Names: {@code hidden_states.i} = input of block i and {@code hidden_states.n} = final
-     * output [B, L, d]; {@code last_block_out_before_final_norm} [B, L, d]; {@code position_bias} [H, L, L]
-     * (without the padding mask). */
-    @FunctionalInterface
-    public interface Probe {
-        void on(String name, Tensor value);
-    }
 
     private final T5Config config;
     private final BlockSource weights;
@@ -228,7 +220,7 @@ public final class T5Encoder {
 
     // ------------------------------------------------------------------ forward
 
-    /** {@link #forward(int[][], int[][], Probe)} without a probe. */
+    /** {@link #forward(int[][], int[][], Tap)} without a probe. */
     public Tensor forward(int[][] ids, int[][] mask) {
         return forward(ids, mask, null);
     }
@@ -243,11 +235,14 @@ public final class T5Encoder {
      *
      * @param ids   [B][L] token ids in [0, vocab_size)
      * @param mask  [B][L] attention mask of 0/1 (1 = real token)
-     * @param probe receives intermediate activations, or null
+     * @param probe receives intermediate activations, or null; names (none indexed): {@code hidden_states.i} = input
+     *              of block i and {@code hidden_states.n} = final output [B, L, d];
+     *              {@code last_block_out_before_final_norm} [B, L, d]; {@code position_bias} [H, L, L] (without the
+     *              padding mask)
      * @return last hidden state [B, L, d] (new tensor, caller closes)
      * @throws IllegalArgumentException for ragged rows, an id outside the vocabulary or a mask value not 0/1
      */
-    public Tensor forward(int[][] ids, int[][] mask, Probe probe) {
+    public Tensor forward(int[][] ids, int[][] mask, Tap probe) {
         int bsz = ids.length;
         if (bsz == 0 || mask.length != bsz) {
             throw new IllegalArgumentException("need a non-empty batch with one mask row per id row: " + bsz
@@ -304,7 +299,7 @@ public final class T5Encoder {
             embed(ids, x2);
             for (int i = 0; i < config.numLayers(); i++) {
                 if (probe != null) {
-                    probe.on("hidden_states." + i, x);
+                    probe.capture("hidden_states." + i, x);
                 }
                 Block blk = weights.acquire(blockName(i));
                 try {
@@ -313,7 +308,7 @@ public final class T5Encoder {
                         positionBias(blk.get(p + "0.SelfAttention.relative_attention_bias.weight"),
                                 config.relativeAttentionNumBuckets(), config.relativeAttentionMaxDistance(), bias);
                         if (probe != null) {
-                            probe.on("position_bias", bias);
+                            probe.capture("position_bias", bias);
                         }
                     }
                     // self-attention sub-layer
@@ -346,7 +341,7 @@ public final class T5Encoder {
                 }
             }
             if (probe != null) {
-                probe.on("last_block_out_before_final_norm", x);
+                probe.capture("last_block_out_before_final_norm", x);
             }
             Block fin = weights.acquire(FINAL_NORM_BLOCK);
             try {
@@ -355,7 +350,7 @@ public final class T5Encoder {
                 weights.release(fin);
             }
             if (probe != null) {
-                probe.on("hidden_states." + config.numLayers(), x);
+                probe.capture("hidden_states." + config.numLayers(), x);
             }
             done = true;
             return x;
@@ -368,7 +363,7 @@ public final class T5Encoder {
 
     /**
      * Upper bound of the native bytes a forward of {@code batch} sequences of {@code length} tokens allocates besides
-     * the weights: the buffers of {@link #forward(int[][], int[][], Probe)}, the attention scores and the caller's
+     * the weights: the buffers of {@link #forward(int[][], int[][], Tap)}, the attention scores and the caller's
      * copy of the result ({@link T5TextEncoder#encode}).
      */
     public static long activationBytes(T5Config c, int batch, int length) {

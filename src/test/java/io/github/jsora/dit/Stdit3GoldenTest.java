@@ -122,7 +122,7 @@ class Stdit3GoldenTest {
         try (SafetensorsFile c = Golden.open(file); Stdit3 model = Golden.stdit3(file, c)) {
             Stdit3Input in = input(c, owned);
             Tensor out = keep(owned, Tensor.zeros(model.outputShape(in)));
-            model.forward(in, false, out, (name, t) -> acts.put(name, t.copy()));
+            model.forward(in, false, out, (name, t, index) -> acts.put(name, t.copy()));
             acts.values().forEach(owned::add);
 
             // every stored activation, in the order the forward produced them

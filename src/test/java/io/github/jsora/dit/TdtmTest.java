@@ -158,7 +158,7 @@ class TdtmTest {
             float[][] got = new float[2][];
             for (int merge = 0; merge < 2; merge++) {
                 int slot = merge;
-                model.forward(in.input(), merge == 1, out, (name, a) -> {
+                model.forward(in.input(), merge == 1, out, (name, a, index) -> {
                     if (name.equals("spatial_block_0_out")) {
                         got[slot] = a.toArray();
                     }

@@ -110,8 +110,13 @@ class TensorKernelsTest {
             int rows = 5;
             float[] x = randn(rows * c);
             Tensor out = Tensor.zeros(rows, c);
-            Ops.layerNorm(Tensor.of(x, rows, c), 1e-6f, out);
-            close(Naive.layerNorm(x, c, 1e-6), out.toArray(), 1e-4);
+            float[] ln = x.clone();
+            for (int r = 0; r < rows; r++) {
+                float[] row = java.util.Arrays.copyOfRange(ln, r * c, (r + 1) * c);
+                Ops.layerNormRow(row, c, 1e-6);
+                System.arraycopy(row, 0, ln, r * c, c);
+            }
+            close(Naive.layerNorm(x, c, 1e-6), ln, 1e-4);
             float[] w = randn(c);
             Ops.rmsNorm(Tensor.of(x, rows, c), Tensor.of(w, c), 1e-6f, out);
             close(Naive.rmsNorm(x, w, 1e-6), out.toArray(), 1e-4);
@@ -124,15 +129,6 @@ class TensorKernelsTest {
                 assertEquals(Naive.silu(x[i]), s.get(i), 1e-6);
             }
         }
-    }
-
-    @Test
-    void groupNormMatchesNaive() {
-        int n = 2, c = 12, groups = 3, sp = 37;
-        float[] x = randn(n * c * sp), w = randn(c), b = randn(c);
-        Tensor out = Tensor.zeros(n, c, sp);
-        Ops.groupNorm(Tensor.of(x, n, c, sp), groups, 1e-5f, Tensor.of(w, c), Tensor.of(b, c), out);
-        close(Naive.groupNorm(x, n, c, groups, 1e-5, w, b), out.toArray(), 1e-4);
     }
 
     @Test
@@ -151,28 +147,6 @@ class TensorKernelsTest {
         Ops.softmaxInPlace(u, 1f, Tensor.of(all, n));
         for (float v : u.toArray()) {
             assertEquals(0f, v);
-        }
-    }
-
-    @Test
-    void modulateAndElementwise() {
-        int b = 2, r = 5, c = 9;
-        float[] x = randn(b * r * c), sh = randn(b * c), sc = randn(b * c);
-        Tensor out = Tensor.zeros(b, r, c);
-        Ops.modulate(Tensor.of(x, b, r, c), Tensor.of(sh, b, c), Tensor.of(sc, b, c), out);
-        for (int i = 0; i < b; i++) {
-            for (int j = 0; j < r; j++) {
-                for (int k = 0; k < c; k++) {
-                    int idx = (i * r + j) * c + k;
-                    assertEquals(x[idx] * (1 + sc[i * c + k]) + sh[i * c + k], out.get(idx), 1e-5);
-                }
-            }
-        }
-        float[] y = randn(x.length);
-        Tensor a = Tensor.of(x, x.length);
-        Ops.addScaledInPlace(a, Tensor.of(y, y.length), -2f);
-        for (int i = 0; i < x.length; i++) {
-            assertEquals(x[i] - 2 * y[i], a.get(i), 1e-5);
         }
     }
 

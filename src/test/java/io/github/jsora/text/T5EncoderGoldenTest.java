@@ -61,7 +61,7 @@ class T5EncoderGoldenTest {
             Map<String, Tensor> acts = new HashMap<>();
             try (ResidentBlockSource source = new ResidentBlockSource(weights, layout)) {
                 T5Encoder enc = new T5Encoder(config, source);
-                try (Tensor out = enc.forward(ids, mask, (name, t) -> acts.put(name, t.copy()))) {
+                try (Tensor out = enc.forward(ids, mask, (name, t, index) -> acts.put(name, t.copy()))) {
                     for (int i = 0; i <= config.numLayers(); i++) {
                         compare(c, file, "act.hidden_states." + i, acts.get("hidden_states." + i), TOL);
                     }

@@ -8,6 +8,7 @@ import java.util.Locale;
 import org.junit.jupiter.api.Test;
 
 import io.github.jsora.golden.Golden;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.Checkpoint;
@@ -73,7 +74,7 @@ class T5PrecisionBoundsTest {
     static final double INT8_MAX_ABS = 8e-2;
 
     private static float[] run(T5Config config, ResidentBlockSource src, int[][] ids, int[][] mask) {
-        try (src; Tensor out = new T5Encoder(config, src).forward(ids, mask, (n, t) -> { })) {
+        try (src; Tensor out = new T5Encoder(config, src).forward(ids, mask, Tap.NONE)) {
             return out.toArray();
         }
     }

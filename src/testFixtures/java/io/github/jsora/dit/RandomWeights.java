@@ -40,7 +40,7 @@ public final class RandomWeights {
     public static Tensor tensor(Stdit3Config cfg, String name, int[] shape, SplittableRandom rnd) {
         Tensor t = Tensor.zeros(shape);
         if (name.equals(Stdit3.ROPE_FREQS)) {
-            float[] f = Stdit3.defaultRopeFreqs(cfg.headDim());
+            float[] f = Embedders.defaultRopeFreqs(cfg.headDim());
             t.write(0, f, 0, f.length);
             return t;
         }
