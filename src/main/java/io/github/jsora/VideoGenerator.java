@@ -28,6 +28,7 @@ import io.github.jsora.sampling.CancellationToken;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
+import io.github.jsora.sampling.FrameConditioning;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.TorchCpuRandom;
@@ -41,6 +42,7 @@ import io.github.jsora.text.T5TextEncoder;
 import io.github.jsora.text.T5Tokenizer;
 import io.github.jsora.text.TextEmbedding;
 import io.github.jsora.text.TokenizedBatch;
+import io.github.jsora.video.ImageInput;
 import io.github.jsora.vae.Frames;
 import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
@@ -348,6 +350,82 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
+    /** Largest {@code loops} of {@link #generateLoop}. */
+    public static final int MAX_LOOPS = 64;
+
+    /**
+     * A longer video as Open-Sora's {@code --loop} makes it: {@code loops} generations, each after the first
+     * continuing the previous one ({@link GenerationRequest.Builder#extend}: its last {@code overlap} latent frames
+     * condition the first {@code overlap} frames, with the request's edit ratio), decoded and joined, with the
+     * first {@link GenerationRequest#overlapPixelFrames(int) overlapPixelFrames(overlap)} frames of every later clip
+     * dropped (they repeat the previous clip). The first generation is {@code request} (with its reference image
+     * or continuation, if any); generation k uses seed {@code seed + k} (and, when the request sets one,
+     * inference-script seed {@code + k}). Unlike the reference, which re-encodes the decoded previous clip, the
+     * previous latent itself conditions the next generation (no encoder needed, no VAE round-trip loss).
+     *
+     * @throws IllegalArgumentException for loops outside [1, {@link #MAX_LOOPS}] or an overlap that leaves no
+     *                                  latent frame to generate
+     */
+    public Video generateLoop(GenerationRequest request, int loops, int overlap, GenerationListener listener) {
+        if (loops < 1 || loops > MAX_LOOPS) {
+            throw new IllegalArgumentException("loop count must be in [1, " + MAX_LOOPS + "], found " + loops);
+        }
+        int latentFrames = GenerationRequest.latentFrames(request.frames());
+        if (loops > 1 && (overlap < 1 || overlap >= latentFrames)) {
+            throw new IllegalArgumentException("loop overlap must be in [1, " + (latentFrames - 1) + "] latent frames "
+                    + "(" + request.frames() + " frames have " + latentFrames + "), found " + overlap);
+        }
+        List<Frame> frames = new ArrayList<>();
+        GenerationRequest first = null;
+        GenerationStats stats = null;
+        Latent prev = null;
+        try {
+            for (int k = 0; k < loops; k++) {
+                GenerationRequest r = request;
+                if (k > 0) {
+                    GenerationRequest.Builder b = first.toBuilder().noReference().noExtend().extend(prev, overlap)
+                            .seed(first.seed().getAsLong() + k);
+                    if (first.inferenceScriptMask().isPresent()) {
+                        b.inferenceScriptMask(first.inferenceScriptMask().getAsLong() + k);
+                    }
+                    r = b.build();
+                }
+                List<Frame> clip = new ArrayList<>();
+                Run run = new Run(r, listener);
+                Latent latent;
+                lockForRun();
+                try {
+                    latent = run.denoise();
+                    try {
+                        run.decode(latent, clip::add);
+                    } catch (RuntimeException e) {
+                        latent.close();
+                        throw e;
+                    }
+                    stats = run.stats(0);
+                } finally {
+                    run.end();
+                    unlock();
+                }
+                if (k == 0) {
+                    first = run.request;
+                }
+                int drop = k == 0 ? 0 : Math.min(clip.size(), GenerationRequest.overlapPixelFrames(overlap));
+                frames.addAll(clip.subList(drop, clip.size()));
+                if (prev != null) {
+                    prev.close();
+                }
+                prev = latent;
+            }
+        } finally {
+            if (prev != null) {
+                prev.close();
+            }
+        }
+        LOG.info("loop of {} generations: {} frames", loops, frames.size());
+        return new Video(frames, request.fps(), first, stats);
+    }
+
     /** Runs text encoding and denoising only and returns the final latent (to save, decode later, or both). */
     public Latent denoise(GenerationRequest request, GenerationListener listener) {
         return denoise(request, null, listener, Probe.NONE);
@@ -579,6 +657,10 @@ public final class VideoGenerator implements AutoCloseable {
             SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
                     .videoSize(h, w).numFrames(f).leap(leap);
             r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));
+            if (r.hasConditioning() && r.inferenceScriptMask().isEmpty()) {
+                // frame-mask sampling draws from the reference's global generator: seed + 1 unless given
+                ob.inferenceScriptMask(r.seed().getAsLong() + 1, r.batchIndex(), r.batchSize());
+            }
             SamplerOptions options = ob.build();
             LOG.info("generating: {}", r);
             if (givenNoise != null) {
@@ -610,9 +692,10 @@ public final class VideoGenerator implements AutoCloseable {
                 dit.reserveWorkspace(2, latentShape[2], latentShape[3], latentShape[4], c.y().dim(2),
                         r.tdtmSteps() > 0);
                 openStage(Stage.DENOISE);
+                FrameConditioning conditioning = conditioning(r, latentShape);
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
                         r.width(), merging, probe);
-                        SampleResult result = sampler.sample(model, noise, options,
+                        SampleResult result = sampler.sample(model, noise, options, conditioning,
                                 p -> progress(Stage.DENOISE, p.step(), p.totalSteps(), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
                     leapStep = result.leapStep();
@@ -628,6 +711,64 @@ public final class VideoGenerator implements AutoCloseable {
                 dit.releaseWorkspace();
                 closeStage(Stage.DENOISE);
             }
+        }
+
+        /**
+         * The request's reference frames for a latent of {@code latentShape}, or null without conditioning: a
+         * continued latent's last {@code overlap} frames at the start, then a reference image at its frame.
+         */
+        private FrameConditioning conditioning(GenerationRequest r, int[] latentShape) {
+            if (!r.hasConditioning()) {
+                return null;
+            }
+            FrameConditioning.Builder b = FrameConditioning.builder(latentShape);
+            try (Tensor prev = r.previousLatent()) {
+                if (prev != null) {
+                    int[] p = prev.shape();
+                    if (p[1] != latentShape[1] || p[3] != latentShape[3] || p[4] != latentShape[4]) {
+                        throw new IllegalArgumentException("size mismatch: the continued latent "
+                                + prev.shapeString() + " does not fit this video's latent "
+                                + java.util.Arrays.toString(latentShape) + " (" + r.width() + "x" + r.height()
+                                + " px): continue with the size the latent was made at");
+                    }
+                    b.copy(0, prev, -r.overlap(), 0, r.overlap(), r.editRatio());
+                }
+            }
+            if (r.referenceImage().isPresent() || r.referenceVideo().isPresent()) {
+                try (Tensor ref = encodeReference(r)) {                     // [1, C, T_ref, h, w]
+                    int[] p = ref.shape();
+                    if (p[1] != latentShape[1] || p[3] != latentShape[3] || p[4] != latentShape[4]) {
+                        throw new IllegalArgumentException("size mismatch: the reference encodes to "
+                                + ref.shapeString() + ", this video's latent is "
+                                + java.util.Arrays.toString(latentShape));
+                    }
+                    if (r.referenceImage().isPresent()) {
+                        b.copy(0, ref, 0, r.referenceFrame(), 1, r.editRatio());
+                    } else {
+                        b.copy(0, ref, 0, 0, latentShape[2], r.editRatio());
+                    }
+                }
+            }
+            FrameConditioning fc = b.build();
+            LOG.info("reference frames: {}", fc);
+            return fc;
+        }
+
+        /**
+         * The request's reference image or video, prepared as Open-Sora's inference script prepares
+         * {@code reference_path} and encoded by the VAE (mode path): {@code [1, C, T_ref, h, w]}.
+         */
+        private Tensor encodeReference(GenerationRequest r) {
+            Path file = r.referenceImage().orElseGet(() -> r.referenceVideo().get());
+            try (Tensor video = r.referenceImage().isPresent() ? ImageInput.image(file, r.height(), r.width())
+                    : ImageInput.video(file, r.height(), r.width(), r.frames())) {          // [1, 3, F, H, W]
+                return encodeVideo(video);
+            }
+        }
+
+        private Tensor encodeVideo(Tensor video) {
+            throw new UnsupportedOperationException("reference images and videos need the VAE encoder, which this "
+                    + "build does not have yet");
         }
 
         /** The guidance caption pair of the request, from the prompt cache or from T5. */
