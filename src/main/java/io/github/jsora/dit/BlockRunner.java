@@ -37,23 +37,11 @@ final class BlockRunner {
         int t = g.tp;
         int s = g.s;
         int c = cfg.hiddenSize();
-        int c6 = Modulation.SLOTS * c;
         boolean merge = tq != t;
         int rows = b * tq * s;
         int allRows = Math.toIntExact(w.tokens);
 
-        // modulation rows w.mod[r][k] [C]: scale_shift_table [6, C] + t_block [2B, 6C] (t rows, then t0 rows)
-        wts.get(p + "scale_shift_table").read(0, w.table, 0, c6);
-        for (int r = 0; r < 2 * b; r++) {
-            for (int k = 0; k < Modulation.SLOTS; k++) {
-                float[] dst = w.mod[r][k];
-                float one = Modulation.isScale(k) ? 1f : 0f;
-                for (int i = 0; i < c; i++) {
-                    float v = w.table[k * c + i] + w.tMlpHeap[r * c6 + k * c + i];
-                    dst[i] = one == 0f ? v : one + v;
-                }
-            }
-        }
+        modulationRows(wts, p, b, w);
 
         selfAttention(wts, p, temporal, g, w, tq, rope);
         crossAttention(wts, p, g, w, tq);
@@ -72,6 +60,34 @@ final class BlockRunner {
         Kernels.gatedResidual(w.x, mlpOut, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod,
                 w.frameRow, Modulation.GATE_MLP);                             // x [B, Tp·S, C] += gate·(out + bias)
         timer.lap("residual");
+    }
+
+    /** Modulation rows w.mod[r][k] [C]: scale_shift_table [6, C] + t_block [2B, 6C] (t rows, then t0 rows). */
+    private void modulationRows(Block wts, String p, int b, Workspace w) {
+        int c = cfg.hiddenSize();
+        int c6 = Modulation.SLOTS * c;
+        wts.get(p + "scale_shift_table").read(0, w.table, 0, c6);
+        for (int r = 0; r < 2 * b; r++) {
+            for (int k = 0; k < Modulation.SLOTS; k++) {
+                float[] dst = w.mod[r][k];
+                float one = Modulation.isScale(k) ? 1f : 0f;
+                for (int i = 0; i < c; i++) {
+                    float v = w.table[k * c + i] + w.tMlpHeap[r * c6 + k * c + i];
+                    dst[i] = one == 0f ? v : one + v;
+                }
+            }
+        }
+    }
+
+    /**
+     * The self-attention input of a block, LN(x)·(1 + scale_msa) + shift_msa, into w.xm [B·Tp·S, C] (the step
+     * cache's signal); w.x is not changed.
+     */
+    void modulatedInput(Block wts, String p, InputGeometry g, Workspace w) {
+        modulationRows(wts, p, g.b, w);
+        Kernels.modulatedLayerNorm(w.x, w.xm, g.b * g.tp, g.s, cfg.hiddenSize(), w.mod, w.frameRow,
+                Modulation.SHIFT_MSA, Modulation.SCALE_MSA, null);
+        timer.lap("modulate");
     }
 
     /** Modulated self-attention with its gated residual, on tq (merged) frames. */

@@ -219,13 +219,21 @@ public final class Stdit3 implements AutoCloseable {
      *                    {@code final_layer_out} [B,N,patch·out_channels]
      */
     public void forward(Stdit3Input in, boolean mergeFrames, Tensor out, Tap probe) {
+        forward(in, mergeFrames, out, probe, null, false);
+    }
+
+    /**
+     * The full forward with step caching: as {@link #forward(Stdit3Input, boolean, Tensor, Tap)}, and with a
+     * {@code cache} the block stack (or all of it after pair 0) is skipped when the cache's criterion allows it and
+     * {@code mayReuse} is true; the cache records its decision either way. A null cache is the plain forward.
+     */
+    public void forward(Stdit3Input in, boolean mergeFrames, Tensor out, Tap probe, BlockCache cache,
+            boolean mayReuse) {
         long start = System.nanoTime();
         InputGeometry g = InputGeometry.check(cfg, in, out);
         Workspace w = workspace(g);
         timer.restart();
         int tq = mergeFrames ? FrameMerging.mergedFrames(g.tp) : g.tp;
-        long selfCalls = 0;
-        long selfQueries = 0;
 
         Block emb = source.acquire(EMBEDDERS);
         float[] ropeFreqs;
@@ -237,23 +245,9 @@ public final class Stdit3 implements AutoCloseable {
         timer.lap("embed");
         float[][] rope = Embedders.ropeFor(w, ropeFreqs, tq);
 
-        for (int i = 0; i < cfg.depth(); i++) {
-            Block pair = source.acquire(pairBlock(i));
-            try {
-                blocks.block(pair, "spatial_blocks." + i + ".", false, g, w, tq, null);
-                if (probe != null) {
-                    probe.capture("spatial_block_" + i + "_out", w.x);
-                }
-                blocks.block(pair, "temporal_blocks." + i + ".", true, g, w, tq, rope);
-                if (probe != null) {
-                    probe.capture("temporal_block_" + i + "_out", w.x);
-                }
-            } finally {
-                source.release(pair);
-            }
-            selfCalls += 2;
-            selfQueries += 2L * g.b * tq * g.s;
-        }
+        int computedPairs = runBlocks(g, w, tq, rope, probe, cache, mayReuse);
+        long selfCalls = 2L * computedPairs;
+        long selfQueries = selfCalls * g.b * tq * g.s;
 
         Block fin = source.acquire(FINAL);
         try {
@@ -270,6 +264,83 @@ public final class Stdit3 implements AutoCloseable {
         lastStats = new ForwardStats(mergeFrames, g.tp, tq, selfCalls, selfQueries, selfCalls, selfQueries, total,
                 gemm, attn, total - gemm - attn, st);
         LOG.debug("{}", lastStats);
+    }
+
+    /**
+     * The block pairs on w.x [B, Tp·S, C], or the part of them the step cache does not skip.
+     *
+     * @return block pairs computed
+     */
+    private int runBlocks(InputGeometry g, Workspace w, int tq, float[][] rope, Tap probe, BlockCache cache,
+            boolean mayReuse) {
+        if (cache == null) {
+            return runPairs(0, g, w, tq, rope, probe, null);
+        }
+        if (cache.criterion() == BlockCache.Criterion.MODULATED_INPUT) {
+            Block first = source.acquire(pairBlock(0));
+            boolean handedOver = false;
+            try {
+                blocks.modulatedInput(first, "spatial_blocks.0.", g, w);    // xm [B·Tp·S, C]
+                boolean reuse = cache.decide(w.xm, mayReuse);
+                timer.lap("step-cache");
+                if (reuse) {
+                    cache.addResidual(w.x);                                 // x [B, Tp·S, C] += stack residual
+                    timer.lap("step-cache");
+                    return 0;
+                }
+                cache.spanStart(w.x);
+                handedOver = true;
+            } finally {
+                if (!handedOver) {
+                    source.release(first);
+                }
+            }
+            int n = runPairs(0, g, w, tq, rope, probe, first);
+            cache.spanEnd(w.x);
+            timer.lap("step-cache");
+            return n;
+        }
+        Tensor pairIn = cache.scratch(w.x.size());
+        pairIn.copyFrom(w.x.reshape(Math.toIntExact(w.x.size())));          // [B·Tp·S·C]
+        runPair(0, source.acquire(pairBlock(0)), g, w, tq, rope, probe);
+        BlockCache.residualOf(w.x, pairIn);                                 // pair 0 residual [B·Tp·S·C]
+        boolean reuse = cache.decide(pairIn, mayReuse);
+        timer.lap("step-cache");
+        if (reuse) {
+            cache.addResidual(w.x);                                         // x += residual of pairs 1..depth-1
+            timer.lap("step-cache");
+            return 1;
+        }
+        cache.spanStart(w.x);
+        int n = 1 + runPairs(1, g, w, tq, rope, probe, null);
+        cache.spanEnd(w.x);
+        timer.lap("step-cache");
+        return n;
+    }
+
+    /** Pairs {@code from} … depth−1 (the first one already acquired when {@code acquired} is not null). */
+    private int runPairs(int from, InputGeometry g, Workspace w, int tq, float[][] rope, Tap probe, Block acquired) {
+        for (int i = from; i < cfg.depth(); i++) {
+            runPair(i, i == from && acquired != null ? acquired : source.acquire(pairBlock(i)), g, w, tq, rope,
+                    probe);
+        }
+        return cfg.depth() - from;
+    }
+
+    /** Spatial then temporal block of pair i; releases the pair's block. */
+    private void runPair(int i, Block pair, InputGeometry g, Workspace w, int tq, float[][] rope, Tap probe) {
+        try {
+            blocks.block(pair, "spatial_blocks." + i + ".", false, g, w, tq, null);
+            if (probe != null) {
+                probe.capture("spatial_block_" + i + "_out", w.x);
+            }
+            blocks.block(pair, "temporal_blocks." + i + ".", true, g, w, tq, rope);
+            if (probe != null) {
+                probe.capture("temporal_block_" + i + "_out", w.x);
+            }
+        } finally {
+            source.release(pair);
+        }
     }
 
     private Workspace workspace(InputGeometry g) {

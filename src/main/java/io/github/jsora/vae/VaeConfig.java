@@ -188,6 +188,11 @@ public record VaeConfig(Spatial spatial, Temporal temporal, int microFrameSize, 
             return blockOutChannels[blockOutChannels.length - 1 - i];
         }
 
+        /** Channel count of encoder down block {@code i} (i = 0 is the first, i.e. the narrowest). */
+        public int downChannels(int i) {
+            return blockOutChannels[i];
+        }
+
         /** 2^(blocks − 1). */
         public int upsampleFactor() {
             return 1 << (blockOutChannels.length - 1);
@@ -273,6 +278,11 @@ public record VaeConfig(Spatial spatial, Temporal temporal, int microFrameSize, 
         /** Whether the transition into level {@code level − 1} doubles time (temporal_downsample[level − 1]). */
         public boolean upsamplesTime(int level) {
             return temporalDownsample[level - 1];
+        }
+
+        /** Whether the encoder halves time after level {@code level} (temporal_downsample[level]; never after the last). */
+        public boolean downsamplesTime(int level) {
+            return level < temporalDownsample.length && temporalDownsample[level];
         }
 
         /** 2^(number of true entries of temporal_downsample): 4 for v1.2. */
@@ -389,6 +399,24 @@ public record VaeConfig(Spatial spatial, Temporal temporal, int microFrameSize, 
         }
         if (!sd.getBoolean("use_post_quant_conv", true)) {
             throw new WeightFormatException(sd.source() + ": use_post_quant_conv=false is not supported");
+        }
+        if (sd.getInt("in_channels", 3) != sd.getInt("out_channels", 3)) {
+            throw new WeightFormatException(sd.source() + ": in_channels " + sd.getInt("in_channels", 3)
+                    + " differs from out_channels " + sd.getInt("out_channels", 3) + " (not supported)");
+        }
+        if (sd.has("down_block_types")) {
+            Object v = sd.values().get("down_block_types");
+            if (v instanceof List<?> l) {
+                for (Object t : l) {
+                    if (!"DownEncoderBlock2D".equals(t)) {
+                        throw new WeightFormatException(sd.source() + ": down block type " + t
+                                + " is not supported (only DownEncoderBlock2D)");
+                    }
+                }
+            }
+        }
+        if (!sd.getBoolean("use_quant_conv", true)) {
+            throw new WeightFormatException(sd.source() + ": use_quant_conv=false is not supported");
         }
         int[] boc = sd.has("block_out_channels") ? sd.getIntArray("block_out_channels") : new int[] {64};
         try {

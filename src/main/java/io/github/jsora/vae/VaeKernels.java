@@ -7,7 +7,8 @@ import io.github.jsora.tensor.Tensor;
 
 /**
  * The VAE's non-convolution kernels in plain Java: GroupNorm fused with SiLU writing into a (possibly time-padded)
- * destination, depth-to-time rearrangement, nearest 2× upsampling, per-row bias. Each moves contiguous runs
+ * destination, depth-to-time rearrangement, nearest 2× upsampling, bottom/right zero padding, per-row bias, the
+ * posterior's clamp and sample. Each moves contiguous runs
  * between native memory and thread-local heap arrays with bulk copies; work is split by channel or by group, and
  * every reduction runs on one thread in a fixed order (results do not depend on the thread count).
  */
@@ -127,6 +128,69 @@ final class VaeKernels {
                 out.write(o + w2, dst, 0, w2);
             }
         });
+    }
+
+    /** Zero padding of planes at the bottom and the right: x [planes, H, W] → out [planes, H + 1, W + 1]. */
+    static void padBottomRight(Tensor x, int planes, int h, int w, Tensor out) {
+        if (x.size() != (long) planes * h * w || out.size() != (long) planes * (h + 1) * (w + 1)) {
+            throw new IllegalArgumentException("padBottomRight: " + x.shapeString() + " → " + out.shapeString());
+        }
+        int w1 = w + 1;
+        Parallel.forRange(planes, 2L * h * w, (from, to) -> {
+            float[] row = scratch(0, w1);
+            for (int pl = from; pl < to; pl++) {
+                long src = (long) pl * h * w;
+                long dst = (long) pl * (h + 1) * w1;
+                row[w] = 0f;
+                for (int y = 0; y < h; y++) {
+                    x.read(src + (long) y * w, row, 0, w);
+                    out.write(dst + (long) y * w1, row, 0, w1);
+                }
+                java.util.Arrays.fill(row, 0f);
+                out.write(dst + (long) h * w1, row, 0, w1);
+            }
+        });
+    }
+
+    /** t[off + i] = min(max(t[off + i], lo), hi) for i &lt; len (NaN stays NaN, like {@code torch.clamp}). */
+    static void clamp(Tensor t, long off, long len, float lo, float hi) {
+        float[] buf = scratch(0, CHUNK);
+        for (long p = 0; p < len; p += CHUNK) {
+            int n = (int) Math.min(CHUNK, len - p);
+            t.read(off + p, buf, 0, n);
+            for (int i = 0; i < n; i++) {
+                buf[i] = Math.min(Math.max(buf[i], lo), hi);
+            }
+            t.write(off + p, buf, 0, n);
+        }
+    }
+
+    /**
+     * A latent from a diagonal Gaussian posterior, then an affine map, in the reference's float32 order:
+     * {@code v = mean + exp(0.5·logvar)·draw} (just {@code mean} when {@code draw} is null, the mode), then
+     * {@code v·mul}, then {@code (v − sub) / div}, for {@code len} elements: mean at {@code moments[meanOff..]},
+     * the (clamped) log-variance at {@code moments[logvarOff..]}, the draws at {@code draw[drawOff..]}, the result
+     * to {@code dst[dstOff..]}. (mul 1, sub 0, div 1 are exact no-ops.)
+     */
+    static void posteriorLatent(Tensor moments, long meanOff, long logvarOff, long len, float[] draw, int drawOff,
+            float mul, float sub, float div, Tensor dst, long dstOff) {
+        float[] mean = scratch(0, CHUNK);
+        float[] logvar = scratch(1, CHUNK);
+        for (long p = 0; p < len; p += CHUNK) {
+            int n = (int) Math.min(CHUNK, len - p);
+            moments.read(meanOff + p, mean, 0, n);
+            if (draw != null) {
+                moments.read(logvarOff + p, logvar, 0, n);
+                for (int i = 0; i < n; i++) {
+                    float std = (float) Math.exp(0.5f * logvar[i]);
+                    mean[i] = mean[i] + std * draw[drawOff + (int) p + i];
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                mean[i] = (mean[i] * mul - sub) / div;
+            }
+            dst.write(dstOff + p, mean, 0, n);
+        }
     }
 
     /** t [rows, cols] += v[row] on every column. */

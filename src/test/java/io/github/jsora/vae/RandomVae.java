@@ -31,9 +31,14 @@ final class RandomVae {
 
     /** Every decode-path tensor of the layout with a plausible random value. */
     static Map<String, float[]> weights(VaeConfig cfg, long seed) {
+        return weights(VaeLayout.of(cfg), seed);
+    }
+
+    /** Every tensor of a layout with a plausible random value. */
+    static Map<String, float[]> weights(BlockLayout layout, long seed) {
         Random rnd = new Random(seed);
         Map<String, float[]> m = new LinkedHashMap<>();
-        for (BlockLayout.BlockSpec spec : VaeLayout.of(cfg).blocks()) {
+        for (BlockLayout.BlockSpec spec : layout.blocks()) {
             for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
                 int[] s = e.getValue();
                 int n = 1;
@@ -72,10 +77,19 @@ final class RandomVae {
         return m;
     }
 
-    /** An in-memory block source over random weights. */
+    /** An in-memory block source over random decoder weights. */
     static BlockSource source(VaeConfig cfg, long seed) {
-        BlockLayout layout = VaeLayout.of(cfg);
-        Map<String, float[]> w = weights(cfg, seed);
+        return source(VaeLayout.of(cfg), seed);
+    }
+
+    /** An in-memory block source over random encoder weights ({@code scale}/{@code shift} as the decoder's). */
+    static BlockSource encoderSource(VaeConfig cfg, long seed) {
+        return source(VaeLayout.encoder(cfg), seed);
+    }
+
+    /** An in-memory block source over random weights of a layout. */
+    static BlockSource source(BlockLayout layout, long seed) {
+        Map<String, float[]> w = weights(layout, seed);
         Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Map<String, Tensor> t = new LinkedHashMap<>();
@@ -85,11 +99,26 @@ final class RandomVae {
         return new ResidentBlockSource(layout, blocks);
     }
 
-    /** Writes a checkpoint with the config JSON in its metadata, plus {@code extra} tensors. */
+    /** Writes a decoder-only checkpoint with the config JSON in its metadata, plus {@code extra} tensors. */
     static void write(Path file, String configJson, long seed, Map<String, float[]> extra, String... omit) {
+        write(file, configJson, seed, -1, extra, omit);
+    }
+
+    /**
+     * Writes a checkpoint with the config JSON in its metadata: the decoder weights of {@link #source}{@code (seed)},
+     * the encoder weights of {@link #encoderSource}{@code (encoderSeed)} unless {@code encoderSeed} is negative, plus
+     * {@code extra} tensors, minus {@code omit}.
+     */
+    static void write(Path file, String configJson, long seed, long encoderSeed, Map<String, float[]> extra,
+            String... omit) {
         VaeConfig cfg = VaeConfig.parse(io.github.jsora.weights.ModelConfig.parse("test", configJson));
-        Map<String, float[]> w = weights(cfg, seed);
+        Map<String, float[]> w = new LinkedHashMap<>();
         Map<String, int[]> shapes = new LinkedHashMap<>();
+        if (encoderSeed >= 0) {
+            w.putAll(weights(VaeLayout.encoder(cfg), encoderSeed));
+            VaeLayout.encoder(cfg).blocks().forEach(spec -> shapes.putAll(spec.tensors()));
+        }
+        w.putAll(weights(cfg, seed));
         for (BlockLayout.BlockSpec spec : VaeLayout.of(cfg).blocks()) {
             shapes.putAll(spec.tensors());
         }

@@ -22,6 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.vae.DecodeObserver;
+import io.github.jsora.vae.EncodeObserver;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.vae.VideoVae;
@@ -38,6 +39,12 @@ import io.github.jsora.weights.ResidentBlockSource;
  * <p>{@code gemmCeiling} measures the matrix product ceiling in the same run, on the product a 512-channel 3×3
  * convolution at 64×64 is made of ([512, 4608]·[4608, 4096]). The tear-down prints the decode's FLOP count, the
  * temporal / spatial split and GFLOP/s.
+ *
+ * <p>{@code encodeChunk17Frames256} is the way back on the same random model (encoder weights included): 17 frames
+ * of 256×256 through the SD-XL image encoder frame by frame, then the temporal encoder on the one chunk, into 5
+ * latent frames of 32×32 (mode path). Its fork also times the ceiling product right before and right after the
+ * encode and prints the encode's GFLOP/s as a fraction of their mean:
+ * {@code benchmarks/run 'VaeBench.encode' -f 1 -wi 0 -i 1}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -53,8 +60,16 @@ public class VaeBench {
 
     private VaeConfig cfg;
     private BlockSource weights;
+    private BlockSource encoderWeights;
     private VideoVae vae;
     private Tensor z;
+    private Tensor video;
+    private long encodeStart;
+    private long encodeSpatialDone;
+    private long encodeEnd;
+    private long encodePeak;
+    private double ceilingBefore;
+    private long encodeCpu;
     private Tensor a;
     private Tensor b;
     private Tensor c;
@@ -66,12 +81,31 @@ public class VaeBench {
     public void setup() {
         cfg = VaeConfig.openSoraV12();
         weights = randomWeights(cfg, 42);
-        vae = new VideoVae(cfg, weights);
+        encoderWeights = randomWeights(cfg, VaeLayout.encoder(cfg), 43);
+        vae = new VideoVae(cfg, weights, encoderWeights, 1);
         z = random(new SplittableRandom(7), 1f, 1, 4, LATENT_FRAMES, LATENT_HW, LATENT_HW);
+        video = random(new SplittableRandom(8), 0.5f, 1, 3, FRAMES, LATENT_HW * 8, LATENT_HW * 8);
         SplittableRandom r = new SplittableRandom(1);
         a = random(r, 0.05f, 512, 4608);
         b = random(r, 0.05f, 4608, 4096);
         c = Tensor.zeros(512, 4096);
+        ceilingBefore = ceilingGflops();
+    }
+
+    /** GFLOP/s of the ceiling product, mean of 10 calls after one warm-up call. */
+    private double ceilingGflops() {
+        Gemm.matmul(a, false, b, false, c, 1f, 0f);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 10; i++) {
+            Gemm.matmul(a, false, b, false, c, 1f, 0f);
+        }
+        return 10 * 2.0 * 512 * 4608 * 4096 / (System.nanoTime() - t0);
+    }
+
+    /** CPU time of this process (all threads, native ones included), in nanoseconds. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     @TearDown(Level.Trial)
@@ -88,8 +122,30 @@ public class VaeBench {
                     total, (tf + sf) / 1e9, (tf + sf) / total / 1e9, temporal, tf / 1e9, tf / temporal / 1e9, spatial,
                     spatial / FRAMES, sf / 1e9, sf / spatial / 1e9, vae.meter());
         }
+        if (encodeEnd > 0) {
+            double after = ceilingGflops();
+            double total = (encodeEnd - encodeStart) / 1e9;
+            double spatial = (encodeSpatialDone - encodeStart) / 1e9;
+            double temporal = total - spatial;
+            int px = LATENT_HW * 8;
+            double sf = FRAMES * spatialEncoderFlopsPerFrame(cfg, px, px);
+            double tf = temporalEncoderFlops(cfg, FRAMES, LATENT_HW, LATENT_HW);
+            double gflops = (tf + sf) / total / 1e9;
+            double ceiling = (ceilingBefore + after) / 2;
+            System.out.printf(Locale.ROOT, "%nVAE encode %d frames %d×%d → 1×5 latent frames %d×%d: %.1f s, %.0f GFLOP, "
+                    + "%.1f GFLOP/s = %.0f %% of the ceiling product in this fork (%.1f GFLOP/s before, %.1f after)%n"
+                    + "  spatial:  %.1f s (%.2f s/frame), %.0f GFLOP, %.1f GFLOP/s%n  temporal: %.1f s, %.0f GFLOP, "
+                    + "%.1f GFLOP/s%n  activation peak %.1f MiB (bound encodeActivationBytes %.1f MiB); process CPU %.1f s "
+                    + "= %.2f cores on average%n", FRAMES, px,
+                    px, LATENT_HW, LATENT_HW, total, (tf + sf) / 1e9, gflops, 100 * gflops / ceiling, ceilingBefore,
+                    after, spatial, spatial / FRAMES, sf / 1e9, sf / spatial / 1e9, temporal, tf / 1e9,
+                    tf / temporal / 1e9, encodePeak / 1048576.0, vae.encodeActivationBytes(video.shape()) / 1048576.0,
+                    encodeCpu / 1e9, encodeCpu / 1e9 / total);
+        }
         vae.close();
         weights.close();
+        encoderWeights.close();
+        video.close();
         z.close();
         a.close();
         b.close();
@@ -109,6 +165,25 @@ public class VaeBench {
         });
         decodeEnd = System.nanoTime();
         return sum[0];
+    }
+
+    /** One chunk back: 17 random frames of 256×256 → [1, 4, 5, 32, 32], mode path, frame by frame. */
+    @Benchmark
+    public float encodeChunk17Frames256() {
+        long cpu0 = processCpuNanos();
+        encodeStart = System.nanoTime();
+        vae.meter().resetPeak();
+        try (Tensor latent = vae.encode(video, null, new EncodeObserver() {
+            @Override
+            public void spatialLatent(int sample, Tensor xz) {
+                encodeSpatialDone = System.nanoTime();
+            }
+        })) {
+            encodeEnd = System.nanoTime();
+            encodeCpu = processCpuNanos() - cpu0;
+            encodePeak = vae.meter().peakBytes();
+            return latent.get(0);
+        }
     }
 
     /** 2·512·4608·4096 = 19.3 GFLOP; GFLOP/s = 19.3 / seconds. */
@@ -181,6 +256,62 @@ public class VaeBench {
         return f + conv(prev, s.outChannels(), 9, hw);
     }
 
+    /** Image encoder on one frame of h×w pixels (with quant_conv). */
+    static double spatialEncoderFlopsPerFrame(VaeConfig cfg, int h, int w) {
+        VaeConfig.Spatial s = cfg.spatial();
+        long hw = (long) h * w;
+        int prev = s.downChannels(0);
+        double f = conv(s.outChannels(), prev, 9, hw);
+        for (int i = 0; i < s.blocks(); i++) {
+            int ch = s.downChannels(i);
+            for (int j = 0; j < s.layersPerBlock(); j++) {
+                f += conv(prev, ch, 9, hw) + conv(ch, ch, 9, hw);
+                if (prev != ch) {
+                    f += conv(prev, ch, 1, hw);
+                }
+                prev = ch;
+            }
+            if (i < s.blocks() - 1) {
+                h /= 2;
+                w /= 2;
+                hw = (long) h * w;
+                f += conv(ch, ch, 9, hw);
+            }
+        }
+        f += 2 * 2 * conv(prev, prev, 9, hw);
+        if (s.midAttention()) {
+            f += 4 * conv(prev, prev, 1, hw) + 2 * conv(hw, prev, 1, hw);
+        }
+        int moments = 2 * s.latentChannels();
+        return f + conv(prev, moments, 9, hw) + conv(moments, moments, 1, hw);
+    }
+
+    /** Temporal encoder on one chunk of {@code frames} frames (front-padded to a multiple of 4) at h×w (with quant_conv). */
+    static double temporalEncoderFlops(VaeConfig cfg, int frames, int h, int w) {
+        VaeConfig.Temporal t = cfg.temporal();
+        long hw = (long) h * w;
+        long tt = (long) Math.ceil(frames / (double) t.timeDownsample()) * t.timeDownsample();
+        int prev = t.filters();
+        double f = conv(t.inOutChannels(), prev, 27, tt * hw);
+        for (int level = 0; level <= t.levels(); level++) {
+            boolean top = level == t.levels();
+            int ch = top ? prev : t.channels(level);
+            for (int j = 0; j < t.numResBlocks(); j++) {
+                f += conv(prev, ch, 27, tt * hw) + conv(ch, ch, 27, tt * hw);
+                if (prev != ch) {
+                    f += conv(prev, ch, 1, tt * hw);
+                }
+                prev = ch;
+            }
+            if (!top && t.downsamplesTime(level)) {
+                tt /= 2;
+                f += conv(prev, prev, 27, tt * hw);
+            }
+        }
+        int moments = 2 * t.latentEmbedDim();
+        return f + conv(prev, moments, 1, tt * hw) + conv(moments, 2L * t.embedDim(), 1, tt * hw);
+    }
+
     // ------------------------------------------------------------------ random weights
 
     static Tensor random(SplittableRandom rnd, float std, int... shape) {
@@ -189,8 +320,12 @@ public class VaeBench {
 
     /** Every decode-path tensor: conv/linear weights with std 1/√fan_in, norm weights ≈1, biases small. */
     static BlockSource randomWeights(VaeConfig cfg, long seed) {
+        return randomWeights(cfg, VaeLayout.of(cfg), seed);
+    }
+
+    /** Every tensor of {@code layout} ({@link VaeLayout#of} or {@link VaeLayout#encoder}), drawn as above. */
+    static BlockSource randomWeights(VaeConfig cfg, BlockLayout layout, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        BlockLayout layout = VaeLayout.of(cfg);
         Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Map<String, Tensor> m = new LinkedHashMap<>();
