@@ -602,7 +602,7 @@ public final class VideoGenerator implements AutoCloseable {
          */
         void begin(int[] latentShape, int frames, boolean merging) {
             current = token;
-            plan = planFor(budget, latentShape, frames, merging);
+            plan = planFor(budget, latentShape, frames, merging, referenceVideoShape(request));
             LOG.info("{}", plan);
             for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
                 StagedBlockSource src = source(s);
@@ -688,11 +688,11 @@ public final class VideoGenerator implements AutoCloseable {
                 checkCancelled(Stage.TEXT);
                 noise = givenNoise != null ? givenNoise.copy()
                         : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(), r.batchIndex(), r.batchSize(), latentShape);
+                FrameConditioning conditioning = conditioning(r, latentShape);   // encodes a reference
                 TokenMerging merging = TokenMerging.firstSteps(r.tdtmSteps());
                 dit.reserveWorkspace(2, latentShape[2], latentShape[3], latentShape[4], c.y().dim(2),
                         r.tdtmSteps() > 0);
                 openStage(Stage.DENOISE);
-                FrameConditioning conditioning = conditioning(r, latentShape);
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
                         r.width(), merging, probe);
                         SampleResult result = sampler.sample(model, noise, options, conditioning,
@@ -766,9 +766,20 @@ public final class VideoGenerator implements AutoCloseable {
             }
         }
 
+        /**
+         * The VAE encode of a reference (mode path: the posterior mean, deterministic; the reference samples the
+         * posterior with its global generator). The encoder weights are loaded for it and freed right after.
+         */
         private Tensor encodeVideo(Tensor video) {
-            throw new UnsupportedOperationException("reference images and videos need the VAE encoder, which this "
-                    + "build does not have yet");
+            if (!vae.canEncode()) {
+                throw new WeightFormatException(vaeSource.checkpoint().source() + ": this VAE checkpoint has no "
+                        + "encoder weights, which reference images and videos need");
+            }
+            try {
+                return vae.encode(video);
+            } finally {
+                vae.releaseEncoderWeights();
+            }
         }
 
         /** The guidance caption pair of the request, from the prompt cache or from T5. */
@@ -934,7 +945,7 @@ public final class VideoGenerator implements AutoCloseable {
         int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
         long[] carried = new long[1];
         Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, request.frames(), request.tdtmSteps() > 0,
-                carried);
+                referenceVideoShape(request), carried);
         return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
@@ -944,14 +955,38 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /** The memory plan of a request at this geometry. */
-    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging) {
+    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging, int[] referenceVideo) {
         long[] carried = new long[1];
-        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, carried);
+        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, referenceVideo, carried);
         return MemoryPlan.plan(budget, carried[0], needs);
     }
 
+    /**
+     * The video shape {@code [1, 3, F, H, W]} the request's reference image or video is encoded at, or null. A
+     * reference video's frame count is not known before it is read: bounded by the request's frames.
+     */
+    private static int[] referenceVideoShape(GenerationRequest r) {
+        if (r.referenceImage().isPresent()) {
+            return new int[] {1, 3, 1, r.height(), r.width()};
+        }
+        return r.referenceVideo().isPresent() ? new int[] {1, 3, r.frames(), r.height(), r.width()} : null;
+    }
+
+    /**
+     * What the VAE encode of a reference needs while it runs (before the DiT stage opens, in the denoise stage's
+     * turn): the encoder's float32 weights, loaded for it and freed after, and its activation bound
+     * ({@link io.github.jsora.vae.VideoVae#encodeActivationBytes}); 0 without a reference.
+     */
+    private long encodeBytes(int[] referenceVideo) {
+        if (referenceVideo == null || !vae.canEncode()) {
+            return 0;
+        }
+        return io.github.jsora.vae.VaeLayout.encoder(vae.config()).float32Bytes()
+                + vae.encodeActivationBytes(referenceVideo);
+    }
+
     private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,
-            long[] carriedOut) {
+            int[] referenceVideo, long[] carriedOut) {
         int len = ditConfig.modelMaxLength();
         // the pair, its copy for the cache, the null caption, and the prompt cache when full
         long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * (3 + PROMPT_CACHE_ENTRIES);
@@ -963,9 +998,11 @@ public final class VideoGenerator implements AutoCloseable {
         Map<Stage, MemoryPlan.StageNeeds> needs = new java.util.EnumMap<>(Stage.class);
         needs.put(Stage.TEXT, needs("T5", t5Source[0],
                 T5Encoder.activationBytes(t5.config(), 2, len)));
-        needs.put(Stage.DENOISE, needs("STDiT3", ditSource, latentShape.length == 5
+        // the reference's encode runs in the denoise stage's turn, before the DiT's blocks: the larger of the two
+        needs.put(Stage.DENOISE, needs("STDiT3", ditSource, Math.max(encodeBytes(referenceVideo),
+                latentShape.length == 5
                 ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging)
-                : 0));
+                : 0)));
         needs.put(Stage.DECODE, needs("VAE", vaeSource, latentShape.length == 5 && latentShape[1] == vae.config()
                 .latentChannels() && latentShape[3] > 0 && latentShape[4] > 0
                 && latentShape[2] == vae.config().latentFrames(frames) ? vae.activationBytes(latentShape, frames) : 0));
