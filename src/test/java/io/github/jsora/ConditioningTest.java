@@ -137,6 +137,23 @@ class ConditioningTest {
         assertTrue(green(end) > 5, "last frame G-R " + green(end));
     }
 
+    /**
+     * The memory plan counts the reference's encode (encoder weights and activations): the minimum budget of an
+     * image-to-video request is at least the plain one's, and a run at exactly that budget succeeds.
+     */
+    @Test
+    void imageToVideoRunsWithinItsMinimumBudget(@TempDir Path dir) throws Exception {
+        Path png = dir.resolve("ref.png");
+        javax.imageio.ImageIO.write(Frame.filled(64, 64, 0x20c040).toImage(), "png", png.toFile());
+        GenerationRequest plain = quick(3).steps(2).build();
+        GenerationRequest i2v = quick(3).steps(2).referenceImage(png).build();
+        long a = gen.minimumBudget(plain);
+        long b = gen.minimumBudget(i2v);
+        System.out.println("minimum budget: text-to-video " + a + " B, image-to-video " + b + " B");
+        assertTrue(b >= a, b + " < " + a);
+        assertEquals(17, gen.generate(i2v.toBuilder().memoryBudget(b).build()).frames().size());
+    }
+
     /** Measured 23.3 dB against 16.6 dB for a free generation (10 steps, seeds 1 and 2). */
     static final double MIN_PSNR = 21;
     static final double MIN_GAIN = 4;
