@@ -116,6 +116,21 @@ class GuidedBatchTest {
         }
     }
 
+    /** Per-sample height and width: the model reads only the first, so differing values are refused. */
+    @Test
+    void perSampleSizesMustAgree() {
+        try (Tensor x = Tensor.zeros(4, 4, 1, 8, 8); Tensor y = Tensor.zeros(4, 1, L, 8); Tensor m = textMask(
+                new int[] {0, 1})) {
+            io.github.jsora.dit.Stdit3Input in = new io.github.jsora.dit.Stdit3Input(x, new float[4], y, m, null,
+                    new float[] {24, 24}, new float[] {240, 240}, new float[] {426, 426});
+            assertEquals(240f, in.height());
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new io.github.jsora.dit.Stdit3Input(x, new float[4], y, m, null, new float[] {24},
+                            new float[] {240, 360}, new float[] {426}));
+            assertTrue(e.getMessage().contains("height must be the same for every sample"), e.getMessage());
+        }
+    }
+
     /**
      * TDTM with reference frames: merging changes the generated frames (it is applied) and a conditioned frame
      * stays exactly at the reference.
