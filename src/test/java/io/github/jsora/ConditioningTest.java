@@ -137,6 +137,17 @@ class ConditioningTest {
         assertTrue(green(end) > 5, "last frame G-R " + green(end));
     }
 
+    /** Video-to-video: a green clip written by jsora as a GIF conditions the red prompt's frames; they start green. */
+    @Test
+    void referenceVideoConditionsTheFirstFrames(@TempDir Path dir) throws Exception {
+        Path gif = dir.resolve("green.gif");
+        gen.generate(quick(1).prompt(OTHER).build()).write(gif, false);
+        Video v = gen.generate(quick(2).referenceVideo(gif).editRatio(0.2).build());
+        System.out.printf(java.util.Locale.ROOT, "video-to-video: mean G-R of frames 0 and 16: %.1f %.1f%n",
+                green(v.frames().get(0)), green(v.frames().get(16)));
+        assertTrue(green(v.frames().get(0)) > 5, "first frame G-R " + green(v.frames().get(0)));
+    }
+
     /**
      * The memory plan counts the reference's encode (encoder weights and activations): the minimum budget of an
      * image-to-video request is at least the plain one's, and a run at exactly that budget succeeds.
