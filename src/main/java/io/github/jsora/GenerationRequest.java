@@ -17,6 +17,10 @@ import java.util.OptionalLong;
  * <p>Defaults are Open-Sora v1.2's: 30 steps, cfg 7.0, 51 frames, 240p at 9:16 (240×426), fps 24, no leap, no token
  * merging, prompt preparation on. {@link VideoGenerator#requestBuilder(String)} starts from the opened model's own
  * defaults instead (for the embedded demo model: 64×64, 17 frames, prompt preparation off).
+ *
+ * <p>Reference frames (image-to-video, video-to-video, continuation, editing): {@link Builder#referenceImage},
+ * {@link Builder#referenceVideo}, {@link Builder#extend} and {@link Builder#editRatio}; files, frame ranges and the
+ * overlap are checked when the request is built, the latent size of a continuation when it is generated.
  */
 public final class GenerationRequest {
 
