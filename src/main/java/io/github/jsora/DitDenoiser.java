@@ -18,7 +18,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     private final Stdit3 model;
     private final Tensor y2;        // [2B, 1, L, Cc]
     private final Tensor mask;      // [b, L]
-    private final float[] fps;      // [1]
+    private final float[] fps;      // [1]: STDiT3 tiles it to 2B
     private final float height;
     private final float width;
     private final TokenMerging merging;
@@ -42,19 +42,42 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         return run(x, timesteps, step, null);
     }
 
-    /** The reference's x_mask of all-false rows [2B, T/patch_t]: timestep-0 modulation everywhere. */
+    /**
+     * The reference's x_mask: the sampler's rows {@code [B, T]} (true = generated), which STDiT3 tiles to the 2B
+     * rows of the guidance batch as the reference's {@code repeat(2, 1)} does. A mask of all conditioning frames
+     * is given per patch frame ({@code [B, T/patch_t]}); a mixed one needs {@code patch_t = 1}, as the reference's.
+     */
     @Override
-    public Tensor forwardAllConditioning(Tensor x, float[] timesteps, int step) {
-        int tp = (x.dim(2) + model.config().patchT() - 1) / model.config().patchT();
-        try (Tensor xMask = Tensor.zeros(x.dim(0), tp)) {
+    public Tensor forward(Tensor x, float[] timesteps, boolean[] generated, int step) {
+        int b = x.dim(0) / 2;
+        int t = x.dim(2);
+        if (generated.length != b * t) {
+            throw new IllegalArgumentException("frame mask of " + generated.length + " values does not fit [B=" + b
+                    + ", T=" + t + "]");
+        }
+        boolean any = false;
+        for (boolean g : generated) {
+            any |= g;
+        }
+        int pt = model.config().patchT();
+        if (any && pt != 1) {
+            throw new IllegalArgumentException("a frame mask with generated and conditioning frames needs patch_t 1, "
+                    + "the model has patch_t " + pt);
+        }
+        int tp = (t + pt - 1) / pt;
+        float[] rows = new float[b * tp];
+        if (any) {
+            for (int k = 0; k < rows.length; k++) {
+                rows[k] = generated[k] ? 1f : 0f;
+            }
+        }
+        try (Tensor xMask = Tensor.of(rows, b, tp)) {
             return run(x, timesteps, step, xMask);
         }
     }
 
     private Tensor run(Tensor x, float[] timesteps, int step, Tensor xMask) {
-        float[] f = new float[x.dim(0)];
-        java.util.Arrays.fill(f, fps[0]);
-        Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, f, height, width);
+        Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width);
         int[] shape = model.outputShape(in);
         if (out == null || !out.hasShape(shape)) {
             if (out != null) {

@@ -1,8 +1,13 @@
 package io.github.jsora;
 
 import io.github.jsora.sampling.LeapStrategy;
+import io.github.jsora.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -12,6 +17,10 @@ import java.util.OptionalLong;
  * <p>Defaults are Open-Sora v1.2's: 30 steps, cfg 7.0, 51 frames, 240p at 9:16 (240×426), fps 24, no leap, no token
  * merging, prompt preparation on. {@link VideoGenerator#requestBuilder(String)} starts from the opened model's own
  * defaults instead (for the embedded demo model: 64×64, 17 frames, prompt preparation off).
+ *
+ * <p>Reference frames (image-to-video, video-to-video, continuation, editing): {@link Builder#referenceImage},
+ * {@link Builder#referenceVideo}, {@link Builder#extend} and {@link Builder#editRatio}; files, frame ranges and the
+ * overlap are checked when the request is built, the latent size of a continuation when it is generated.
  */
 public final class GenerationRequest {
 
@@ -31,6 +40,8 @@ public final class GenerationRequest {
     public static final int MAX_REFERENCE_BATCH = 4096;
     /** Largest height or width in pixels accepted. */
     public static final int MAX_SIDE = 2048;
+    /** {@link Builder#referenceImage(Path, int)}: the last latent frame. */
+    public static final int LAST_FRAME = -1;
 
     private final String prompt;
     private final String negativePrompt;
@@ -51,6 +62,14 @@ public final class GenerationRequest {
     private final Long inferenceScriptMask;
     private final int batchIndex;
     private final int batchSize;
+    // --- conditioning (image-to-video, continuation, editing)
+    private final Path referenceImage;
+    private final Path referenceVideo;
+    private final int referenceFrame;
+    private final double editRatio;
+    private final float[] previous;          // [1, C, Tp, H, W] of the continued latent, or null
+    private final int[] previousShape;
+    private final int overlap;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -72,6 +91,13 @@ public final class GenerationRequest {
         this.inferenceScriptMask = b.inferenceScriptMask;
         this.batchIndex = b.batchIndex;
         this.batchSize = b.batchSize;
+        this.referenceImage = b.referenceImage;
+        this.referenceVideo = b.referenceVideo;
+        this.referenceFrame = b.referenceFrame;
+        this.editRatio = b.editRatio;
+        this.previous = b.previous;
+        this.previousShape = b.previousShape;
+        this.overlap = b.overlap;
     }
 
     /**
@@ -109,6 +135,13 @@ public final class GenerationRequest {
         b.inferenceScriptMask = inferenceScriptMask;
         b.batchIndex = batchIndex;
         b.batchSize = batchSize;
+        b.referenceImage = referenceImage;
+        b.referenceVideo = referenceVideo;
+        b.referenceFrame = referenceFrame;
+        b.editRatio = editRatio;
+        b.previous = previous;
+        b.previousShape = previousShape;
+        b.overlap = overlap;
         return b;
     }
 
@@ -288,6 +321,70 @@ public final class GenerationRequest {
         return batchSize;
     }
 
+    // ---------------------------------------------------------------- conditioning (image-to-video, continuation)
+
+    /** The reference image (PNG or JPEG) conditioning latent frame {@link #referenceFrame()}, if any. */
+    public Optional<Path> referenceImage() {
+        return Optional.ofNullable(referenceImage);
+    }
+
+    /** The reference video (a folder of PNG/JPEG frames, or a GIF) conditioning the first latent frames, if any. */
+    public Optional<Path> referenceVideo() {
+        return Optional.ofNullable(referenceVideo);
+    }
+
+    /** The latent frame the reference image conditions: an index, or negative from the end (−1 = the last). */
+    public int referenceFrame() {
+        return referenceFrame;
+    }
+
+    /**
+     * The mask value of the conditioned frames: 0 keeps them as given; {@code e > 0} re-noises them at the first
+     * step with {@code t ≤ 1000·e} and denoises them from there (Open-Sora's edit ratio, {@code condition_frame_edit}
+     * for a continuation).
+     */
+    public double editRatio() {
+        return editRatio;
+    }
+
+    /** Latent frames of the continued latent that condition the start of this one (0 = no continuation). */
+    public int overlap() {
+        return overlap;
+    }
+
+    /** True when the request has reference frames (image, video or continuation). */
+    public boolean hasConditioning() {
+        return referenceImage != null || referenceVideo != null || previous != null;
+    }
+
+    /** The continued latent's shape {@code [1, C, T, H, W]}, empty without a continuation. */
+    public Optional<int[]> previousLatentShape() {
+        return Optional.ofNullable(previousShape == null ? null : previousShape.clone());
+    }
+
+    /** A new tensor of the continued latent (the caller closes it), or null without a continuation. */
+    Tensor previousLatent() {
+        return previous == null ? null : Tensor.of(previous, previousShape);
+    }
+
+    /**
+     * Latent frames of a v1.2 video of {@code frames} pixel frames: 5 per full chunk of 17, plus ⌈r/4⌉ for a
+     * remainder of r (1 → 1, 17 → 5, 51 → 15).
+     */
+    public static int latentFrames(int frames) {
+        return frames / 17 * 5 + (frames % 17 + 3) / 4;
+    }
+
+    /**
+     * Pixel frames of a clip that {@code latentFrames} latent frames stand for, as Open-Sora's {@code --loop} drops
+     * them from each later clip ({@code dframe_to_frame}: 17 per 5, the reference's only case); for a remainder of
+     * r latent frames, 4r − 3 more (the frames those latents encode: 1 for the first, 4 for each next).
+     */
+    public static int overlapPixelFrames(int latentFrames) {
+        int r = latentFrames % 5;
+        return latentFrames / 5 * 17 + (r == 0 ? 0 : 4 * r - 3);
+    }
+
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "prompt=\"%s\"%s seed=%s steps=%d cfg=%.2f frames=%d size=%dx%d fps=%s "
@@ -301,7 +398,12 @@ public final class GenerationRequest {
                 tdtmSteps, memoryBudgetBytes == 0 ? "default" : memoryBudgetBytes + "B",
                 threads == 0 ? "auto" : Integer.toString(threads), preparePrompt,
                 inferenceScriptMask == null ? "" : " inferenceScriptMask=" + inferenceScriptMask)
-                + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex + "/" + batchSize);
+                + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex + "/" + batchSize)
+                + (referenceImage == null ? "" : " image=" + referenceImage + "@" + (referenceFrame == LAST_FRAME
+                        ? "last" : Integer.toString(referenceFrame)))
+                + (referenceVideo == null ? "" : " video=" + referenceVideo)
+                + (previous == null ? "" : " extend=" + Arrays.toString(previousShape) + " overlap=" + overlap)
+                + (hasConditioning() && editRatio != 0 ? " editRatio=" + editRatio : "");
     }
 
     /**
@@ -337,6 +439,13 @@ public final class GenerationRequest {
         private int batchIndex = 0;
         private int batchSize = 1;
         private boolean framesRounded;
+        private Path referenceImage;
+        private Path referenceVideo;
+        private int referenceFrame = 0;
+        private double editRatio = 0;
+        private float[] previous;
+        private int[] previousShape;
+        private int overlap;
 
         private Builder(String prompt) {
             prompt(prompt);
@@ -641,13 +750,121 @@ public final class GenerationRequest {
             return this;
         }
 
- /**
-  * The request, validated.
-  *
-  * @return the request
-  * @throws IllegalArgumentException for an invalid combination of values, naming it
-  */
+        /** Image-to-video: {@code image} (PNG or JPEG) conditions the first latent frame. */
+        public Builder referenceImage(Path image) {
+            return referenceImage(image, 0);
+        }
+
+        /**
+         * Image-to-video: {@code image} (PNG or JPEG; resized to cover the video size and centre-cropped, as
+         * Open-Sora's inference script does) is encoded by the VAE into one latent frame, which conditions latent
+         * frame {@code latentFrame} ({@link #LAST_FRAME} or any negative index counts from the end). The range is
+         * checked when the request is built: [−T, T−1] for the T latent frames of the request's frame count.
+         *
+         * @throws IllegalArgumentException when the file does not exist or cannot be read
+         */
+        public Builder referenceImage(Path image, int latentFrame) {
+            this.referenceImage = readable("reference image", image);
+            this.referenceFrame = latentFrame;
+            return this;
+        }
+
+        /**
+         * Video-to-video: the frames of {@code video} (a folder of PNG/JPEG frames in name order, or a GIF) are
+         * encoded by the VAE and condition the first latent frames (as many as it encodes to, at most all).
+         */
+        public Builder referenceVideo(Path video) {
+            Objects.requireNonNull(video, "reference video");
+            if (!Files.isDirectory(video)) {
+                readable("reference video", video);
+            }
+            this.referenceVideo = video;
+            return this;
+        }
+
+        /** No reference image nor video. */
+        public Builder noReference() {
+            this.referenceImage = null;
+            this.referenceVideo = null;
+            this.referenceFrame = 0;
+            return this;
+        }
+
+        /** The conditioned frames' edit ratio in [0, 1] (default 0: kept as given); see {@link #editRatio()}. */
+        public Builder editRatio(double ratio) {
+            if (!(ratio >= 0 && ratio <= 1)) {
+                throw new IllegalArgumentException("edit ratio must be in [0, 1], found " + ratio);
+            }
+            this.editRatio = ratio;
+            return this;
+        }
+
+        /**
+         * Continues {@code previous}: its last {@code overlap} latent frames condition the first {@code overlap}
+         * latent frames of this video (Open-Sora's loop step, {@code condition_frame_length}), with
+         * {@link #editRatio}. The latent's values are copied into the request. Its channels and spatial size must
+         * match the video's latent (checked at generation).
+         *
+         * @throws IllegalArgumentException for an overlap outside [1, the previous latent's frames]
+         */
+        public Builder extend(Latent previous, int overlap) {
+            Objects.requireNonNull(previous, "previous latent");
+            Tensor z = previous.tensor();
+            int[] shape = z.shape();
+            if (shape.length != 5 || shape[0] != 1) {
+                throw new IllegalArgumentException("the continued latent must be [1, C, T, H, W], found "
+                        + z.shapeString());
+            }
+            if (overlap < 1 || overlap > shape[2]) {
+                throw new IllegalArgumentException("overlap must be in [1, " + shape[2] + "] latent frames (the "
+                        + "continued latent's), found " + overlap);
+            }
+            this.previous = z.toArray();
+            this.previousShape = shape;
+            this.overlap = overlap;
+            return this;
+        }
+
+        /** No continuation. */
+        public Builder noExtend() {
+            this.previous = null;
+            this.previousShape = null;
+            this.overlap = 0;
+            return this;
+        }
+
+        private static Path readable(String what, Path file) {
+            Objects.requireNonNull(file, what);
+            if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+                throw new IllegalArgumentException(what + " " + file + ": not a readable file");
+            }
+            return file;
+        }
+
+        /**
+         * The request, validated.
+         *
+         * @return the request
+         * @throws IllegalArgumentException for an invalid combination of values, naming it
+         */
         public GenerationRequest build() {
+            int latentFrames = latentFrames(frames);
+            if (referenceImage != null && referenceVideo != null) {
+                throw new IllegalArgumentException("give a reference image or a reference video, not both");
+            }
+            if (referenceImage != null && (referenceFrame < -latentFrames || referenceFrame >= latentFrames)) {
+                throw new IllegalArgumentException("reference image " + referenceImage + ": latent frame "
+                        + referenceFrame + " is outside the " + latentFrames + " latent frames of " + frames
+                        + " frames (allowed 0.." + (latentFrames - 1) + ", or -" + latentFrames + "..-1 from the end)");
+            }
+            if (previous != null && overlap > latentFrames) {
+                throw new IllegalArgumentException("overlap " + overlap + " is more than the " + latentFrames
+                        + " latent frames of " + frames + " frames");
+            }
+            if (editRatio != 0 && referenceImage == null && referenceVideo == null && previous == null) {
+                throw new IllegalArgumentException("edit ratio " + editRatio + " needs a reference image, a reference "
+                        + "video or a continuation");
+            }
             if (leapMode == LeapMode.FIXED && leapStep >= steps) {
                 throw new IllegalArgumentException("leap step must be in [0, steps) = [0, " + steps + "), found "
                         + leapStep);

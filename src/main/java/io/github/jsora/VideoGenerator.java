@@ -28,6 +28,7 @@ import io.github.jsora.sampling.CancellationToken;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
+import io.github.jsora.sampling.FrameConditioning;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.StepProgress;
@@ -42,6 +43,7 @@ import io.github.jsora.text.T5TextEncoder;
 import io.github.jsora.text.T5Tokenizer;
 import io.github.jsora.text.TextEmbedding;
 import io.github.jsora.text.TokenizedBatch;
+import io.github.jsora.video.ImageInput;
 import io.github.jsora.vae.Frames;
 import io.github.jsora.vae.VideoVae;
 import io.github.jsora.video.Frame;
@@ -427,6 +429,82 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
+    /** Largest {@code loops} of {@link #generateLoop}. */
+    public static final int MAX_LOOPS = 64;
+
+    /**
+     * A longer video as Open-Sora's {@code --loop} makes it: {@code loops} generations, each after the first
+     * continuing the previous one ({@link GenerationRequest.Builder#extend}: its last {@code overlap} latent frames
+     * condition the first {@code overlap} frames, with the request's edit ratio), decoded and joined, with the
+     * first {@link GenerationRequest#overlapPixelFrames(int) overlapPixelFrames(overlap)} frames of every later clip
+     * dropped (they repeat the previous clip). The first generation is {@code request} (with its reference image
+     * or continuation, if any); generation k uses seed {@code seed + k} (and, when the request sets one,
+     * inference-script seed {@code + k}). Unlike the reference, which re-encodes the decoded previous clip, the
+     * previous latent itself conditions the next generation (no encoder needed, no VAE round-trip loss).
+     *
+     * @throws IllegalArgumentException for loops outside [1, {@link #MAX_LOOPS}] or an overlap that leaves no
+     *                                  latent frame to generate
+     */
+    public Video generateLoop(GenerationRequest request, int loops, int overlap, GenerationListener listener) {
+        if (loops < 1 || loops > MAX_LOOPS) {
+            throw new IllegalArgumentException("loop count must be in [1, " + MAX_LOOPS + "], found " + loops);
+        }
+        int latentFrames = GenerationRequest.latentFrames(request.frames());
+        if (loops > 1 && (overlap < 1 || overlap >= latentFrames)) {
+            throw new IllegalArgumentException("loop overlap must be in [1, " + (latentFrames - 1) + "] latent frames "
+                    + "(" + request.frames() + " frames have " + latentFrames + "), found " + overlap);
+        }
+        List<Frame> frames = new ArrayList<>();
+        GenerationRequest first = null;
+        GenerationStats stats = null;
+        Latent prev = null;
+        try {
+            for (int k = 0; k < loops; k++) {
+                GenerationRequest r = request;
+                if (k > 0) {
+                    GenerationRequest.Builder b = first.toBuilder().noReference().noExtend().extend(prev, overlap)
+                            .seed(first.seed().getAsLong() + k);
+                    if (first.inferenceScriptMask().isPresent()) {
+                        b.inferenceScriptMask(first.inferenceScriptMask().getAsLong() + k);
+                    }
+                    r = b.build();
+                }
+                List<Frame> clip = new ArrayList<>();
+                Run run = new Run(r, listener);
+                Latent latent;
+                lockForRun();
+                try {
+                    latent = run.denoise();
+                    try {
+                        run.decode(latent, clip::add);
+                    } catch (RuntimeException e) {
+                        latent.close();
+                        throw e;
+                    }
+                    stats = run.stats(0);
+                } finally {
+                    run.end();
+                    unlock();
+                }
+                if (k == 0) {
+                    first = run.request;
+                }
+                int drop = k == 0 ? 0 : Math.min(clip.size(), GenerationRequest.overlapPixelFrames(overlap));
+                frames.addAll(clip.subList(drop, clip.size()));
+                if (prev != null) {
+                    prev.close();
+                }
+                prev = latent;
+            }
+        } finally {
+            if (prev != null) {
+                prev.close();
+            }
+        }
+        LOG.info("loop of {} generations: {} frames", loops, frames.size());
+        return new Video(frames, request.fps(), first, stats);
+    }
+
     /**
      * Runs text encoding and denoising only and returns the final latent (to save, decode later, or both).
      *
@@ -641,7 +719,7 @@ public final class VideoGenerator implements AutoCloseable {
          */
         void begin(int[] latentShape, int frames, boolean merging) {
             current = token;
-            plan = planFor(budget, latentShape, frames, merging);
+            plan = planFor(budget, latentShape, frames, merging, referenceVideoShape(request));
             LOG.info("{}", plan);
             for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
                 StagedBlockSource src = source(s);
@@ -696,6 +774,10 @@ public final class VideoGenerator implements AutoCloseable {
             SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
                     .videoSize(h, w).numFrames(f).leap(leap);
             r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));
+            if (r.hasConditioning() && r.inferenceScriptMask().isEmpty()) {
+                // frame-mask sampling draws from the reference's global generator: seed + 1 unless given
+                ob.inferenceScriptMask(r.seed().getAsLong() + 1, r.batchIndex(), r.batchSize());
+            }
             SamplerOptions options = ob.build();
             LOG.info("generating: {}", r);
             if (givenNoise != null) {
@@ -723,13 +805,14 @@ public final class VideoGenerator implements AutoCloseable {
                 checkCancelled(Stage.TEXT);
                 noise = givenNoise != null ? givenNoise.copy()
                         : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(), r.batchIndex(), r.batchSize(), latentShape);
+                FrameConditioning conditioning = conditioning(r, latentShape);   // encodes a reference
                 TokenMerging merging = TokenMerging.firstSteps(r.tdtmSteps());
                 dit.reserveWorkspace(2, latentShape[2], latentShape[3], latentShape[4], c.y().dim(2),
                         r.tdtmSteps() > 0);
                 openStage(Stage.DENOISE);
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
                         r.width(), merging, probe);
-                        SampleResult result = sampler.sample(model, noise, options,
+                        SampleResult result = sampler.sample(model, noise, options, conditioning,
                                 p -> progress(Stage.DENOISE, p.step(), evaluations(options, p), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
                     leapStep = result.leapStep();
@@ -759,6 +842,75 @@ public final class VideoGenerator implements AutoCloseable {
                 return Math.min(p.totalSteps(), fixed.step() + 1);
             }
             return p.totalSteps();
+        }
+
+        /**
+         * The request's reference frames for a latent of {@code latentShape}, or null without conditioning: a
+         * continued latent's last {@code overlap} frames at the start, then a reference image at its frame.
+         */
+        private FrameConditioning conditioning(GenerationRequest r, int[] latentShape) {
+            if (!r.hasConditioning()) {
+                return null;
+            }
+            FrameConditioning.Builder b = FrameConditioning.builder(latentShape);
+            try (Tensor prev = r.previousLatent()) {
+                if (prev != null) {
+                    int[] p = prev.shape();
+                    if (p[1] != latentShape[1] || p[3] != latentShape[3] || p[4] != latentShape[4]) {
+                        throw new IllegalArgumentException("size mismatch: the continued latent "
+                                + prev.shapeString() + " does not fit this video's latent "
+                                + java.util.Arrays.toString(latentShape) + " (" + r.width() + "x" + r.height()
+                                + " px): continue with the size the latent was made at");
+                    }
+                    b.copy(0, prev, -r.overlap(), 0, r.overlap(), r.editRatio());
+                }
+            }
+            if (r.referenceImage().isPresent() || r.referenceVideo().isPresent()) {
+                try (Tensor ref = encodeReference(r)) {                     // [1, C, T_ref, h, w]
+                    int[] p = ref.shape();
+                    if (p[1] != latentShape[1] || p[3] != latentShape[3] || p[4] != latentShape[4]) {
+                        throw new IllegalArgumentException("size mismatch: the reference encodes to "
+                                + ref.shapeString() + ", this video's latent is "
+                                + java.util.Arrays.toString(latentShape));
+                    }
+                    if (r.referenceImage().isPresent()) {
+                        b.copy(0, ref, 0, r.referenceFrame(), 1, r.editRatio());
+                    } else {
+                        b.copy(0, ref, 0, 0, latentShape[2], r.editRatio());
+                    }
+                }
+            }
+            FrameConditioning fc = b.build();
+            LOG.info("reference frames: {}", fc);
+            return fc;
+        }
+
+        /**
+         * The request's reference image or video, prepared as Open-Sora's inference script prepares
+         * {@code reference_path} and encoded by the VAE (mode path): {@code [1, C, T_ref, h, w]}.
+         */
+        private Tensor encodeReference(GenerationRequest r) {
+            Path file = r.referenceImage().orElseGet(() -> r.referenceVideo().get());
+            try (Tensor video = r.referenceImage().isPresent() ? ImageInput.image(file, r.height(), r.width())
+                    : ImageInput.video(file, r.height(), r.width(), r.frames())) {          // [1, 3, F, H, W]
+                return encodeVideo(video);
+            }
+        }
+
+        /**
+         * The VAE encode of a reference (mode path: the posterior mean, deterministic; the reference samples the
+         * posterior with its global generator). The encoder weights are loaded for it and freed right after.
+         */
+        private Tensor encodeVideo(Tensor video) {
+            if (!vae.canEncode()) {
+                throw new WeightFormatException(vaeSource.checkpoint().source() + ": this VAE checkpoint has no "
+                        + "encoder weights, which reference images and videos need");
+            }
+            try {
+                return vae.encode(video);
+            } finally {
+                vae.releaseEncoderWeights();
+            }
         }
 
         /** The guidance caption pair of the request, from the prompt cache or from T5. */
@@ -927,7 +1079,7 @@ public final class VideoGenerator implements AutoCloseable {
         int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
         long[] carried = new long[1];
         Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, request.frames(), request.tdtmSteps() > 0,
-                carried);
+                referenceVideoShape(request), carried);
         return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
@@ -941,14 +1093,38 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /** The memory plan of a request at this geometry. */
-    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging) {
+    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging, int[] referenceVideo) {
         long[] carried = new long[1];
-        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, carried);
+        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, referenceVideo, carried);
         return MemoryPlan.plan(budget, carried[0], needs);
     }
 
+    /**
+     * The video shape {@code [1, 3, F, H, W]} the request's reference image or video is encoded at, or null. A
+     * reference video's frame count is not known before it is read: bounded by the request's frames.
+     */
+    private static int[] referenceVideoShape(GenerationRequest r) {
+        if (r.referenceImage().isPresent()) {
+            return new int[] {1, 3, 1, r.height(), r.width()};
+        }
+        return r.referenceVideo().isPresent() ? new int[] {1, 3, r.frames(), r.height(), r.width()} : null;
+    }
+
+    /**
+     * What the VAE encode of a reference needs while it runs (before the DiT stage opens, in the denoise stage's
+     * turn): the encoder's float32 weights, loaded for it and freed after, and its activation bound
+     * ({@link io.github.jsora.vae.VideoVae#encodeActivationBytes}); 0 without a reference.
+     */
+    private long encodeBytes(int[] referenceVideo) {
+        if (referenceVideo == null || !vae.canEncode()) {
+            return 0;
+        }
+        return io.github.jsora.vae.VaeLayout.encoder(vae.config()).float32Bytes()
+                + vae.encodeActivationBytes(referenceVideo);
+    }
+
     private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,
-            long[] carriedOut) {
+            int[] referenceVideo, long[] carriedOut) {
         int len = ditConfig.modelMaxLength();
         // the pair, its copy for the cache, the null caption, and the prompt cache when full
         long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * (3 + PROMPT_CACHE_ENTRIES);
@@ -960,9 +1136,11 @@ public final class VideoGenerator implements AutoCloseable {
         Map<Stage, MemoryPlan.StageNeeds> needs = new java.util.EnumMap<>(Stage.class);
         needs.put(Stage.TEXT, needs("T5", t5Source[0],
                 T5Encoder.activationBytes(t5.config(), 2, len)));
-        needs.put(Stage.DENOISE, needs("STDiT3", ditSource, latentShape.length == 5
+        // the reference's encode runs in the denoise stage's turn, before the DiT's blocks: the larger of the two
+        needs.put(Stage.DENOISE, needs("STDiT3", ditSource, Math.max(encodeBytes(referenceVideo),
+                latentShape.length == 5
                 ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging)
-                : 0));
+                : 0)));
         needs.put(Stage.DECODE, needs("VAE", vaeSource, latentShape.length == 5 && latentShape[1] == vae.config()
                 .latentChannels() && latentShape[3] > 0 && latentShape[4] > 0
                 && latentShape[2] == vae.config().latentFrames(frames) ? vae.activationBytes(latentShape, frames) : 0));

@@ -97,6 +97,18 @@ public final class Main {
               --weight-cache DIR  write T5 in its --weights precision once into DIR and read that copy later
               --overwrite         replace existing output files
 
+            Reference frames (image-to-video, continuation; Open-Sora's reference_path / mask_strategy / --loop):
+              --image FILE[@N|@last]  a PNG or JPEG (resized and centre-cropped to the video size) conditions
+                                  latent frame N (default 0; 'last' or a negative N counts from the end)
+              --video PATH        a folder of PNG/JPEG frames, a GIF or an AVI conditions the first latent frames
+              --edit-ratio X      0 keeps the reference frames (default); X in (0, 1] re-noises them at the first
+                                  step with t <= 1000*X and lets the model change them
+              --extend LATENT     continue a saved latent (--save-latent): its last --overlap latent frames
+                                  condition the first ones of this video
+              --overlap N         latent frames shared with the previous clip (--extend, --loop; default 5)
+              --loop N            N generations, each continuing the one before, joined into one video (the first
+                                  frames of each later clip, which repeat the previous one, are dropped)
+
             Exit codes: 0 success, 1 failure, 2 bad command line, 3 model or latent file missing or broken,
             4 output cannot be written, 5 memory budget too small (the message gives the bytes needed),
             130 cancelled.
@@ -304,7 +316,13 @@ public final class Main {
             ProgressBar bar = new ProgressBar(err, terminal && err == System.err);
             Thread hook = cancelOnInterrupt(gen);
             Video result;
-            if (o.saveLatent != null) {
+            if (o.loop != null && o.loop > 1) {                           // --- reference frames: --loop
+                if (o.saveLatent != null) {
+                    throw new UsageException("--save-latent cannot be combined with --loop");
+                }
+                result = gen.generateLoop(request, o.loop, o.overlapOrDefault(), bar);
+                result.write(Path.of(o.out), o.overwrite);
+            } else if (o.saveLatent != null) {
                 try (Latent latent = gen.denoise(request, bar)) {
                     latent.save(Path.of(o.saveLatent), o.overwrite);
                     err.println();
@@ -491,6 +509,14 @@ public final class Main {
         VideoFormat format() {
             return pngDir ? VideoFormat.PNG_SEQUENCE : VideoFormat.of(out);
         }
+        // --- reference frames (image-to-video, continuation): begin
+        String image;
+        String video;
+        Double editRatio;
+        String extend;
+        Integer overlap;
+        Integer loop;
+        // --- reference frames: end
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -555,6 +581,14 @@ public final class Main {
                 case "--embedding-cache" -> embeddingCache = v;
                 case "--weights" -> weights = v;
                 case "--weight-cache" -> weightCache = v;
+                // --- reference frames: begin
+                case "--image" -> image = v;
+                case "--video" -> video = v;
+                case "--edit-ratio" -> editRatio = parseDouble(opt, v);
+                case "--extend" -> extend = v;
+                case "--overlap" -> overlap = parseInt(opt, v);
+                case "--loop" -> loop = parseInt(opt, v);
+                // --- reference frames: end
                 default -> throw new UsageException("unknown option " + opt);
             }
         }
@@ -624,8 +658,53 @@ public final class Main {
             if (noPrepare) {
                 b.preparePrompt(false);
             }
+            references(b);
             return b.build();
         }
+
+        // --- reference frames (image-to-video, continuation): begin
+
+        /** Default {@code --overlap}: Open-Sora's {@code condition_frame_length}. */
+        static final int DEFAULT_OVERLAP = 5;
+
+        int overlapOrDefault() {
+            return overlap != null ? overlap : DEFAULT_OVERLAP;
+        }
+
+        /** The --image, --video, --edit-ratio and --extend options on the request. */
+        private void references(GenerationRequest.Builder b) {
+            if (image != null) {
+                int at = image.lastIndexOf('@');
+                String file = at < 0 ? image : image.substring(0, at);
+                int frame = 0;
+                if (at >= 0) {
+                    String f = image.substring(at + 1).trim();
+                    frame = f.equalsIgnoreCase("last") ? GenerationRequest.LAST_FRAME : parseInt("--image FILE@N", f);
+                }
+                b.referenceImage(Path.of(file), frame);
+            }
+            if (video != null) {
+                b.referenceVideo(Path.of(video));
+            }
+            if (extend != null) {
+                Path file = Path.of(extend);
+                if (!Files.isRegularFile(file)) {
+                    throw new WeightFormatException(file, "no such latent file (--extend)");
+                }
+                try (Latent previous = Latent.load(file)) {
+                    b.extend(previous, overlapOrDefault());
+                }
+            } else if (overlap != null && (loop == null || loop < 2)) {
+                throw new UsageException("--overlap goes with --extend or --loop");
+            }
+            if (editRatio != null) {
+                b.editRatio(editRatio);
+            }
+            if (loop != null && loop < 1) {
+                throw new UsageException("--loop needs a count >= 1, found " + loop);
+            }
+        }
+        // --- reference frames: end
 
         private static int parseInt(String opt, String v) {
             try {

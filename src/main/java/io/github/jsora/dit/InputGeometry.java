@@ -67,13 +67,14 @@ final class InputGeometry {
             }
         }
         float[] fps = in.fps();
-        if (fps == null || (fps.length != g.b && fps.length != 1)) {
-            throw new IllegalArgumentException("STDiT3 fps must have B=" + g.b + " values (or one), found "
+        if (fps == null || fps.length < 1 || g.b % fps.length != 0) {
+            throw new IllegalArgumentException("STDiT3 fps must have b values with B=" + g.b
+                    + " a multiple of b (B, the prompt count of a guidance batch, or one), found "
                     + (fps == null ? "null" : fps.length));
         }
         g.fps = new float[g.b];
         for (int i = 0; i < g.b; i++) {
-            g.fps[i] = fps[fps.length == 1 ? 0 : i];
+            g.fps[i] = fps[i % fps.length];            // tiled to B rows, as the reference's repeat
             if (!Float.isFinite(g.fps[i])) {
                 throw new IllegalArgumentException("STDiT3 fps[" + i + "] is " + g.fps[i]);
             }
@@ -126,11 +127,15 @@ final class InputGeometry {
         }
         Tensor xm = in.xMask();
         if (xm != null) {
-            if (!xm.hasShape(g.b, g.tp)) {
-                throw new IllegalArgumentException("STDiT3 x_mask must be [B=" + g.b + ", T=" + g.tp
-                        + "], found " + xm.shapeString());
+            if (xm.rank() != 2 || xm.dim(1) != g.tp || xm.dim(0) < 1 || g.b % xm.dim(0) != 0) {
+                throw new IllegalArgumentException("STDiT3 x_mask must be [b, T=" + g.tp + "] with B=" + g.b
+                        + " a multiple of b, found " + xm.shapeString());
             }
-            g.xMask = xm.toArray();
+            float[] rows = xm.toArray();                 // [b, Tp], tiled to [B, Tp] like the caption mask
+            g.xMask = new float[g.b * g.tp];
+            for (int i = 0; i < g.b; i++) {
+                System.arraycopy(rows, (i % xm.dim(0)) * g.tp, g.xMask, i * g.tp, g.tp);
+            }
             for (int i = 0; i < g.xMask.length; i++) {
                 if (!Float.isFinite(g.xMask[i])) {
                     throw new IllegalArgumentException("STDiT3 x_mask element " + i + " is " + g.xMask[i]);

@@ -35,13 +35,27 @@ public interface DenoisingModel {
     Tensor forward(Tensor x, float[] timesteps, int step);
 
     /**
-     * Like {@link #forward}, with every frame marked as a conditioning frame (Open-Sora's {@code x_mask} all
-     * false): the model modulates every token with the embedding of timestep 0 instead of {@code timesteps}. The
-     * sampler calls it only for the thrown-away first step of {@link SamplerOptions.Builder#inferenceScriptMask}.
-     * The default passes timestep 0, which is the same thing for a model whose timesteps act only through that
-     * modulation (STDiT3); an implementation with a real frame mask should override it.
+     * Like {@link #forward(Tensor, float[], int)}, with a frame mask (Open-Sora's {@code x_mask}): frame
+     * {@code f} of sample {@code b} is generated when {@code generated[b·T + f]} and a conditioning frame otherwise,
+     * which the model modulates with the embedding of timestep 0 instead of {@code timesteps}. The rows are those
+     * of the conditional half ({@code [B, T]}); the unconditional half uses the same rows (the reference's
+     * {@code repeat(2, 1)}). The sampler calls it only when some frame is a conditioning frame (see
+     * {@link FrameConditioning}); with every frame generated it calls {@link #forward(Tensor, float[], int)}.
+     *
+     * <p>The default serves a model whose timesteps act only through that modulation (STDiT3) when every frame is
+     * a conditioning frame (it passes timestep 0), and refuses a mixed mask; a model with a real frame mask
+     * overrides it.
+     *
+     * @param generated {@code [B·T]} row-major; true = generated (x_mask true)
+     * @throws UnsupportedOperationException from the default, for a mask with both kinds of frames
      */
-    default Tensor forwardAllConditioning(Tensor x, float[] timesteps, int step) {
+    default Tensor forward(Tensor x, float[] timesteps, boolean[] generated, int step) {
+        for (boolean g : generated) {
+            if (g) {
+                throw new UnsupportedOperationException(getClass().getName() + " has no per-frame mask: override "
+                        + "DenoisingModel.forward(x, timesteps, generated, step) to sample with reference frames");
+            }
+        }
         return forward(x, new float[timesteps.length], step);
     }
 }

@@ -27,11 +27,21 @@ import io.github.jsora.tensor.Tensor;
  * ends: {@code i+1} model evaluations. A negative prompt needs nothing here: the glue binds its embedding as the
  * unconditional caption of the {@link DenoisingModel}.
  *
- * <p>With {@link SamplerOptions.Builder#inferenceScriptMask(long)}, a step whose timestep is above N (float32
- * rounding of the first one at small sizes) calls {@link DenoisingModel#forwardAllConditioning} and keeps z
- * unchanged; the first step at or below N after it first replaces z by {@code (1 − t/N)·z + (1 − (1 − t/N))·ε},
- * ε this run's slice of the reference generator's draw for that step. That option also holds one latent-sized
- * array for the draws.
+ * <p>With a {@link FrameConditioning} (image-to-video, continuation, editing), or with
+ * {@link SamplerOptions.Builder#inferenceScriptMask(long)} alone (the inference script's mask of ones), the run is
+ * Open-Sora's frame-mask sampling: the reference frames are written into the initial latent; at each step the
+ * frames with {@code mask·N < t} are conditioning frames for the model ({@link DenoisingModel#forward(Tensor,
+ * float[], boolean[], int)}) and keep their value through the update; a frame whose edit ratio releases it is
+ * re-noised once with that step's draw of the reference generator. A step where no frame is generated (the
+ * inference script's first step when float32 rounding puts its timestep above N) runs the model and throws the
+ * update away. {@code FrameMaskHook} holds that logic.
+ *
+ * <p><b>Leap and TDTM with conditioning.</b> A leap ({@link LeapStrategy}) is an update like any other: it moves
+ * only the frames generated at that step to time 0 and ends the run, so conditioned frames stay exactly at the
+ * reference (a frame whose edit ratio has not released it yet also stays at the reference). The dynamic leap
+ * measures its slice whatever the frame. Temporal token merging is the model's business: a conditioned frame keeps
+ * its timestep-0 modulation and is averaged with its pair partner inside the attentions only; the sampler keeps its
+ * value at the reference whether or not the step merged frames.
  *
  * <p>Everything is checked before the first model call (options at build time; the initial latent's shape and the
  * leap slice here); a model output of the wrong shape or with a non-finite velocity stops the run with an
@@ -70,6 +80,33 @@ public final class RflowSampler {
      */
     public SampleResult sample(DenoisingModel model, Tensor noise, SamplerOptions options, ProgressListener listener,
             CancellationToken cancel) {
+        return sample(model, noise, options, null, listener, cancel, null);
+    }
+
+    /**
+     * Samples from the initial latent {@code noise} with reference frames (Open-Sora's {@code apply_mask_strategy}
+     * then {@code RFLOW.sample(..., mask)}): the run starts from {@code noise} with the conditioning's reference
+     * frames written in. Re-noising a frame (an edit ratio, or the inference script's first step above N) uses the
+     * reference generator of {@link SamplerOptions.Builder#inferenceScriptMask(long)}, which must then be set.
+     *
+     * @param conditioning the reference frames and frame mask for a latent of {@code noise}'s shape, or null for
+     *                     {@link #sample(DenoisingModel, Tensor, SamplerOptions, ProgressListener, CancellationToken)}
+     * @throws IllegalArgumentException also for a conditioning of another shape, or one that needs draws without
+     *                                  a generator seed
+     */
+    public SampleResult sample(DenoisingModel model, Tensor noise, SamplerOptions options,
+            FrameConditioning conditioning, ProgressListener listener, CancellationToken cancel) {
+        return sample(model, noise, options, conditioning, listener, cancel, null);
+    }
+
+    /** What a run did at the start of a step (test seam: the latent before the model input, the step's draw). */
+    interface StepTap {
+        /** {@code z} the latent at the start of step {@code step}, {@code draw} its draw or null when not taken. */
+        void stepStart(int step, Tensor z, float[] draw);
+    }
+
+    SampleResult sample(DenoisingModel model, Tensor noise, SamplerOptions options, FrameConditioning conditioning,
+            ProgressListener listener, CancellationToken cancel, StepTap tap) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(noise, "noise");
         Objects.requireNonNull(options, "options");
@@ -86,11 +123,13 @@ public final class RflowSampler {
         RflowSchedule schedule = RflowSchedule.of(options);
         LeapDecider decider = LeapDecider.create(options.leap());
         decider.checkLatent(shape);
+        FrameMaskHook hook = FrameMaskHook.create(conditioning, shape, schedule, options, BLOCK);
         if (cancel.isCancelled()) {
             throw new SamplingCancelledException(0, schedule.steps());
         }
-        LOG.info("sampling latent {} with {}", noise.shapeString(), options);
-        return new Run(model, noise, options, schedule, decider, listener, cancel).execute();
+        LOG.info("sampling latent {} with {}{}", noise.shapeString(), options,
+                conditioning == null ? "" : " and " + conditioning);
+        return new Run(model, noise, options, schedule, decider, listener, cancel, hook, conditioning, tap).execute();
     }
 
     /** State of one run. */
@@ -110,15 +149,14 @@ public final class RflowSampler {
         final float[] bufA = new float[BLOCK];
         final float[] bufB = new float[BLOCK];
         final float[] bufZ = new float[BLOCK];
-        final TorchCpuRandom scriptRandom;   // the reference's global generator, inference-script emulation only
-        final float[] scriptDraw;             // [B·C·T·H·W] this run's slice of its per-step draw
-        final long scriptDrawTotal;           // elements of one reference draw (the whole reference batch)
-        final long scriptDrawOffset;          // where this run's slice starts
-        final int numTimesteps;
+        final FrameMaskHook hook;                  // frame-mask sampling, null for the plain sampler
+        final FrameConditioning conditioning;      // null: none
+        final StepTap tap;                         // null: none
         float[] sliceU;           // [H·W] scratch of the dynamic leap's slice, made on first use
 
         Run(DenoisingModel model, Tensor noise, SamplerOptions options, RflowSchedule schedule, LeapDecider decider,
-                ProgressListener listener, CancellationToken cancel) {
+                ProgressListener listener, CancellationToken cancel, FrameMaskHook hook,
+                FrameConditioning conditioning, StepTap tap) {
             this.model = model;
             this.noise = noise;
             this.schedule = schedule;
@@ -131,23 +169,9 @@ public final class RflowSampler {
             this.frames = noise.dim(2);
             this.frameSize = (long) noise.dim(3) * noise.dim(4);
             this.sampleSize = (long) channels * frames * frameSize;
-            this.numTimesteps = options.numTimesteps();
-            if (options.inferenceScriptMask().isPresent()) {
-                long n = noise.size();
-                if (n > Integer.MAX_VALUE) {
-                    throw new IllegalArgumentException("inferenceScriptMask: latent " + noise.shapeString()
-                            + " has more than 2^31-1 elements");
-                }
-                scriptRandom = new TorchCpuRandom(options.inferenceScriptMask().getAsLong());
-                scriptDraw = new float[(int) n];
-                scriptDrawTotal = n * options.batchSize();
-                scriptDrawOffset = n * options.batchIndex();
-            } else {
-                scriptRandom = null;
-                scriptDraw = null;
-                scriptDrawTotal = 0;
-                scriptDrawOffset = 0;
-            }
+            this.hook = hook;
+            this.conditioning = conditioning;
+            this.tap = tap;
         }
 
         SampleResult execute() {
@@ -157,47 +181,44 @@ public final class RflowSampler {
             Tensor x = null;
             boolean ok = false;
             try {
+                if (conditioning != null) {
+                    conditioning.writeInto(z);                                     // apply_mask_strategy's write
+                }
                 x = Tensor.zeros(2 * s[0], s[1], s[2], s[3], s[4]);              // [2B, C, T, H, W]
                 float[] ts = new float[2 * batch];                                 // [2B]
                 List<Duration> times = new ArrayList<>(steps);
                 long start = System.nanoTime();
                 int leapStep = -1;
-                boolean noiseAdded = true;     // inference-script emulation: the reference's noise_added
                 for (int i = 0; i < steps; i++) {
                     if (cancel.isCancelled()) {
                         throw new SamplingCancelledException(i, steps);
                     }
                     long t0 = System.nanoTime();
                     float t = schedule.timestep(i);
-                    // inference-script emulation: frames count as generated while mask·N >= t
-                    boolean generated = true;
-                    if (scriptRandom != null) {
-                        generated = (float) numTimesteps >= t;
-                        // the reference draws randn_like(z) of the whole batch at every step; the draws matter only
-                        // up to the first kept step (timesteps decrease, so no later step re-noises): skip the rest
-                        if (!(generated && noiseAdded)) {
-                            scriptRandom.fillNormalSlice(scriptDraw, scriptDrawTotal, scriptDrawOffset);
+                    boolean all = hook == null || hook.allGenerated(i);
+                    boolean update = hook == null || hook.anyGenerated(i);
+                    if (hook != null) {
+                        float[] draw = hook.draw(i);
+                        if (tap != null) {
+                            tap.stepStart(i, z, draw);
                         }
-                        if (generated && !noiseAdded) {
-                            addNoise(z, t);
-                        }
-                        noiseAdded = generated;
+                        hook.renoise(i, t, z);
                     }
                     copyInto(z, x, 0);                                             // x[0:B]  = z
                     copyInto(z, x, z.size());                                      // x[B:2B] = z
                     Arrays.fill(ts, t);
                     boolean leap = false;
-                    Tensor out = generated ? model.forward(x, ts, i)               // [2B, C', T, H, W]
-                            : model.forwardAllConditioning(x, ts, i);
+                    Tensor out = all ? model.forward(x, ts, i)                     // [2B, C', T, H, W]
+                            : model.forward(x, ts, hook.generated(i), i);
                     if (out == x) {
                         throw new IllegalStateException("model returned its input tensor at step " + i);
                     }
                     try {
                         int outChannels = checkOutput(out, i);
-                        if (generated) {        // else the reference throws the update away: z stays
+                        if (update) {           // else the reference throws the update away: z stays
                             leap = decider.leapAt(i, (b, c, f, dst) -> guidedSlice(out, outChannels, b, c, f, dst));
                             float dt = leap ? schedule.leapDt(i) : schedule.dt(i);
-                            eulerUpdate(out, outChannels, z, dt, i, t);
+                            eulerUpdate(out, outChannels, z, dt, i, t, all ? -1 : i);
                         }
                     } finally {
                         out.close();
@@ -231,21 +252,6 @@ public final class RflowSampler {
                 if (!ok) {
                     z.close();
                 }
-            }
-        }
-
-        /** The reference's add_noise: z ← (1 − t/N)·z + (1 − (1 − t/N))·ε, ε the step's draw, in float32. */
-        private void addNoise(Tensor z, float t) {
-            float keep = 1f - t / numTimesteps;
-            float fresh = 1f - keep;
-            long n = z.size();
-            for (long p = 0; p < n; p += BLOCK) {
-                int len = (int) Math.min(BLOCK, n - p);
-                z.read(p, bufZ, 0, len);
-                for (int k = 0; k < len; k++) {
-                    bufZ[k] = keep * bufZ[k] + fresh * scriptDraw[(int) p + k];
-                }
-                z.write(p, bufZ, 0, len);
             }
         }
 
@@ -293,26 +299,36 @@ public final class RflowSampler {
             }
         }
 
-        /** z ← z + (u + s·(c − u))·dt over the first C channels of each guidance pair; fails on non-finite v. */
-        private void eulerUpdate(Tensor out, int outChannels, Tensor z, float dt, int step, float t) {
+        /**
+         * z ← z + (u + s·(c − u))·dt over the first C channels of each guidance pair, on every frame or (with
+         * {@code maskStep} ≥ 0) on the frames the hook generates at that step; fails on non-finite v.
+         */
+        private void eulerUpdate(Tensor out, int outChannels, Tensor z, float dt, int step, float t, int maskStep) {
             long outSample = (long) outChannels * frames * frameSize;
             boolean finite = true;
+            // segments of one sample: the whole sample, or one [H, W] frame slice per (channel, frame)
+            long segment = maskStep < 0 ? sampleSize : frameSize;
             for (int b = 0; b < batch; b++) {
                 long condBase = b * outSample;
                 long uncondBase = (batch + b) * outSample;
                 long zBase = b * sampleSize;
-                for (long p = 0; p < sampleSize; p += BLOCK) {
-                    int len = (int) Math.min(BLOCK, sampleSize - p);
-                    out.read(condBase + p, bufA, 0, len);
-                    out.read(uncondBase + p, bufB, 0, len);
-                    z.read(zBase + p, bufZ, 0, len);
-                    for (int k = 0; k < len; k++) {
-                        float u = bufB[k];
-                        float v = guided(bufA[k], u, cfg);
-                        finite &= Float.isFinite(v);
-                        bufZ[k] = bufZ[k] + v * dt;
+                for (long q = 0; q < sampleSize; q += segment) {
+                    if (maskStep >= 0 && !hook.generated(maskStep, b, (int) ((q / frameSize) % frames))) {
+                        continue;       // a conditioning frame keeps its value (the reference's reset to x0)
                     }
-                    z.write(zBase + p, bufZ, 0, len);
+                    for (long p = q; p < q + segment; p += BLOCK) {
+                        int len = (int) Math.min(BLOCK, q + segment - p);
+                        out.read(condBase + p, bufA, 0, len);
+                        out.read(uncondBase + p, bufB, 0, len);
+                        z.read(zBase + p, bufZ, 0, len);
+                        for (int k = 0; k < len; k++) {
+                            float u = bufB[k];
+                            float v = guided(bufA[k], u, cfg);
+                            finite &= Float.isFinite(v);
+                            bufZ[k] = bufZ[k] + v * dt;
+                        }
+                        z.write(zBase + p, bufZ, 0, len);
+                    }
                 }
             }
             if (!finite) {

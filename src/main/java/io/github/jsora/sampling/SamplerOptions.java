@@ -233,6 +233,10 @@ public final class SamplerOptions {
          * draw, so that such runs reproduce reference videos; the price is one wasted model evaluation. A thrown-away
          * step counts as a step: a fixed leap may not be placed on it (refused at build time), and temporal token
          * merging for the first k steps includes it.
+         *
+         * <p>The same generator serves a run with reference frames ({@link FrameConditioning}): its re-noise draws
+         * are this generator's, one draw of the whole reference batch per step, as the reference's
+         * {@code randn_like}. The mask of ones is then the conditioning's mask.
          */
         public Builder inferenceScriptMask(long globalSeed) {
             return inferenceScriptMask(globalSeed, 0, 1);

@@ -427,9 +427,10 @@ class RflowSamplerTest {
         List<Integer> conditioningCalls = new ArrayList<>();
         FakeModels.Analytic m = new FakeModels.Analytic(0) {
             @Override
-            public Tensor forwardAllConditioning(Tensor x, float[] ts, int step) {
+            public Tensor forward(Tensor x, float[] ts, boolean[] generated, int step) {
+                assertArrayEquals(new boolean[generated.length], generated, "every frame conditioning");
                 conditioningCalls.add(step);
-                return super.forwardAllConditioning(x, ts, step);
+                return super.forward(x, ts, generated, step);
             }
         };
         try (Tensor noise = TorchCpuRandom.randn(5, shape); SampleResult r = sampler.sample(m, noise, o)) {
