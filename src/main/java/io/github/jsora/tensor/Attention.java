@@ -160,4 +160,36 @@ public final class Attention {
             }
         });
     }
+
+    /** Head split of a token-major projection: src [B·L, H·dk] → dst [B·H, L, dk]. */
+    public static void splitHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
+        int inner = heads * dk;
+        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
+            float[] r = new float[inner];
+            for (int row = from; row < to; row++) {
+                int b = row / l;
+                int i = row % l;
+                src.read((long) row * inner, r, 0, inner);
+                for (int hd = 0; hd < heads; hd++) {
+                    dst.write((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
+                }
+            }
+        });
+    }
+
+    /** Head merge, the inverse of {@link #splitHeads}: src [B·H, L, dk] → dst [B·L, H·dk]. */
+    public static void mergeHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
+        int inner = heads * dk;
+        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
+            float[] r = new float[inner];
+            for (int row = from; row < to; row++) {
+                int b = row / l;
+                int i = row % l;
+                for (int hd = 0; hd < heads; hd++) {
+                    src.read((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
+                }
+                dst.write((long) row * inner, r, 0, inner);
+            }
+        });
+    }
 }

@@ -168,6 +168,22 @@ public final class Ops {
         return Math.max(-1f, Math.min(1f, p / q));   // the fit overshoots 1 by an ulp at the clamp
     }
 
+    /** t = max(t, 0) elementwise, row by row of the last dimension. */
+    public static void relu(Tensor t) {
+        int c = t.dim(-1);
+        int rows = Math.toIntExact(t.size() / c);
+        Parallel.forRange(rows, c, (from, to) -> {
+            float[] r = new float[c];
+            for (int i = from; i < to; i++) {
+                t.read((long) i * c, r, 0, c);
+                for (int j = 0; j < c; j++) {
+                    r[j] = Math.max(r[j], 0f);
+                }
+                t.write((long) i * c, r, 0, c);
+            }
+        });
+    }
+
     /** out = x·σ(x). */
     public static void silu(Tensor x, Tensor out) {
         sameSize("silu", x, out);

@@ -316,11 +316,11 @@ public final class T5Encoder {
                     Gemm.linear(h, blk.get(p + "0.SelfAttention.q.weight"), null, q);
                     Gemm.linear(h, blk.get(p + "0.SelfAttention.k.weight"), null, k);
                     Gemm.linear(h, blk.get(p + "0.SelfAttention.v.weight"), null, v);
-                    splitHeads(q, bsz, l, heads, dk, qh);
-                    splitHeads(k, bsz, l, heads, dk, kh);
-                    splitHeads(v, bsz, l, heads, dk, vh);
+                    Attention.splitHeads(q, bsz, l, heads, dk, qh);
+                    Attention.splitHeads(k, bsz, l, heads, dk, kh);
+                    Attention.splitHeads(v, bsz, l, heads, dk, vh);
                     Attention.sdpa(qh, kh, vh, 1f, bias, keyMask, ah);
-                    mergeHeads(ah, bsz, l, heads, dk, q);                        // q reused as [B·L, H·dk]
+                    Attention.mergeHeads(ah, bsz, l, heads, dk, q);                        // q reused as [B·L, H·dk]
                     Gemm.linear(q, blk.get(p + "0.SelfAttention.o.weight"), null, proj);
                     Ops.addInPlace(x2, proj);
                     // feed-forward sub-layer
@@ -401,55 +401,8 @@ public final class T5Encoder {
         switch (config.activation()) {
             case GELU_TANH -> Ops.geluTanh(t, t);
             case SILU -> Ops.silu(t, t);
-            case RELU -> relu(t);
+            case RELU -> Ops.relu(t);
             default -> throw new IllegalStateException();
         }
-    }
-
-    private static void relu(Tensor t) {
-        int c = t.dim(-1);
-        int rows = Math.toIntExact(t.size() / c);
-        Parallel.forRange(rows, c, (from, to) -> {
-            float[] r = new float[c];
-            for (int i = from; i < to; i++) {
-                t.read((long) i * c, r, 0, c);
-                for (int j = 0; j < c; j++) {
-                    r[j] = Math.max(r[j], 0f);
-                }
-                t.write((long) i * c, r, 0, c);
-            }
-        });
-    }
-
-    /** [B·L, H·dk] → [B·H, L, dk]. */
-    static void splitHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
-        int inner = heads * dk;
-        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
-            float[] r = new float[inner];
-            for (int row = from; row < to; row++) {
-                int b = row / l;
-                int i = row % l;
-                src.read((long) row * inner, r, 0, inner);
-                for (int hd = 0; hd < heads; hd++) {
-                    dst.write((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
-                }
-            }
-        });
-    }
-
-    /** [B·H, L, dk] → [B·L, H·dk]. */
-    static void mergeHeads(Tensor src, int bsz, int l, int heads, int dk, Tensor dst) {
-        int inner = heads * dk;
-        Parallel.forRange(bsz * l, 2L * inner, (from, to) -> {
-            float[] r = new float[inner];
-            for (int row = from; row < to; row++) {
-                int b = row / l;
-                int i = row % l;
-                for (int hd = 0; hd < heads; hd++) {
-                    src.read((((long) b * heads + hd) * l + i) * dk, r, hd * dk, dk);
-                }
-                dst.write((long) row * inner, r, 0, inner);
-            }
-        });
     }
 }

@@ -205,4 +205,33 @@ class TensorKernelsTest {
         assertTrue(row.isClosed());
         assertThrows(IllegalStateException.class, () -> row.get(0));
     }
+
+    @Test
+    void headSplitAndMergeFollowTheLayout() {
+        int bsz = 2, l = 5, heads = 3, dk = 4;
+        float[] x = randn(bsz * l * heads * dk);
+        try (Tensor src = Tensor.of(x, bsz * l, heads * dk); Tensor split = Tensor.zeros(bsz * heads, l, dk);
+                Tensor back = Tensor.zeros(bsz * l, heads * dk)) {
+            Attention.splitHeads(src, bsz, l, heads, dk, split);
+            for (int b = 0; b < bsz; b++) {
+                for (int i = 0; i < l; i++) {
+                    for (int h = 0; h < heads; h++) {
+                        for (int d = 0; d < dk; d++) {
+                            assertEquals(x[((b * l + i) * heads + h) * dk + d],
+                                    split.get(((long) (b * heads + h) * l + i) * dk + d));
+                        }
+                    }
+                }
+            }
+            Attention.mergeHeads(split, bsz, l, heads, dk, back);
+            assertArrayEquals(x, back.toArray());
+        }
+        float[] r = randn(24);
+        try (Tensor t = Tensor.of(r, 4, 6)) {
+            Ops.relu(t);
+            for (int i = 0; i < r.length; i++) {
+                assertEquals(Math.max(r[i], 0f), t.get(i));
+            }
+        }
+    }
 }
