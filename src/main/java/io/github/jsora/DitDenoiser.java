@@ -1,9 +1,15 @@
 package io.github.jsora;
 
+import java.util.ArrayList;
+import java.util.List;
+
+import io.github.jsora.dit.BlockCache;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.DenoisingModel;
+import io.github.jsora.sampling.GuidanceInterval;
+import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tensor;
 
 /**
@@ -12,6 +18,10 @@ import io.github.jsora.tensor.Tensor;
  * prompt), the mask [b, L] with 2B a multiple of b (a one-row mask makes the null caption use the prompt's token
  * count, as the reference does). The output buffer is allocated once and reused across steps; the sampler gets a
  * view of it.
+ *
+ * <p>The per-step technique decisions live here: TDTM ({@link TokenMerging}), step caching ({@link StepCaching}, on a
+ * {@link BlockCache}) and the guidance interval ({@link GuidanceInterval}: outside it only the prompt half runs, at
+ * batch B, and its output is copied to the guidance half so that the sampler's guided velocity is the prompt's).
  */
 final class DitDenoiser implements DenoisingModel, AutoCloseable {
 
@@ -23,11 +33,29 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     private final float width;
     private final TokenMerging merging;
     private final Probe probe;
+    private final StepCaching caching;
+    private final GuidanceInterval interval;
+    private final int leapStep;     // the fixed leap's step (its velocity is always computed), or -1
+    private final BlockCache cache; // null when step caching is off
+    private final List<Integer> reusedSteps = new ArrayList<>();
+    private double sampleEvaluations;
     private Tensor out;             // [2B, 2C, T, H, W], reused
+    private Tensor half;            // [B, 2C, T, H, W] output of a prompt-only step, made on first use
 
     DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
             Probe probe) {
+        this(model, y2, mask, fps, height, width, merging, probe, StepCaching.off(), GuidanceInterval.always(), -1);
+    }
+
+    DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
+            Probe probe, StepCaching caching, GuidanceInterval interval, int leapStep) {
         this.probe = probe;
+        this.caching = caching;
+        this.interval = interval;
+        this.leapStep = leapStep;
+        this.cache = caching.enabled() ? new BlockCache(caching.signal() == StepCaching.Signal.MODULATED_INPUT
+                ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL,
+                caching.threshold()) : null;
         this.model = model;
         this.y2 = y2;
         this.mask = mask;
@@ -77,17 +105,64 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     }
 
     private Tensor run(Tensor x, float[] timesteps, int step, Tensor xMask) {
-        Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width);
-        int[] shape = model.outputShape(in);
+        int[] shape = model.outputShape(new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width));
         if (out == null || !out.hasShape(shape)) {
             if (out != null) {
                 out.close();
             }
-            out = Tensor.zeros(shape);
+            out = Tensor.zeros(shape);                                  // [2B, 2C, T, H, W]
         }
-        model.forward(in, merging.mergeAt(step), out);                 // TDTM decided here, per step
+        boolean merge = merging.mergeAt(step);                          // TDTM decided here, per step
+        boolean mayReuse = caching.mayReuse(step, step == leapStep, step > 0 && merging.mergeAt(step - 1) && !merge);
+        int reusedBefore = cache == null ? 0 : cache.reusedForwards();
+        int b2 = x.dim(0);
+        if (b2 % 2 == 0 && !interval.guides(timesteps[0])) {
+            runPromptHalf(x, timesteps, xMask, merge, mayReuse);
+            sampleEvaluations += 0.5;
+        } else {
+            Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width);
+            model.forward(in, merge, out, null, cache, mayReuse);
+            sampleEvaluations += 1;
+        }
+        if (cache != null && cache.reusedForwards() > reusedBefore) {
+            reusedSteps.add(step);
+        }
         probe.step(step, x, timesteps, out);
         return out.reshape(shape);
+    }
+
+    /**
+     * A step outside the guidance interval: the prompt half x[0, B) alone, its output copied to both halves of
+     * {@code out}, so that uncond + s·(cond − uncond) = cond exactly.
+     */
+    private void runPromptHalf(Tensor x, float[] timesteps, Tensor xMask, boolean merge, boolean mayReuse) {
+        int b = x.dim(0) / 2;
+        Tensor xh = x.slice(0, b);                                      // [B, C, T, H, W]
+        Tensor yh = y2.slice(0, b);                                     // [B, 1, L, Cc]
+        Tensor mh = mask.dim(0) == 2 * b ? mask.slice(0, b) : mask;     // [B or 1, L]
+        Tensor xmh = xMask == null || xMask.dim(0) == b ? xMask : xMask.slice(0, b);
+        float[] th = java.util.Arrays.copyOf(timesteps, b);
+        Stdit3Input in = new Stdit3Input(xh, th, yh, mh, xmh, fps, height, width);
+        int[] hs = model.outputShape(in);
+        if (half == null || !half.hasShape(hs)) {
+            if (half != null) {
+                half.close();
+            }
+            half = Tensor.zeros(hs);                                    // [B, 2C, T, H, W]
+        }
+        model.forward(in, merge, half, null, cache, mayReuse);
+        out.slice(0, b).copyFrom(half);
+        out.slice(b, 2 * b).copyFrom(half);
+    }
+
+    /** Steps whose block-stack work came from the step cache, in order. */
+    List<Integer> reusedSteps() {
+        return List.copyOf(reusedSteps);
+    }
+
+    /** Model evaluations in sample units: a full guided step counts 1, a prompt-only step ½. */
+    double sampleEvaluations() {
+        return sampleEvaluations;
     }
 
     @Override
@@ -95,6 +170,13 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         if (out != null) {
             out.close();
             out = null;
+        }
+        if (half != null) {
+            half.close();
+            half = null;
+        }
+        if (cache != null) {
+            cache.close();
         }
     }
 }

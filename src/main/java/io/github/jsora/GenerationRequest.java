@@ -1,6 +1,8 @@
 package io.github.jsora;
 
+import io.github.jsora.sampling.GuidanceInterval;
 import io.github.jsora.sampling.LeapStrategy;
+import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,6 +58,8 @@ public final class GenerationRequest {
     private final int leapStep;
     private final LeapStrategy.Dynamic dynamicLeap;
     private final int tdtmSteps;
+    private final StepCaching stepCaching;
+    private final GuidanceInterval cfgInterval;
     private final long memoryBudgetBytes;
     private final int threads;
     private final boolean preparePrompt;
@@ -85,6 +89,8 @@ public final class GenerationRequest {
         this.leapStep = b.leapStep;
         this.dynamicLeap = b.dynamicLeap;
         this.tdtmSteps = b.tdtmSteps;
+        this.stepCaching = b.stepCaching;
+        this.cfgInterval = b.cfgInterval;
         this.memoryBudgetBytes = b.memoryBudgetBytes;
         this.threads = b.threads;
         this.preparePrompt = b.preparePrompt;
@@ -129,6 +135,8 @@ public final class GenerationRequest {
         b.leapStep = leapStep;
         b.dynamicLeap = dynamicLeap;
         b.tdtmSteps = tdtmSteps;
+        b.stepCaching = stepCaching;
+        b.cfgInterval = cfgInterval;
         b.memoryBudgetBytes = memoryBudgetBytes;
         b.threads = threads;
         b.preparePrompt = preparePrompt;
@@ -264,6 +272,24 @@ public final class GenerationRequest {
      */
     public int tdtmSteps() {
         return tdtmSteps;
+    }
+
+    /**
+     * Step caching ({@link StepCaching#off()} unless asked).
+     *
+     * @return the step caching policy
+     */
+    public StepCaching stepCaching() {
+        return stepCaching;
+    }
+
+    /**
+     * The timesteps where classifier-free guidance applies ({@link GuidanceInterval#always()} unless asked).
+     *
+     * @return the guidance interval
+     */
+    public GuidanceInterval cfgInterval() {
+        return cfgInterval;
     }
 
     /**
@@ -403,7 +429,9 @@ public final class GenerationRequest {
                         ? "last" : Integer.toString(referenceFrame)))
                 + (referenceVideo == null ? "" : " video=" + referenceVideo)
                 + (previous == null ? "" : " extend=" + Arrays.toString(previousShape) + " overlap=" + overlap)
-                + (hasConditioning() && editRatio != 0 ? " editRatio=" + editRatio : "");
+                + (hasConditioning() && editRatio != 0 ? " editRatio=" + editRatio : "")
+                + (stepCaching.enabled() ? " stepCache=" + stepCaching : "")
+                + (cfgInterval.isAlways() ? "" : " cfgInterval=" + cfgInterval);
     }
 
     /**
@@ -432,6 +460,8 @@ public final class GenerationRequest {
         private int leapStep = -1;
         private LeapStrategy.Dynamic dynamicLeap;
         private int tdtmSteps = 0;
+        private StepCaching stepCaching = StepCaching.off();
+        private GuidanceInterval cfgInterval = GuidanceInterval.always();
         private long memoryBudgetBytes = 0;
         private int threads = 0;
         private boolean preparePrompt = true;
@@ -708,6 +738,35 @@ public final class GenerationRequest {
         }
 
         /**
+         * Step caching, the fourth technique: reuse the transformer's block-stack work between neighbouring steps
+         * when the step changed little ({@link StepCaching}; off by default). It composes with LPL (the leap's
+         * velocity is always computed) and TDTM (the first step after merging ends is always computed); a dynamic
+         * leap is refused with it, because the leap would be decided on a reused velocity.
+         */
+        public Builder stepCaching(StepCaching caching) {
+            this.stepCaching = Objects.requireNonNull(caching, "step caching");
+            return this;
+        }
+
+        /**
+         * Classifier-free guidance only at timesteps in [{@code tLow}, {@code tHigh}] (of [0, 1000], 1000 = pure
+         * noise): outside it the transformer runs on the prompt half alone, at half the batch, and the velocity is
+         * the prompt's (guidance scale 1 there).
+         *
+         * @throws IllegalArgumentException unless 0 &lt;= tLow &lt;= tHigh
+         */
+        public Builder cfgInterval(double tLow, double tHigh) {
+            this.cfgInterval = new GuidanceInterval(tLow, tHigh);
+            return this;
+        }
+
+        /** Guidance at every step (the default). */
+        public Builder cfgEverywhere() {
+            this.cfgInterval = GuidanceInterval.always();
+            return this;
+        }
+
+        /**
          * Byte budget for everything jsora allocates during the request: the blocks of the three models, activations,
          * workspaces and caches (0 = the generator's default, chosen from the memory available when it was opened;
          * see {@link VideoGenerator#defaultBudget()}). Models stay resident as far as the budget allows and are
@@ -872,6 +931,10 @@ public final class GenerationRequest {
             if (tdtmSteps > steps) {
                 throw new IllegalArgumentException("tdtm steps must be in [0, steps] = [0, " + steps + "], found "
                         + tdtmSteps);
+            }
+            if (stepCaching.enabled() && leapMode == LeapMode.DYNAMIC) {
+                throw new IllegalArgumentException("step caching " + stepCaching + " with a dynamic leap is not "
+                        + "supported: the leap would be decided on a reused velocity; use a fixed leap (leapAt)");
             }
             if (framesRounded) {
                 org.slf4j.LoggerFactory.getLogger(GenerationRequest.class).warn(

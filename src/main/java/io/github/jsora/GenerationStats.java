@@ -1,6 +1,7 @@
 package io.github.jsora;
 
 import java.util.Locale;
+import java.util.List;
 import java.util.OptionalInt;
 
 /**
@@ -21,10 +22,18 @@ import java.util.OptionalInt;
  * @param budgetBytes         the memory budget the run was planned with (the request's, or the generator's default)
  * @param peakNativeBytes     most native memory jsora held at once during the run (weights, activations, caches;
  *                            never above the budget)
+ * @param sampleEvaluations   transformer work in guided-step units: a step on the guidance batch counts 1, a step
+ *                            outside the guidance interval (prompt half only) counts ½
+ * @param reusedSteps         the steps whose block-stack work came from the step cache (every other step computed)
  */
 public record GenerationStats(double textSeconds, double denoiseSeconds, double decodeSeconds, double writeSeconds,
         int modelEvaluations, OptionalInt leapStep, long bytesLoaded, long peakResidentBytes,
-        double computeWaitSeconds, int threads, boolean textFromCache, long budgetBytes, long peakNativeBytes) {
+        double computeWaitSeconds, int threads, boolean textFromCache, long budgetBytes, long peakNativeBytes,
+        double sampleEvaluations, List<Integer> reusedSteps) {
+
+    public GenerationStats {
+        reusedSteps = List.copyOf(reusedSteps);
+    }
 
     /**
      * The same statistics with another {@link #writeSeconds()}.
@@ -50,10 +59,13 @@ public record GenerationStats(double textSeconds, double denoiseSeconds, double 
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "text %.2fs%s, denoise %.2fs, decode %.2fs, write %.2fs; %d model "
-                + "evaluations%s; blocks loaded %.1f MB, peak resident %.1f MB, compute waited %.2fs; native peak "
+                + "evaluations%s%s%s; blocks loaded %.1f MB, peak resident %.1f MB, compute waited %.2fs; native peak "
                 + "%.1f MB of a %.1f MB budget; %d threads",
                 textSeconds, textFromCache ? " (cached)" : "", denoiseSeconds, decodeSeconds, writeSeconds,
-                modelEvaluations, leapStep.isPresent() ? ", leapt at step " + leapStep.getAsInt() : "",
+                modelEvaluations, sampleEvaluations == modelEvaluations ? ""
+                        : String.format(Locale.ROOT, " (%.1f in guided-step units)", sampleEvaluations),
+                reusedSteps.isEmpty() ? "" : ", " + reusedSteps.size() + " from the step cache " + reusedSteps,
+                leapStep.isPresent() ? ", leapt at step " + leapStep.getAsInt() : "",
                 bytesLoaded / 1e6, peakResidentBytes / 1e6, computeWaitSeconds, peakNativeBytes / 1e6,
                 budgetBytes / 1e6, threads);
     }

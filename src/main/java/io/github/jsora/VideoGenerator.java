@@ -21,6 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.github.jsora.dit.GuidanceCaptions;
+import io.github.jsora.dit.BlockCache;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.TokenMerging;
@@ -30,6 +31,7 @@ import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.FrameConditioning;
 import io.github.jsora.sampling.SamplerOptions;
+import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.StepProgress;
 import io.github.jsora.sampling.TorchCpuRandom;
@@ -652,6 +654,8 @@ public final class VideoGenerator implements AutoCloseable {
         double decodeSeconds;
         double writeSeconds;
         int modelEvaluations;
+        double sampleEvaluations;
+        java.util.List<Integer> reusedSteps = java.util.List.of();
         OptionalInt leapStep = OptionalInt.empty();
         long bytesLoaded;
         long peakResident;
@@ -687,7 +691,8 @@ public final class VideoGenerator implements AutoCloseable {
 
         GenerationStats stats(double write) {
             return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, write, modelEvaluations, leapStep,
-                    bytesLoaded, peakResident, waitSeconds, Parallel.threads(), textCached, budget, peakNative);
+                    bytesLoaded, peakResident, waitSeconds, Parallel.threads(), textCached, budget, peakNative,
+                    sampleEvaluations, reusedSteps);
         }
 
         Duration elapsed() {
@@ -719,7 +724,7 @@ public final class VideoGenerator implements AutoCloseable {
          */
         void begin(int[] latentShape, int frames, boolean merging) {
             current = token;
-            plan = planFor(budget, latentShape, frames, merging, referenceVideoShape(request));
+            plan = planFor(budget, latentShape, frames, merging, referenceVideoShape(request), request.stepCaching());
             LOG.info("{}", plan);
             for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
                 StagedBlockSource src = source(s);
@@ -811,10 +816,12 @@ public final class VideoGenerator implements AutoCloseable {
                         r.tdtmSteps() > 0);
                 openStage(Stage.DENOISE);
                 try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
-                        r.width(), merging, probe);
+                        r.width(), merging, probe, r.stepCaching(), r.cfgInterval(), r.leapStep());
                         SampleResult result = sampler.sample(model, noise, options, conditioning,
                                 p -> progress(Stage.DENOISE, p.step(), evaluations(options, p), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();
+                    sampleEvaluations = model.sampleEvaluations();
+                    reusedSteps = model.reusedSteps();
                     leapStep = result.leapStep();
                     denoiseSeconds = (System.nanoTime() - t1) / 1e9;
                     return new Latent(result.latent().copy(), r.frames(), r.fps(), r.toString());
@@ -1079,7 +1086,7 @@ public final class VideoGenerator implements AutoCloseable {
         int[] latentShape = vae.latentShape(1, request.frames(), request.height(), request.width());
         long[] carried = new long[1];
         Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, request.frames(), request.tdtmSteps() > 0,
-                referenceVideoShape(request), carried);
+                referenceVideoShape(request), request.stepCaching(), carried);
         return MemoryPlan.minimumBudget(carried[0], needs);
     }
 
@@ -1093,9 +1100,11 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /** The memory plan of a request at this geometry. */
-    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging, int[] referenceVideo) {
+    private MemoryPlan planFor(long budget, int[] latentShape, int frames, boolean merging, int[] referenceVideo,
+            StepCaching caching) {
         long[] carried = new long[1];
-        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, referenceVideo, carried);
+        Map<Stage, MemoryPlan.StageNeeds> needs = stageNeeds(latentShape, frames, merging, referenceVideo, caching,
+                carried);
         return MemoryPlan.plan(budget, carried[0], needs);
     }
 
@@ -1123,8 +1132,25 @@ public final class VideoGenerator implements AutoCloseable {
                 + vae.encodeActivationBytes(referenceVideo);
     }
 
+    /**
+     * What step caching holds during the denoise stage: the {@link BlockCache}'s tensors for the guidance batch's
+     * token stream, and the half-batch output of a prompt-only step; 0 when off.
+     */
+    private long stepCacheBytes(StepCaching caching, int[] latentShape) {
+        if (!caching.enabled()) {
+            return 0;
+        }
+        long tokens = 2L * ((latentShape[2] + ditConfig.patchT() - 1) / ditConfig.patchT())
+                * ((latentShape[3] + ditConfig.patchH() - 1) / ditConfig.patchH())
+                * ((latentShape[4] + ditConfig.patchW() - 1) / ditConfig.patchW());
+        long half = (long) ditConfig.outChannels() * latentShape[2] * latentShape[3] * latentShape[4] * Float.BYTES;
+        return BlockCache.bytes(caching.signal() == StepCaching.Signal.MODULATED_INPUT
+                ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL, tokens,
+                ditConfig.hiddenSize()) + half;
+    }
+
     private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,
-            int[] referenceVideo, long[] carriedOut) {
+            int[] referenceVideo, StepCaching caching, long[] carriedOut) {
         int len = ditConfig.modelMaxLength();
         // the pair, its copy for the cache, the null caption, and the prompt cache when full
         long captions = 2L * len * ditConfig.captionChannels() * Float.BYTES * (3 + PROMPT_CACHE_ENTRIES);
@@ -1140,7 +1166,7 @@ public final class VideoGenerator implements AutoCloseable {
         needs.put(Stage.DENOISE, needs("STDiT3", ditSource, Math.max(encodeBytes(referenceVideo),
                 latentShape.length == 5
                 ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging)
-                : 0)));
+                        + stepCacheBytes(caching, latentShape) : 0)));
         needs.put(Stage.DECODE, needs("VAE", vaeSource, latentShape.length == 5 && latentShape[1] == vae.config()
                 .latentChannels() && latentShape[3] > 0 && latentShape[4] > 0
                 && latentShape[2] == vae.config().latentFrames(frames) ? vae.activationBytes(latentShape, frames) : 0));

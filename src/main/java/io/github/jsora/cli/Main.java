@@ -85,6 +85,10 @@ public final class Main {
               --lpl N|dynamic     Linear Proportional Leap at step N (0-based), or chosen at run time;
                                   dynamic:MIN,TOL,PATIENCE sets the rule's parameters (default 14,0.001,3)
               --tdtm K            temporal token merging for the first K steps
+              --step-cache SPEC   step caching: input:THRESHOLD (first block's modulated input, TeaCache) or
+                                  block:THRESHOLD (first block's residual), optionally @FROM-TO steps; off
+              --cfg-interval L,H  classifier-free guidance only at timesteps in [L, H] (of 1000); outside it the
+                                  transformer runs on the prompt alone, at half the batch
               --budget BYTES      memory budget for everything jsora allocates (model blocks of all three models,
                                   activations, caches), e.g. 2GiB, 500MB (default: chosen from the memory
                                   available, logged); the JVM itself needs about 512 MiB more
@@ -495,6 +499,8 @@ public final class Main {
         String negative;
         String lpl;
         Integer tdtm;
+        String stepCache;
+        String cfgInterval;
         Long budget;
         Integer threads;
         boolean noPrepare;
@@ -575,6 +581,8 @@ public final class Main {
                 case "--negative" -> negative = v;
                 case "--lpl" -> lpl = v;
                 case "--tdtm" -> tdtm = parseInt(opt, v);
+                case "--step-cache" -> stepCache = v;
+                case "--cfg-interval" -> cfgInterval = v;
                 case "--budget" -> budget = parseBytes(v);
                 case "--threads" -> threads = parseInt(opt, v);
                 case "--save-latent" -> saveLatent = v;
@@ -648,6 +656,22 @@ public final class Main {
             }
             if (tdtm != null) {
                 b.tdtmSteps(tdtm);
+            }
+            if (stepCache != null) {
+                try {
+                    b.stepCaching(io.github.jsora.sampling.StepCaching.parse(stepCache));
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+            if (cfgInterval != null) {
+                try {
+                    io.github.jsora.sampling.GuidanceInterval gi =
+                            io.github.jsora.sampling.GuidanceInterval.parse(cfgInterval);
+                    b.cfgInterval(gi.low(), gi.high());
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--cfg-interval: " + e.getMessage());
+                }
             }
             if (budget != null) {
                 b.memoryBudget(budget);
