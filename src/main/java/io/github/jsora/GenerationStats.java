@@ -44,7 +44,7 @@ public record GenerationStats(double textSeconds, double denoiseSeconds, double 
     public GenerationStats withWriteSeconds(double seconds) {
         return new GenerationStats(textSeconds, denoiseSeconds, decodeSeconds, seconds, modelEvaluations, leapStep,
                 bytesLoaded, peakResidentBytes, computeWaitSeconds, threads, textFromCache, budgetBytes,
-                peakNativeBytes);
+                peakNativeBytes, sampleEvaluations, reusedSteps);
     }
 
     /**
