@@ -786,6 +786,12 @@ public final class VideoGenerator implements AutoCloseable {
                 }
             } catch (SamplingCancelledException e) {
                 throw new GenerationCancelledException(Stage.DENOISE, "after " + e.completedSteps() + " steps");
+            } catch (IllegalStateException e) {
+                if (e.getMessage() != null && e.getMessage().contains("non-finite")) { // reliability: named error
+                    throw new WeightFormatException(modelDir + ": the models produced NaN or infinite values (NaN or "
+                            + "infinite weights in the STDiT3 or T5 checkpoint?): " + e.getMessage(), e);
+                }
+                throw e;
             } finally {
                 if (noise != null) {
                     noise.close();
@@ -873,6 +879,12 @@ public final class VideoGenerator implements AutoCloseable {
             try {
                 vae.decode(latent.tensor(), latent.frames(), (sample, index, frame) -> {
                     checkCancelled(Stage.DECODE);
+                    String bad = Latent.firstNonFinite(frame);
+                    if (bad != null) { // reliability: never a silently black frame
+                        throw new WeightFormatException(modelDir + ": the VAE decoded frame " + index + " with a "
+                                + "NaN or infinite " + bad.replace(": a latent must be finite", "")
+                                + " (NaN or infinite VAE weights?)");
+                    }
                     probe.frame(index, frame);
                     int fh = frame.dim(1);
                     int fw = frame.dim(2);
