@@ -112,6 +112,20 @@ public final class FuzzCampaign {
         });
         long start = System.nanoTime();
         try {
+            // warm-up, untimed: the valid seeds once (loads ND4J's natives, classes and JIT of the happy path)
+            try {
+                worker.submit(() -> {
+                    for (byte[] s : target.seeds()) {
+                        target.parser().parse(s, scratch);
+                    }
+                    return null;
+                }).get();
+            } catch (ExecutionException e) {
+                throw new IllegalStateException(target.name() + ": a valid seed input fails", e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return r;
+            }
             for (long i = 0; i < count && r.failures.size() < 20 && System.nanoTime() < stopAt; i++) {
                 byte[] input = m.mutate(target.seeds().get((int) (i % target.seeds().size())));
                 long idx = i;
