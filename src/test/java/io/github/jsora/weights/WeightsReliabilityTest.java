@@ -143,6 +143,15 @@ class WeightsReliabilityTest {
         assertTrue(e.getMessage().contains("4294967298"), e.getMessage());
     }
 
+    /** Found by the fuzz campaign: digits of other scripts are not JSON digits (they broke Double.parseDouble). */
+    @Test
+    void onlyAsciiDigitsMakeJsonNumbers() {
+        for (String bad : new String[] {"{\"a\": 4.\u07c6}", "{\"a\": \u0661\u0662}", "{\"a\": 1e\u0663}"}) {
+            assertThrows(WeightFormatException.class, () -> ModelConfig.parse("config.json", bad), bad);
+        }
+        assertEquals(12, ModelConfig.parse("config.json", "{\"a\": 12}").getInt("a"));
+    }
+
     private static List<String> names(Path d) throws IOException {
         try (Stream<Path> s = Files.list(d)) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();
