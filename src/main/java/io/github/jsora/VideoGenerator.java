@@ -91,9 +91,13 @@ import io.github.jsora.weights.WeightFormatException;
  *
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
- * Instances share no mutable state except the process-wide compute thread count, which a request's
- * {@code threads} option sets for the JVM ({@link Parallel#setThreads}), and the process-wide native memory account
- * ({@link NativeMemory}), whose hard limit is the running request's budget.
+ * Instances share no mutable state except the process-wide compute thread count and the process-wide native memory
+ * account ({@link NativeMemory}), whose hard limit is the running request's budget. A run takes the thread count of
+ * its request ({@code threads}, 0 for the default) for its whole duration ({@link Parallel#lease}); a run that
+ * starts while a run of another instance holds a different count fails at once with an
+ * {@link IllegalStateException} naming both counts, since a changed count would change the other run's frames.
+ * An interrupt of the generating thread cancels its run like {@link #cancel()} (the thread's interrupt status is
+ * kept). The compute threads are daemon threads, shut down when the last open generator is closed.
  *
  * <p>Memory: one budget (the request's {@link GenerationRequest.Builder#memoryBudget}, else
  * {@link #defaultBudget()}, chosen from the memory available at open time) bounds everything jsora allocates. Per

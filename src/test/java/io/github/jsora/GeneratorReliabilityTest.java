@@ -38,18 +38,19 @@ import io.github.jsora.weights.WeightFormatException;
  */
 class GeneratorReliabilityTest {
 
+    /** The demo model, shared by the tests and closed after them. */
     private static VideoGenerator gen;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void open() {
+    static void openTheDemoModel() {
         gen = VideoGenerator.openDefault();
     }
 
     @AfterAll
-    static void close() {
+    static void closeIt() {
         gen.close();
     }
 
