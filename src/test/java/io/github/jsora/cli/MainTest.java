@@ -161,16 +161,14 @@ class MainTest {
 
     /** Copies the demo model (from its cache directory) so that a test can break one file of it. */
     private Path demoCopy() throws Exception {
-        Path src;
-        try (io.github.jsora.VideoGenerator g = io.github.jsora.VideoGenerator.openDefault()) {
-            src = g.modelDirectory();
-        }
         Path copy = dir.resolve("model");
-        for (String sub : new String[] {"stdit", "vae", "t5"}) {
-            Files.createDirectories(copy.resolve(sub));
-            try (var s = Files.list(src.resolve(sub))) {
-                for (Path p : s.toList()) {
-                    Files.copy(p, copy.resolve(sub).resolve(p.getFileName()));
+        try (io.github.jsora.VideoGenerator g = io.github.jsora.VideoGenerator.openDefault()) { // copied while open
+            for (String sub : new String[] {"stdit", "vae", "t5"}) {
+                Files.createDirectories(copy.resolve(sub));
+                try (var s = Files.list(g.modelDirectory().resolve(sub))) {
+                    for (Path p : s.toList()) {
+                        Files.copy(p, copy.resolve(sub).resolve(p.getFileName()));
+                    }
                 }
             }
         }
