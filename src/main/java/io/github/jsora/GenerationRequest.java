@@ -489,8 +489,10 @@ public final class GenerationRequest {
   */
         public Builder prompt(String p) {
             Objects.requireNonNull(p, "prompt");
-            if (p.isBlank()) {
-                throw new IllegalArgumentException("prompt is empty");
+            if (p.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c)
+                    || Character.getType(c) == Character.CONTROL || Character.getType(c) == Character.FORMAT)) {
+                throw new IllegalArgumentException("prompt is empty (only whitespace, control or invisible "
+                        + "format characters such as NUL or a zero-width space)");
             }
             this.prompt = p;
             return this;

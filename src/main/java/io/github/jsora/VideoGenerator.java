@@ -76,7 +76,7 @@ import io.github.jsora.weights.WeightFormatException;
  * {@code hpcai-tech/OpenSora-STDiT-v3}), {@code vae/} (of {@code hpcai-tech/OpenSora-VAE-v1.2}) and {@code t5/} (of
  * {@code DeepFloyd/t5-v1_1-xxl}: config.json, the sharded safetensors with their index, spiece.model). The folder
  * names can be changed with {@link Folders}. {@link #openDefault()} opens the small demo model embedded in the jar
- * through the same code path (it is unpacked to a temporary directory first, since weights are memory-mapped).
+ * through the same code path (it is unpacked once per version into a cache directory, since files are mapped).
  *
  * <h2>Determinism</h2>
  * The same seed, request and thread count give bit-identical frames on the same machine. Across thread counts the
@@ -98,9 +98,13 @@ import io.github.jsora.weights.WeightFormatException;
  *
  * <h2>Threads and memory</h2>
  * One generation runs at a time per instance: concurrent calls queue on an internal lock (in arrival order).
- * Instances share no mutable state except the process-wide compute thread count, which a request's
- * {@code threads} option sets for the JVM ({@link Parallel#setThreads}), and the process-wide native memory account
- * ({@link NativeMemory}), whose hard limit is the running request's budget.
+ * Instances share no mutable state except the process-wide compute thread count and the process-wide native memory
+ * account ({@link NativeMemory}), whose hard limit is the running request's budget. A run takes the thread count of
+ * its request ({@code threads}, 0 for the default) for its whole duration ({@link Parallel#lease}); a run that
+ * starts while a run of another instance holds a different count fails at once with an
+ * {@link IllegalStateException} naming both counts, since a changed count would change the other run's frames.
+ * An interrupt of the generating thread cancels its run like {@link #cancel()} (the thread's interrupt status is
+ * kept). The compute threads are daemon threads, shut down when the last open generator is closed.
  *
  * <p>Memory: one budget (the request's {@link GenerationRequest.Builder#memoryBudget}, else
  * {@link #defaultBudget()}, chosen from the memory available at open time) bounds everything jsora allocates. Per
@@ -130,7 +134,7 @@ public final class VideoGenerator implements AutoCloseable {
 
     private final Path modelDir;
     private final boolean demo;
-    private final Path tempDir; // unpacked demo model, deleted on close
+    private final Path tempDir; // a temporary unpacked demo model (when the cache was unusable), deleted on close
     private final Stdit3Config ditConfig;
     private final long defaultBudget;
     private final ReentrantLock lock = new ReentrantLock(true);
@@ -193,6 +197,7 @@ public final class VideoGenerator implements AutoCloseable {
         this.dit = Stdit3.withSource(ditConfig, ditSource);
         this.vae = v;
         this.t5 = text;
+        Parallel.retain(); // released by close(): the last generator closed shuts the compute pool down
         this.defaultBudget = SystemMemory.defaultBudget();
         EmbeddingDiskCache disk = null;
         if (options.embeddingCache().isPresent()) {
@@ -264,27 +269,32 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /**
-     * {@link #openDefault()} with options (the folder names are the demo model's own).
+     * {@link #openDefault()} with options (the folder names are the demo model's own). The demo model is unpacked
+     * once per version (its content hash) into {@code demo-model-<hash>} of the cache directory: system property
+     * {@code jsora.cache.dir}, else {@code $XDG_CACHE_HOME/jsora}, else {@code ~/.cache/jsora}. The folder appears
+     * complete or not at all (unpacked beside it and renamed into place), so processes racing to unpack it are
+     * safe; where the cache cannot be written, a temporary copy is unpacked and deleted on close.
      *
      * @param options the generator options
      * @return an open generator of the demo model; close it when done
      */
     public static VideoGenerator openDefault(GeneratorOptions options) {
         Path dir;
+        Path temp = null;
         try {
-            dir = Files.createTempDirectory("jsora-demo-model");
-            for (String f : DEMO_FILES) {
-                Path target = dir.resolve(f);
-                Files.createDirectories(target.getParent());
-                try (InputStream in = VideoGenerator.class.getResourceAsStream(DEMO_RESOURCE + f)) {
-                    if (in == null) {
-                        throw new IllegalStateException("embedded demo model file " + f + " is missing from the jar");
-                    }
-                    Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+            dir = DemoCache.directory();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot use the demo model cache ({}); unpacking a temporary copy", e.toString());
+            try {
+                temp = Files.createTempDirectory("jsora-demo-model");
+                DemoCache.unpack(temp);
+                dir = temp;
+            } catch (IOException ex) {
+                if (temp != null) {
+                    deleteTree(temp);
                 }
+                throw new UncheckedIOException("cannot unpack the embedded demo model", ex);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot unpack the embedded demo model", e);
         }
         try {
             GeneratorOptions.Builder b = GeneratorOptions.builder().embeddingCache(options.embeddingCache().orElse(null))
@@ -292,10 +302,96 @@ public final class VideoGenerator implements AutoCloseable {
             for (GeneratorOptions.Model m : GeneratorOptions.Model.values()) {
                 b.precision(m, options.precision(m));
             }
-            return new VideoGenerator(dir, b.build(), true, dir);
+            return new VideoGenerator(dir, b.build(), true, temp);
         } catch (RuntimeException e) {
-            deleteTree(dir);
+            if (temp != null) {
+                deleteTree(temp);
+            }
             throw e;
+        }
+    }
+
+    /** The unpacked embedded demo model, shared by processes through the cache directory. */
+    static final class DemoCache {
+        private DemoCache() {
+        }
+
+        /** The cache root: {@code jsora.cache.dir}, {@code $XDG_CACHE_HOME/jsora} or {@code ~/.cache/jsora}. */
+        static Path root() {
+            String p = System.getProperty("jsora.cache.dir");
+            if (p != null && !p.isBlank()) {
+                return Path.of(p);
+            }
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            if (xdg != null && !xdg.isBlank()) {
+                return Path.of(xdg, "jsora");
+            }
+            return Path.of(System.getProperty("user.home"), ".cache", "jsora");
+        }
+
+        /** The complete unpacked copy of this version, unpacking it first if no process has yet. */
+        static Path directory() throws IOException {
+            Path root = root();
+            Path dir = root.resolve("demo-model-" + hash());
+            if (Files.isDirectory(dir)) {
+                return dir;
+            }
+            Files.createDirectories(root);
+            Path tmp = Files.createTempDirectory(root, ".demo-model-");
+            try {
+                unpack(tmp);
+                try {
+                    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    if (!Files.isDirectory(dir)) {
+                        throw e;
+                    }
+                    // another process renamed its complete copy into place first: use that one
+                }
+            } finally {
+                if (Files.exists(tmp)) {
+                    deleteTree(tmp);
+                }
+            }
+            return dir;
+        }
+
+        static void unpack(Path dir) throws IOException {
+            for (String f : DEMO_FILES) {
+                Path target = dir.resolve(f);
+                Files.createDirectories(target.getParent());
+                try (InputStream in = resource(f)) {
+                    Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+
+        /** First 16 hex digits of the SHA-256 of the embedded files (names and contents). */
+        static String hash() throws IOException {
+            java.security.MessageDigest md;
+            try {
+                md = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+            byte[] buf = new byte[1 << 16];
+            for (String f : DEMO_FILES) {
+                md.update(f.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                try (InputStream in = resource(f)) {
+                    for (int n; (n = in.read(buf)) > 0; ) {
+                        md.update(buf, 0, n);
+                    }
+                }
+            }
+            return java.util.HexFormat.of().formatHex(md.digest(), 0, 8);
+        }
+
+        private static InputStream resource(String f) {
+            InputStream in = VideoGenerator.class.getResourceAsStream(DEMO_RESOURCE + f);
+            if (in == null) {
+                throw new IllegalStateException("embedded demo model file " + f + " is missing from the jar");
+            }
+            return in;
         }
     }
 
@@ -309,9 +405,9 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     /**
-     * The model directory (for the demo model, its temporary unpacked copy).
+     * The model directory (for the demo model, its unpacked copy in the cache directory).
      *
-     * @return the model directory (for the demo model, its temporary unpacked copy)
+     * @return the model directory
      */
     public Path modelDirectory() {
         return modelDir;
@@ -556,6 +652,7 @@ public final class VideoGenerator implements AutoCloseable {
     }
 
     Video decode(Latent latent, GenerationListener listener, Probe probe) {
+        checkDecodable(latent);
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
         run.probe = probe;
@@ -595,6 +692,7 @@ public final class VideoGenerator implements AutoCloseable {
      */
     public void decodeTo(Latent latent, VideoFormat format, Path out, boolean overwrite, GenerationListener listener)
             throws IOException {
+        checkDecodable(latent);
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
         lockForRun();
@@ -605,6 +703,47 @@ public final class VideoGenerator implements AutoCloseable {
             unlock();
         }
     }
+
+    // ---- reliability: decode checks (begin)
+
+    /**
+     * Refuses, before any work, a latent this model cannot decode into one video: not [1, C, T, H, W] with this
+     * VAE's C and the T of its frame count (a batch of 0 or of several videos is refused: one call writes one
+     * video), a pixel size past {@link GenerationRequest#MAX_SIDE} (the limit generation enforces), or a NaN or
+     * infinite value.
+     */
+    private void checkDecodable(Latent latent) {
+        Tensor z = latent.tensor();
+        int[] s = z.shape();
+        if (s.length != 5) {
+            throw new IllegalArgumentException("latent must be [1, C, T, H, W], found " + z.shapeString());
+        }
+        if (s[0] != 1) {
+            throw new IllegalArgumentException("latent batch is " + s[0] + " (shape " + z.shapeString()
+                    + "): decoding writes one video, so the batch must be 1; slice one sample out first");
+        }
+        io.github.jsora.vae.VaeConfig vc = vae.config();
+        if (s[1] != vc.latentChannels()) {
+            throw new IllegalArgumentException("latent has " + s[1] + " channels, this VAE decodes "
+                    + vc.latentChannels() + " (shape " + z.shapeString() + ")");
+        }
+        if (s[2] != vc.latentFrames(latent.frames())) {
+            throw new IllegalArgumentException("latent has " + s[2] + " latent frames, but " + latent.frames()
+                    + " pixel frames need " + vc.latentFrames(latent.frames()) + " (shape " + z.shapeString() + ")");
+        }
+        long f = vc.spatialFactor();
+        if (s[3] * f > GenerationRequest.MAX_SIDE || s[4] * f > GenerationRequest.MAX_SIDE) {
+            throw new IllegalArgumentException("latent " + z.shapeString() + " decodes to " + s[4] * f + "x"
+                    + s[3] * f + " pixels, more than the " + GenerationRequest.MAX_SIDE
+                    + " pixels per side generation allows");
+        }
+        String bad = Latent.firstNonFinite(z);
+        if (bad != null) {
+            throw new IllegalArgumentException("latent " + bad);
+        }
+    }
+
+    // ---- reliability: decode checks (end)
 
     /** Cancels the generation running now, if any (safe from any thread). */
     public void cancel() {
@@ -666,6 +805,20 @@ public final class VideoGenerator implements AutoCloseable {
         Tensor givenNoise;
         private MemoryPlan plan;
         private long previousLimit;
+        // ---- reliability: threads and interrupts (begin)
+        private final Thread owner = Thread.currentThread();
+        private Parallel.Lease threadLease;
+        private boolean interrupted;
+        private Stage stage = Stage.TEXT;
+
+        /** An interrupt of the generating thread cancels the run like {@link #cancel()} (restored at the end). */
+        void pollInterrupt() {
+            if (Thread.currentThread() == owner && Thread.interrupted()) {
+                interrupted = true;
+                token.cancel();
+            }
+        }
+        // ---- reliability: threads and interrupts (end)
 
         Run(GenerationRequest request, GenerationListener listener) {
             GenerationRequest r = request;
@@ -700,10 +853,13 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         void progress(Stage stage, int step, int total, boolean leapt) {
+            this.stage = stage;
+            pollInterrupt();
             listener.onProgress(new Progress(stage, step, total, elapsed(), leapt, token::cancel));
         }
 
         void checkCancelled(Stage stage) {
+            pollInterrupt();
             if (token.isCancelled()) {
                 throw new GenerationCancelledException(stage, null);
             }
@@ -724,6 +880,8 @@ public final class VideoGenerator implements AutoCloseable {
          */
         void begin(int[] latentShape, int frames, boolean merging) {
             current = token;
+            pollInterrupt();
+            threadLease = Parallel.lease(request.threads());
             plan = planFor(budget, latentShape, frames, merging, referenceVideoShape(request), request.stepCaching());
             LOG.info("{}", plan);
             for (Stage s : new Stage[] {Stage.TEXT, Stage.DENOISE, Stage.DECODE}) {
@@ -740,6 +898,12 @@ public final class VideoGenerator implements AutoCloseable {
             notePeak();
             if (plan != null) {
                 NativeMemory.setLimit(previousLimit);
+            }
+            if (threadLease != null) {
+                threadLease.close();
+            }
+            if (interrupted) {
+                owner.interrupt(); // the caller sees the interrupt it sent
             }
         }
 
@@ -768,13 +932,16 @@ public final class VideoGenerator implements AutoCloseable {
         /** Text encoding and sampling: the final latent [1, C, T, H, W]. */
         Latent denoise() {
             GenerationRequest r = request;
-            if (r.threads() > 0) {
-                Parallel.setThreads(r.threads());
-            }
             int h = r.height();
             int w = r.width();
             int f = r.frames();
             int[] latentShape = vae.latentShape(1, f, h, w);
+            int sf = vae.config().spatialFactor();
+            if (h % sf != 0 || w % sf != 0) { // reliability: say so when the frames come out smaller
+                LOG.warn("size {}x{} is not a multiple of the VAE's {} pixels: the frames will be {}x{} (the model "
+                        + "is conditioned on {}x{}, as in Open-Sora); the video's metadata records both", w, h, sf,
+                        latentShape[4] * sf, latentShape[3] * sf, w, h);
+            }
             LeapStrategy leap = r.leapStrategy();
             SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
                     .videoSize(h, w).numFrames(f).leap(leap);
@@ -828,6 +995,12 @@ public final class VideoGenerator implements AutoCloseable {
                 }
             } catch (SamplingCancelledException e) {
                 throw new GenerationCancelledException(Stage.DENOISE, "after " + e.completedSteps() + " steps");
+            } catch (IllegalStateException e) {
+                if (e.getMessage() != null && e.getMessage().contains("non-finite")) { // reliability: named error
+                    throw new WeightFormatException(modelDir + ": the models produced NaN or infinite values (NaN or "
+                            + "infinite weights in the STDiT3 or T5 checkpoint?): " + e.getMessage(), e);
+                }
+                throw e;
             } finally {
                 if (noise != null) {
                     noise.close();
@@ -998,6 +1171,12 @@ public final class VideoGenerator implements AutoCloseable {
             try {
                 vae.decode(latent.tensor(), latent.frames(), (sample, index, frame) -> {
                     checkCancelled(Stage.DECODE);
+                    String bad = Latent.firstNonFinite(frame);
+                    if (bad != null) { // reliability: never a silently black frame
+                        throw new WeightFormatException(modelDir + ": the VAE decoded frame " + index + " with a "
+                                + "NaN or infinite " + bad.replace(": a latent must be finite", "")
+                                + " (NaN or infinite VAE weights?)");
+                    }
                     probe.frame(index, frame);
                     int fh = frame.dim(1);
                     int fw = frame.dim(2);
@@ -1025,8 +1204,25 @@ public final class VideoGenerator implements AutoCloseable {
                 if (e.getCause() instanceof MemoryBudgetExceededException m) {
                     throw new MemoryBudgetException(budget, m);
                 }
+                if (e.getCause() instanceof java.util.concurrent.CancellationException c) {
+                    throw cancelledBy(c);
+                }
                 throw e;
+            } catch (GenerationCancelledException e) {
+                throw e;
+            } catch (java.util.concurrent.CancellationException e) {
+                throw cancelledBy(e); // an interrupt while waiting for or reading a block
             }
+        }
+
+        private GenerationCancelledException cancelledBy(java.util.concurrent.CancellationException e) {
+            if (Thread.currentThread() == owner && Thread.interrupted()) {
+                interrupted = true;
+            }
+            token.cancel();
+            GenerationCancelledException g = new GenerationCancelledException(stage, e.getMessage());
+            g.initCause(e);
+            return g;
         }
 
         /** Takes the native peak so far into the run's stats (read before {@link #end()} by the callers). */
@@ -1042,8 +1238,9 @@ public final class VideoGenerator implements AutoCloseable {
                     long t = System.nanoTime();
                     try {
                         if (!begun[0]) {
-                            sink.begin(frame.width(), frame.height(), latent.fps(), latent.frames(),
-                                    metadata(request));
+                            Map<String, String> meta = metadata(request);
+                            meta.put("jsora.frameSize", frame.width() + "x" + frame.height()); // what was written
+                            sink.begin(frame.width(), frame.height(), latent.fps(), latent.frames(), meta);
                             begun[0] = true;
                         }
                         sink.accept(frame);
@@ -1188,16 +1385,21 @@ public final class VideoGenerator implements AutoCloseable {
         }
     }
 
-    /** Frees every model, unmaps the files and deletes the unpacked demo model. Waits for a running generation. */
+    /**
+     * Frees every model and unmaps the files (and deletes a temporary demo-model copy). A generation running now is
+     * not cancelled: close waits until it ends (call {@link #cancel()} first to stop it); calls queued behind it
+     * run first too, later calls fail with an {@link IllegalStateException}. The last generator closed shuts the
+     * compute threads down.
+     */
     @Override
     public void close() {
-        cancel();
         lock.lock();
         try {
             if (closed) {
                 return;
             }
             closed = true;
+            Parallel.release();
             promptCache.values().forEach(GuidanceCaptions::close);
             promptCache.clear();
             dit.close();

@@ -42,10 +42,72 @@ public final class Main {
     public static final int MODEL_ERROR = 3;
     /** The output cannot be written (exists, missing or read-only directory, unknown format). */
     public static final int OUTPUT_ERROR = 4;
-    /** Cancelled (interrupt). */
     /** The memory budget cannot hold the request (planned before any work, or exceeded during it). */
     public static final int MEMORY_ERROR = 5;
+    /** Cancelled (interrupt). */
     public static final int CANCELLED = 130;
+
+    // ---- reliability: exit-code table (begin)
+
+    /** One row of {@link #EXIT_CODES}: exceptions of {@code type} exit with {@code code}. */
+    record ExitRule(Class<? extends Throwable> type, int code, java.util.function.Function<Throwable, String> message) {
+    }
+
+    /**
+     * The one mapping from exception types to exit codes; the first row whose type matches wins, so more specific
+     * types come first. {@link java.nio.file.FileSystemException}s are about output paths here: model and latent
+     * files surface as {@link WeightFormatException} (including {@code SentencePieceFormatException}).
+     */
+    static final List<ExitRule> EXIT_CODES = List.of(
+            new ExitRule(UsageException.class, USAGE_ERROR,
+                    e -> e.getMessage() + System.lineSeparator() + helpHint()),
+            new ExitRule(GenerationCancelledException.class, CANCELLED, Throwable::getMessage),
+            new ExitRule(MemoryBudgetException.class, MEMORY_ERROR, Throwable::getMessage),
+            new ExitRule(WeightFormatException.class, MODEL_ERROR, e -> "model error: " + e.getMessage()),
+            new ExitRule(io.github.jsora.weights.BlockLoadException.class, MODEL_ERROR,
+                    e -> "model error: " + e.getMessage()),
+            new ExitRule(OutputFormatException.class, OUTPUT_ERROR, Throwable::getMessage),
+            new ExitRule(FileAlreadyExistsException.class, OUTPUT_ERROR,
+                    e -> ((FileAlreadyExistsException) e).getFile() + " exists; pass --overwrite to replace it"),
+            new ExitRule(FileSystemException.class, OUTPUT_ERROR,
+                    e -> "cannot write " + ((FileSystemException) e).getFile() + ": " + describe((FileSystemException) e)),
+            new ExitRule(IOException.class, OUTPUT_ERROR, e -> "I/O error: " + e.getMessage()),
+            new ExitRule(IllegalArgumentException.class, USAGE_ERROR, Throwable::getMessage),
+            new ExitRule(RuntimeException.class, FAILED, e -> "failed: " + e));
+
+    /** The exit code of a failure, by {@link #EXIT_CODES}. */
+    static int exitCode(Throwable e) {
+        return rule(e).code();
+    }
+
+    private static ExitRule rule(Throwable e) {
+        for (ExitRule r : EXIT_CODES) {
+            if (r.type().isInstance(e)) {
+                return r;
+            }
+        }
+        return EXIT_CODES.get(EXIT_CODES.size() - 1);
+    }
+
+    /** An output path whose extension names no format jsora writes. */
+    static final class OutputFormatException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        OutputFormatException(String message) {
+            super(message);
+        }
+    }
+
+    /** The output format, checked before any work; an unknown extension exits {@link #OUTPUT_ERROR}. */
+    private static VideoFormat checkFormat(Options o) {
+        try {
+            return o.format();
+        } catch (IllegalArgumentException e) {
+            throw new OutputFormatException(e.getMessage());
+        }
+    }
+
+    // ---- reliability: exit-code table (end)
 
     static final String USAGE = """
             Usage:
@@ -238,37 +300,10 @@ public final class Main {
                 case "decode" -> decode(o, out, err);
                 default -> throw new UsageException("unknown command '" + o.command + "' (generate or decode)");
             };
-        } catch (UsageException e) {
-            err.println("jsora: " + e.getMessage());
-            err.println(helpHint());
-            return USAGE_ERROR;
-        } catch (WeightFormatException e) {
-            err.println("jsora: model error: " + e.getMessage());
-            return MODEL_ERROR;
-        } catch (FileAlreadyExistsException e) {
-            err.println("jsora: " + e.getFile() + " exists; pass --overwrite to replace it");
-            return OUTPUT_ERROR;
-        } catch (NoSuchFileException | NotDirectoryException | AccessDeniedException e) {
-            err.println("jsora: cannot write " + e.getFile() + ": " + describe(e));
-            return OUTPUT_ERROR;
-        } catch (FileSystemException e) {
-            err.println("jsora: cannot write " + e.getFile() + ": " + e.getMessage());
-            return OUTPUT_ERROR;
-        } catch (GenerationCancelledException e) {
-            err.println("jsora: " + e.getMessage());
-            return CANCELLED;
-        } catch (MemoryBudgetException e) {
-            err.println("jsora: " + e.getMessage());
-            return MEMORY_ERROR;
-        } catch (IllegalArgumentException e) {
-            err.println("jsora: " + e.getMessage());
-            return USAGE_ERROR;
-        } catch (IOException e) {
-            err.println("jsora: I/O error: " + e.getMessage());
-            return OUTPUT_ERROR;
-        } catch (RuntimeException e) {
-            err.println("jsora: failed: " + e);
-            return FAILED;
+        } catch (IOException | RuntimeException e) {
+            ExitRule r = rule(e);
+            err.println("jsora: " + r.message().apply(e));
+            return r.code();
         }
     }
 
@@ -279,7 +314,10 @@ public final class Main {
         if (e instanceof NotDirectoryException) {
             return "a parent is not a directory";
         }
-        return "permission denied";
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        return e.getReason() != null ? e.getReason() : e.getMessage();
     }
 
     private static VideoGenerator open(Options o) {
@@ -310,15 +348,15 @@ public final class Main {
         if (o.out == null) {
             throw new UsageException("generate needs --out FILE.mp4|FILE.gif|FILE.avi|DIR/ (or --png-dir DIR)");
         }
-        VideoFormat format = o.format(); // unknown extension → IllegalArgumentException before loading anything
+        VideoFormat format = checkFormat(o); // unknown extension → exit 4 before loading anything
         checkTarget(Path.of(o.out), o.overwrite);
         if (o.saveLatent != null) {
             checkTarget(Path.of(o.saveLatent), o.overwrite);
         }
-        try (VideoGenerator gen = open(o)) {
+        try (Interrupts signals = new Interrupts(); VideoGenerator gen = open(o)) {
+            signals.watch(gen);
             GenerationRequest request = o.request(gen);
             ProgressBar bar = new ProgressBar(err, terminal && err == System.err);
-            Thread hook = cancelOnInterrupt(gen);
             Video result;
             if (o.loop != null && o.loop > 1) {                           // --- reference frames: --loop
                 if (o.saveLatent != null) {
@@ -337,11 +375,10 @@ public final class Main {
             } else {
                 result = gen.generateTo(request, format, Path.of(o.out), o.overwrite, bar);
             }
-            Runtime.getRuntime().removeShutdownHook(hook);
             bar.done();
             out.println("wrote " + o.out);
             if (result != null) {
-                out.println("request: " + result.request());
+                out.println("request: " + printable(result.request().toString()));
                 out.println("stats: " + result.stats());
             }
             return OK;
@@ -372,26 +409,106 @@ public final class Main {
         if (o.out == null) {
             throw new UsageException("decode needs --out FILE.mp4|FILE.gif|FILE.avi|DIR/ (or --png-dir DIR)");
         }
-        VideoFormat format = o.format();
+        VideoFormat format = checkFormat(o); // unknown extension → exit 4 before loading anything
         checkTarget(Path.of(o.out), o.overwrite);
         Path latentFile = Path.of(o.positional);
         if (!Files.isRegularFile(latentFile)) {
             throw new WeightFormatException(latentFile, "no such latent file");
         }
-        try (VideoGenerator gen = open(o); Latent latent = Latent.load(latentFile)) {
+        try (Interrupts signals = new Interrupts(); VideoGenerator gen = open(o);
+                Latent latent = Latent.load(latentFile)) {
+            signals.watch(gen);
             ProgressBar bar = new ProgressBar(err, terminal && err == System.err);
-            gen.decodeTo(latent, format, Path.of(o.out), o.overwrite, bar);
+            try {
+                gen.decodeTo(latent, format, Path.of(o.out), o.overwrite, bar);
+            } catch (IllegalArgumentException e) { // checked before any work: the file holds no decodable latent
+                throw new WeightFormatException(latentFile, e.getMessage(), e);
+            }
             bar.done();
             out.println("wrote " + o.out);
             return OK;
         }
     }
 
-    private static Thread cancelOnInterrupt(VideoGenerator gen) {
-        Thread hook = new Thread(gen::cancel, "jsora-cancel");
-        Runtime.getRuntime().addShutdownHook(hook);
-        return hook;
+    /** Text for the terminal: control and format characters (of a prompt) shown as escapes, never raw. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        s.codePoints().forEach(c -> {
+            int t = Character.getType(c);
+            if (t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
+                    || t == Character.PARAGRAPH_SEPARATOR) {
+                b.append(c <= 0xFFFF ? String.format(Locale.ROOT, "\\u%04x", c)
+                        : String.format(Locale.ROOT, "\\U%08x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.toString();
     }
+
+    // ---- reliability: signals (begin)
+
+    /** How long the shutdown hook waits for a cancelled run to clean up (its {@code .part} files, the models). */
+    static final long CLEANUP_WAIT_MILLIS = 10_000;
+
+    /**
+     * SIGINT / SIGTERM while a command runs: the shutdown hook cancels the generation, then waits (at most
+     * {@link #CLEANUP_WAIT_MILLIS}) until the command has unwound (partial output discarded, generator closed),
+     * since the JVM halts as soon as the hooks return. Closed after the generator; then the hook is removed.
+     */
+    static final class Interrupts implements AutoCloseable {
+        private final java.util.concurrent.CountDownLatch unwound = new java.util.concurrent.CountDownLatch(1);
+        private final Thread hook;
+        private volatile VideoGenerator gen;
+        private volatile boolean signalled;
+
+        Interrupts() {
+            hook = new Thread(this::onSignal, "jsora-cancel");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        private void onSignal() {
+            signalled = true;
+            VideoGenerator g = gen;
+            if (g != null) {
+                g.cancel();
+            }
+            try {
+                unwound.await(CLEANUP_WAIT_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /** The generator to cancel; a signal that came while it was opening cancels now. */
+        void watch(VideoGenerator g) {
+            gen = g;
+            if (signalled) {
+                throw new GenerationCancelledException(Stage.TEXT, "interrupted while opening the model");
+            }
+        }
+
+        /** Runs the hook's cancellation as a signal would (for tests). */
+        void signal() {
+            signalled = true;
+            VideoGenerator g = gen;
+            if (g != null) {
+                g.cancel();
+            }
+        }
+
+        @Override
+        public void close() {
+            unwound.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook is running and now returns
+            }
+        }
+    }
+
+    // ---- reliability: signals (end)
 
     // ---- progress display (packaging) ------------------------------------------------------------------------
 

@@ -42,17 +42,23 @@ public record Stdit3Config(int hiddenSize, int depth, int numHeads, double mlpRa
     /** Name of the larger variant of the reference registry. */
     public static final String B3_2 = "STDiT3-3B/2";
 
+    /** Largest {@code depth} accepted (the shipped models have 28). */
+    public static final int MAX_DEPTH = 1024;
+    /** Largest entry of {@code patch_size} accepted (the shipped models use 1×2×2). */
+    public static final int MAX_PATCH = 64;
+
     public Stdit3Config {
         require(hiddenSize > 0, "hidden_size must be positive, found " + hiddenSize);
-        require(depth >= 0, "depth must be >= 0, found " + depth);
+        require(depth >= 0 && depth <= MAX_DEPTH, "depth must be in [0, " + MAX_DEPTH + "], found " + depth);
         require(numHeads > 0 && hiddenSize % numHeads == 0,
                 "hidden_size " + hiddenSize + " must be a positive multiple of num_heads " + numHeads);
         require((hiddenSize / numHeads) % 2 == 0, "head_dim " + hiddenSize / numHeads
                 + " must be even (rotary embedding rotates pairs)");
         require(hiddenSize % 4 == 0, "hidden_size " + hiddenSize + " must be a multiple of 4 (2-D sin-cos embedding)");
         require(mlpRatio > 0 && (int) (hiddenSize * mlpRatio) > 0, "mlp_ratio must be positive, found " + mlpRatio);
-        require(patchT > 0 && patchH > 0 && patchW > 0,
-                "patch_size must be positive, found [" + patchT + ", " + patchH + ", " + patchW + "]");
+        require(patchT > 0 && patchH > 0 && patchW > 0 && patchT <= MAX_PATCH && patchH <= MAX_PATCH
+                && patchW <= MAX_PATCH, "patch_size entries must be in [1, " + MAX_PATCH + "], found [" + patchT + ", "
+                + patchH + ", " + patchW + "]");
         require(inChannels > 0, "in_channels must be positive, found " + inChannels);
         require(captionChannels > 0, "caption_channels must be positive, found " + captionChannels);
         require(modelMaxLength > 0, "model_max_length must be positive, found " + modelMaxLength);

@@ -39,14 +39,17 @@ public record T5Config(int vocabSize, int dModel, int dKv, int numHeads, int dFf
         SILU
     }
 
+    /** Largest {@code num_layers} accepted (T5 v1.1 XXL has 24). */
+    public static final int MAX_LAYERS = 1024;
+
     public T5Config {
         positive("vocab_size", vocabSize);
         positive("d_model", dModel);
         positive("d_kv", dKv);
         positive("num_heads", numHeads);
         positive("d_ff", dFf);
-        if (numLayers < 0) {
-            throw new IllegalArgumentException("num_layers must be >= 0, found " + numLayers);
+        if (numLayers < 0 || numLayers > MAX_LAYERS) {
+            throw new IllegalArgumentException("num_layers must be in [0, " + MAX_LAYERS + "], found " + numLayers);
         }
         if (relativeAttentionNumBuckets < 4) {
             throw new IllegalArgumentException("relative_attention_num_buckets must be >= 4, found "

@@ -229,9 +229,9 @@ public record VaeConfig(Spatial spatial, Temporal temporal, int microFrameSize, 
 
         public Temporal {
             if (inOutChannels < 1 || latentEmbedDim < 1 || embedDim < 1 || filters < 1 || numResBlocks < 1
-                    || numGroups < 1) {
+                    || numResBlocks > 64 || numGroups < 1) { // (bounded: a huge count must fail fast, not build)
                 throw new IllegalArgumentException("temporal VAE: in_out_channels, latent_embed_dim, embed_dim, "
-                        + "filters, num_res_blocks and num_groups must be >= 1, found " + inOutChannels + ", "
+                        + "filters, num_res_blocks (at most 64) and num_groups must be >= 1, found " + inOutChannels + ", "
                         + latentEmbedDim + ", " + embedDim + ", " + filters + ", " + numResBlocks + ", " + numGroups);
             }
             if (channelMultipliers == null || channelMultipliers.length == 0) {

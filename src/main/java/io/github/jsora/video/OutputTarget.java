@@ -2,7 +2,6 @@ package io.github.jsora.video;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -11,11 +10,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
+
+import io.github.jsora.weights.FileCommit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,7 +32,6 @@ import org.slf4j.LoggerFactory;
 final class OutputTarget {
 
     private static final Logger LOG = LoggerFactory.getLogger(OutputTarget.class);
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final Path target;
     private final boolean overwrite;
@@ -140,36 +138,13 @@ final class OutputTarget {
      * default permissions of new files (unlike {@link Files#createTempFile}, which makes them private).
      */
     Path createTemp() throws IOException {
-        Path parent = target.getParent();
-        for (int attempt = 0; ; attempt++) {
-            Path p = parent.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36)
-                    + ".part");
-            try {
-                return directory ? Files.createDirectory(p) : Files.createFile(p);
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 10) {
-                    throw e;
-                }
-            } catch (AccessDeniedException e) {
-                throw new AccessDeniedException(parent.toString(), null,
-                        "cannot create a file in the output directory (for output " + target + ")");
-            }
-        }
+        return FileCommit.createTemp(target, directory);
     }
 
     /** Moves the complete temporary output into place, honouring {@code overwrite}. */
     void commit(Path temp) throws IOException {
         if (!directory) {
-            if (overwrite) {
-                try {
-                    Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } else {
-                // No ATOMIC_MOVE here: an atomic rename may silently replace a file created meanwhile.
-                Files.move(temp, target);
-            }
+            FileCommit.commitFile(temp, target, overwrite); // a hard link never replaces a file created meanwhile
             return;
         }
         if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {

@@ -215,6 +215,11 @@ public final class Json {
         }
     }
 
+    /** JSON digits are ASCII only ({@link Character#isDigit} also takes other scripts' digits). */
+    private static boolean isAsciiDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
     private Object number() {
         int start = pos;
         if (s.charAt(pos) == '-') {
@@ -222,7 +227,7 @@ public final class Json {
         }
         boolean integral = true;
         int digits = 0;
-        while (pos < s.length() && Character.isDigit(s.charAt(pos))) {
+        while (pos < s.length() && isAsciiDigit(s.charAt(pos))) {
             pos++;
             digits++;
         }
@@ -233,7 +238,7 @@ public final class Json {
             integral = false;
             pos++;
             int frac = 0;
-            while (pos < s.length() && Character.isDigit(s.charAt(pos))) {
+            while (pos < s.length() && isAsciiDigit(s.charAt(pos))) {
                 pos++;
                 frac++;
             }
@@ -248,7 +253,7 @@ public final class Json {
                 pos++;
             }
             int exp = 0;
-            while (pos < s.length() && Character.isDigit(s.charAt(pos))) {
+            while (pos < s.length() && isAsciiDigit(s.charAt(pos))) {
                 pos++;
                 exp++;
             }

@@ -119,6 +119,9 @@ public final class ModelConfig {
             if (!(l.get(i) instanceof Long v)) {
                 throw wrongType(key, "an array of integers");
             }
+            if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) { // never truncated to another value
+                throw wrongType(key, "an array of 32-bit integers (entry " + i + " is " + v + ")");
+            }
             out[i] = v.intValue();
         }
         return out;

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -25,7 +24,7 @@ import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tensor;
 
 /**
- * One safetensors file, memory-mapped.
+ * One safetensors file, opened and validated.
  *
  * <p>Format: an 8-byte little-endian header length n, n bytes of UTF-8 JSON mapping each tensor name to
  * {@code {"dtype", "shape", "data_offsets": [begin, end]}} (offsets relative to the data section that follows the
@@ -36,40 +35,24 @@ import io.github.jsora.tensor.Tensor;
  * non-UTF-8 or malformed JSON, unknown dtype, negative or overflowing shapes, offsets outside the data section,
  * overlapping tensors, a byte span that is not shape × dtype size, duplicate names, a data section cut short.
  *
- * <p>The data section is mapped with {@link FileChannel#map} in windows of at most 2 GiB laid out so that no tensor
- * straddles a window boundary (a tensor larger than a window is mapped on its own, piecewise, when read).
- * Windows are mapped lazily on first use.
+ * <p>Tensor data is read with positional reads ({@code pread}), never through a memory mapping: a file that is cut
+ * short while open (by another process) then fails with a {@link WeightFormatException} naming the file and the
+ * tensor, instead of a {@code SIGBUS} ({@link InternalError}) in a mapped read. An interrupt of a reading thread
+ * surfaces as a {@link java.util.concurrent.CancellationException}; the file stays usable (its channel is reopened).
  */
 public final class SafetensorsFile implements Checkpoint {
 
     /** Largest header accepted. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
-    /** Largest single mapping. */
-    static final long MAX_WINDOW = Integer.MAX_VALUE - 7; // a mapping is int-indexed
-
     private static final int CHUNK = 1 << 16; // elements converted per bulk step
 
     private final Path path;
-    private final FileChannel channel;
+    private volatile FileChannel channel;
     private final long dataStart;
     private final long dataLength;
     private final Map<String, TensorInfo> tensors; // sorted by name
     private final Map<String, String> metadata;
-    private final List<Window> windows = new ArrayList<>();
-    private final Map<String, Window> windowOf = new LinkedHashMap<>();
     private volatile boolean closed;
-
-    /** A mapped range [start, end) of the data section (relative offsets). */
-    private static final class Window {
-        final long start;
-        long end;
-        volatile MappedByteBuffer buffer;
-
-        Window(long start, long end) {
-            this.start = start;
-            this.end = end;
-        }
-    }
 
     private SafetensorsFile(Path path, FileChannel channel, long dataStart, long dataLength,
             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
@@ -79,7 +62,6 @@ public final class SafetensorsFile implements Checkpoint {
         this.dataLength = dataLength;
         this.tensors = tensors;
         this.metadata = metadata;
-        planWindows(MAX_WINDOW);
     }
 
     /** Opens and validates a safetensors file. */
@@ -111,13 +93,14 @@ public final class SafetensorsFile implements Checkpoint {
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, lenBuf, 0);
             long headerLen = lenBuf.getLong(0);
+            // the value itself is not printed: for a file that is not safetensors it is just its first 8 bytes
             if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
-                throw new WeightFormatException(path, "header length " + Long.toUnsignedString(headerLen)
-                        + " is outside [2, " + MAX_HEADER_BYTES + "] bytes");
+                throw new WeightFormatException(path, "header length (first 8 bytes) is outside [2, "
+                        + MAX_HEADER_BYTES + "] bytes: not a safetensors file, or a corrupt one");
             }
             if (headerLen > fileSize - 8) {
-                throw new WeightFormatException(path, "header length " + headerLen + " exceeds the file ("
-                        + fileSize + " bytes)");
+                throw new WeightFormatException(path, "header length (first 8 bytes) exceeds the file (" + fileSize
+                        + " bytes): truncated, or not a safetensors file");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
             readFully(ch, hb, 8);
@@ -246,22 +229,6 @@ public final class SafetensorsFile implements Checkpoint {
         }
     }
 
-    /** Groups tensors (in file order) into windows of at most {@code max} bytes. */
-    private void planWindows(long max) {
-        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
-        sorted.sort(Comparator.comparingLong(TensorInfo::begin));
-        Window cur = null;
-        for (TensorInfo t : sorted) {
-            if (cur == null || t.end() - cur.start > max) {
-                cur = new Window(t.begin(), t.end());
-                windows.add(cur);
-            } else {
-                cur.end = Math.max(cur.end, t.end());
-            }
-            windowOf.put(t.name(), cur);
-        }
-    }
-
     // ------------------------------------------------------------------ Checkpoint
 
     @Override
@@ -321,10 +288,13 @@ public final class SafetensorsFile implements Checkpoint {
         int chunks = Math.toIntExact((n + CHUNK - 1) / CHUNK);
         Parallel.forRange(chunks, CHUNK, (from, to) -> {
             float[] f = new float[CHUNK];
+            ByteBuffer buf = ByteBuffer.allocate(CHUNK * esz).order(ByteOrder.LITTLE_ENDIAN);
             for (int c = from; c < to; c++) {
                 long e0 = (long) c * CHUNK;
                 int len = (int) Math.min(CHUNK, n - e0);
-                ByteBuffer bb = bytes(t, t.begin() + e0 * esz, (long) len * esz);
+                buf.clear().limit(len * esz);
+                read(t, t.begin() + e0 * esz, buf);
+                ByteBuffer bb = buf.flip().slice().order(ByteOrder.LITTLE_ENDIAN);
                 convert(t.dtype(), bb, f, len);
                 dst.write(e0, f, 0, len);
             }
@@ -339,7 +309,12 @@ public final class SafetensorsFile implements Checkpoint {
             throw new WeightFormatException(path, "tensor \"" + name + "\" too large for a long[]");
         }
         long[] out = new long[(int) n];
-        ByteBuffer bb = bytes(t, t.begin(), t.byteLength());
+        if (t.byteLength() > Integer.MAX_VALUE) {
+            throw new WeightFormatException(path, "tensor \"" + name + "\" too large for a long[]");
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) t.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
+        read(t, t.begin(), bb);
+        bb.flip();
         switch (t.dtype()) {
             case I64 -> bb.asLongBuffer().get(out);
             case I32 -> {
@@ -355,7 +330,7 @@ public final class SafetensorsFile implements Checkpoint {
 
     /**
      * Copies {@code dst.remaining()} stored bytes of tensor {@code name}, from byte {@code offset} of its data, into
-     * {@code dst} (through the mapping).
+     * {@code dst} (a positional read).
      */
     void readRaw(String name, long offset, ByteBuffer dst) {
         TensorInfo t = info(name);
@@ -364,7 +339,7 @@ public final class SafetensorsFile implements Checkpoint {
             throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + len) + ") of tensor \"" + name
                     + "\" (" + t.byteLength() + " bytes) in " + path);
         }
-        dst.put(bytes(t, t.begin() + offset, len));
+        read(t, t.begin() + offset, dst);
     }
 
     /** Reads a floating tensor into a new heap array (for small tensors). */
@@ -409,47 +384,55 @@ public final class SafetensorsFile implements Checkpoint {
     }
 
     /**
-     * A little-endian view of {@code len} bytes at data offset {@code off} inside tensor {@code t}. Checks that the
-     * file still holds them (a file cut short after opening fails here, not with a crash).
+     * Fills {@code dst} (its remaining bytes) from data offset {@code off} inside tensor {@code t} with positional
+     * reads. A file cut short after opening fails here with a {@link WeightFormatException}, never with a crash.
      */
-    private ByteBuffer bytes(TensorInfo t, long off, long len) {
-        if (closed) {
-            throw new IllegalStateException(path + " is closed");
-        }
-        try {
-            long size = channel.size();
-            if (dataStart + off + len > size) {
-                throw new WeightFormatException(path, "truncated after opening: tensor \"" + t.name() + "\" needs "
-                        + "bytes up to " + (dataStart + off + len) + ", file now has " + size);
+    private void read(TensorInfo t, long off, ByteBuffer dst) {
+        long pos = dataStart + off;
+        for (int attempt = 0; ; attempt++) {
+            if (closed) {
+                throw new IllegalStateException(path + " is closed");
             }
-        } catch (IOException e) {
-            throw new WeightFormatException(path, "read error: " + e.getMessage(), e);
-        }
-        Window w = windowOf.get(t.name());
-        if (w.end - w.start > MAX_WINDOW) {
-            // a tensor larger than a window: map just this piece
-            return map(dataStart + off, len);
-        }
-        MappedByteBuffer mb = w.buffer;
-        if (mb == null) {
-            synchronized (w) {
-                mb = w.buffer;
-                if (mb == null) {
-                    mb = map(dataStart + w.start, w.end - w.start);
-                    w.buffer = mb;
+            FileChannel ch = channel;
+            int start = dst.position();
+            try {
+                while (dst.hasRemaining()) {
+                    int r = ch.read(dst, pos + (dst.position() - start));
+                    if (r < 0) {
+                        long size = ch.size();
+                        throw new WeightFormatException(path, "truncated after opening: tensor \"" + t.name()
+                                + "\" needs bytes up to " + (pos + dst.limit() - start) + ", file now has " + size);
+                    }
                 }
+                return;
+            } catch (java.nio.channels.ClosedByInterruptException e) {
+                reopen(ch);
+                Thread.currentThread().interrupt();
+                throw new java.util.concurrent.CancellationException("interrupted while reading tensor \""
+                        + t.name() + "\" of " + path);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                // another thread's interrupt closed the shared channel: reopen it and read again
+                dst.position(start);
+                if (closed || attempt > 3) {
+                    throw new IllegalStateException(path + " is closed");
+                }
+                reopen(ch);
+            } catch (IOException e) {
+                throw new WeightFormatException(path, "read error in tensor \"" + t.name() + "\": " + e.getMessage(),
+                        e);
             }
         }
-        return mb.slice((int) (off - w.start), (int) len).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    private MappedByteBuffer map(long pos, long len) {
+    /** Replaces a channel an interrupt closed (once, however many threads saw it closed). */
+    private synchronized void reopen(FileChannel dead) {
+        if (closed || channel != dead) {
+            return;
+        }
         try {
-            MappedByteBuffer mb = channel.map(FileChannel.MapMode.READ_ONLY, pos, len);
-            mb.order(ByteOrder.LITTLE_ENDIAN);
-            return mb;
+            channel = FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
-            throw new WeightFormatException(path, "cannot map " + len + " bytes at " + pos + ": " + e.getMessage(), e);
+            throw new WeightFormatException(path, "cannot reopen after an interrupt: " + e.getMessage(), e);
         }
     }
 
@@ -471,12 +454,9 @@ public final class SafetensorsFile implements Checkpoint {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
-            for (Window w : windows) {
-                w.buffer = null; // the mapping is released when the buffer is collected
-            }
             closeQuietly(channel);
         }
     }

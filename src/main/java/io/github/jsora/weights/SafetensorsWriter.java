@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -143,15 +142,22 @@ public final class SafetensorsWriter {
         return Json.quote(new StringBuilder(), s, false).toString();
     }
 
-    /** Writes the file. @throws IOException when the target exists and {@code overwrite} is false, or on I/O errors */
+    /**
+     * Writes the file through {@link FileCommit}: a temporary sibling (default permissions of new files) committed
+     * under the target name, never replacing a file that appears meanwhile unless {@code overwrite}.
+     *
+     * @throws java.nio.file.FileAlreadyExistsException when the target exists and {@code overwrite} is false
+     * @throws IOException on other I/O errors
+     */
     public void write(Path target, boolean overwrite) throws IOException {
-        if (!overwrite && Files.exists(target)) {
+        if (!overwrite && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             throw new java.nio.file.FileAlreadyExistsException(target.toString(), null, "not overwritten");
         }
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        Path tmp = FileCommit.createTemp(target, false);
+        boolean done = false;
         try {
-            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (OutputStream out = new java.io.BufferedOutputStream(
+                    Files.newOutputStream(tmp, StandardOpenOption.TRUNCATE_EXISTING), 1 << 16)) {
                 byte[] hb = header().getBytes(StandardCharsets.UTF_8);
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length);
                 out.write(len.array());
@@ -160,13 +166,12 @@ public final class SafetensorsWriter {
                     writeData(out, e);
                 }
             }
-            if (overwrite) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } else {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            }
+            FileCommit.commitFile(tmp, target.toAbsolutePath(), overwrite);
+            done = true;
         } finally {
-            Files.deleteIfExists(tmp);
+            if (!done) {
+                Files.deleteIfExists(tmp);
+            }
         }
     }
 

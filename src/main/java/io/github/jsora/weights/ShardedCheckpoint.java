@@ -35,6 +35,23 @@ public final class ShardedCheckpoint implements Checkpoint {
         this.metadata = metadata;
     }
 
+    /**
+     * Refuses a shard whose real path (symbolic links followed) leaves the real checkpoint directory: the index
+     * names files inside its directory only, so a link elsewhere is never opened.
+     */
+    private static void checkInside(Path index, Path dir, String file, Path shardPath) {
+        try {
+            Path realDir = dir.toRealPath();
+            Path real = shardPath.toRealPath();
+            if (!real.startsWith(realDir)) {
+                throw new WeightFormatException(index, "shard \"" + file + "\" is a link to a file outside the "
+                        + "checkpoint directory; not opened");
+            }
+        } catch (IOException e) {
+            throw new WeightFormatException(index, "cannot resolve shard \"" + file + "\": " + e.getMessage(), e);
+        }
+    }
+
     /** Opens the index file and all shards it names (relative to the index's directory). */
     public static ShardedCheckpoint open(Path index) {
         String text;
@@ -77,6 +94,7 @@ public final class ShardedCheckpoint implements Checkpoint {
                     if (!Files.isRegularFile(shardPath)) {
                         throw new WeightFormatException(index, "missing shard file " + shardPath);
                     }
+                    checkInside(index, dir, file, shardPath);
                     shard = SafetensorsFile.open(shardPath);
                     shards.put(file, shard);
                 }

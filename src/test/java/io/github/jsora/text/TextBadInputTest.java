@@ -133,8 +133,8 @@ class TextBadInputTest {
         for (int i = 0; i < 200; i++) {
             byte[] b = new byte[1 + r.nextInt(300)];
             r.nextBytes(b);
-            assertThrows(IllegalArgumentException.class, () -> new SentencePieceTokenizer(SentencePieceModel.parse(b,
-                    "random")));
+            assertThrows(SentencePieceFormatException.class, () -> new SentencePieceTokenizer(SentencePieceModel.parse(
+                    b, "random")));
         }
         assertThrows(SentencePieceFormatException.class, () -> SentencePieceModel.parse(new byte[0], "empty"));
         Path missing = tmp.resolve("missing.model");
