@@ -62,7 +62,7 @@ public final class Attention {
     public enum Softmax {
         /** {@link Ops#softmaxRow}: {@code Math.exp}, double sum (the existing results). */
         EXACT,
-        /** {@link Ops#softmaxRowFast}: {@link Ops#expFast}, float partial sums (vectorised; within 1e-6 relative). */
+        /** {@link Ops#softmaxRowFast}: {@link Ops#expNonPositive}, float partial sums (vectorised; within 1e-6 relative). */
         FAST
     }
 
@@ -140,10 +140,10 @@ public final class Attention {
                 int nr = Math.min(rowsPerCopy, rows - r0);
                 long o = (long) r0 * n;
                 s.read(o, buf, 0, nr * n);
-                for (int r = 0; r < nr; r++) {
-                    if (fast) {
-                        Ops.softmaxRowFast(buf, r * n, n, scale, null);
-                    } else {
+                if (fast) {
+                    Ops.softmaxRowsFast(buf, 0, nr, n, scale);
+                } else {
+                    for (int r = 0; r < nr; r++) {
                         Ops.softmaxRow(buf, r * n, n, scale, null);
                     }
                 }

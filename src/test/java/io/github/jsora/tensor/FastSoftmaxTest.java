@@ -9,45 +9,63 @@ import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 
-/** {@link Ops#expFast}, {@link Ops#softmaxRowFast} and the FAST attention softmax against double references. */
+/** {@link Ops#expNonPositive}, {@link Ops#softmaxRowFast} and the FAST attention softmax against double references. */
 class FastSoftmaxTest {
 
-    /** The stated bound of expFast: 3·2⁻²⁴ relative. */
+    /** The stated bound of expNonPositive: 3·2⁻²⁴ relative. */
     private static final double EXP_BOUND = 3 * 0x1p-24;
 
-    @Test
-    void expFastWithinStatedRelativeErrorOverItsWholeRange() {
-        double worst = 0;
-        float worstAt = 0;
-        // every 61st float of [-87.33, 0] and of [0, 88.37]: ~35 million arguments
-        for (int sign = 0; sign < 2; sign++) {
-            float limit = sign == 0 ? -87.33654f : 88.37626f;
-            int end = Float.floatToRawIntBits(limit);
-            int start = Float.floatToRawIntBits(sign == 0 ? -0f : 0f);
-            for (int bits = start; bits <= end; bits += 61) {
-                float x = Float.intBitsToFloat(bits);
-                double e = Math.exp(x);
-                double rel = Math.abs(Ops.expFast(x) - e) / e;
-                if (rel > worst) {
-                    worst = rel;
-                    worstAt = x;
-                }
-            }
-        }
-        System.err.println("expFast worst relative error " + worst + " at " + worstAt);
-        assertTrue(worst <= EXP_BOUND, "expFast worst relative error " + worst + " at " + worstAt);
+    private static float exp1(float x) {
+        float[] v = {x};
+        Ops.expNonPositive(v, 0, 1, new float[1]);
+        return v[0];
     }
 
     @Test
-    void expFastEdges() {
-        assertEquals(1f, Ops.expFast(0f));
-        assertEquals(1f, Ops.expFast(-0f));
-        assertEquals(0f, Ops.expFast(Float.NEGATIVE_INFINITY));
-        assertEquals(0f, Ops.expFast(-88f));
-        assertEquals(0f, Ops.expFast(-1e30f));
-        assertTrue(Float.isNaN(Ops.expFast(Float.NaN)));
-        assertTrue(Ops.expFast(Float.POSITIVE_INFINITY) > 2e38f);
-        assertTrue(Math.abs(Ops.expFast(-87.3f) / Math.exp((double) -87.3f) - 1) <= EXP_BOUND);
+    void expNonPositiveWithinStatedRelativeErrorOverItsWholeRange() {
+        double worst = 0;
+        float worstAt = 0;
+        int chunk = 1 << 12;
+        float[] v = new float[chunk + 3];
+        float[] args = new float[chunk];
+        float[] tmp = new float[chunk + 3];
+        int end = Float.floatToRawIntBits(-87.33654f);
+        // every 31st float of [-87.33, 0] (~34 million), in rows at an offset of 3
+        for (int bits = Float.floatToRawIntBits(-0f); bits <= end; bits += 31 * chunk) {
+            int n = (int) Math.min(chunk, (end - (long) bits) / 31 + 1);
+            for (int i = 0; i < n; i++) {
+                args[i] = Float.intBitsToFloat(bits + 31 * i);
+                v[3 + i] = args[i];
+            }
+            Ops.expNonPositive(v, 3, n, tmp);
+            for (int i = 0; i < n; i++) {
+                double e = Math.exp(args[i]);
+                double rel = Math.abs(v[3 + i] - e) / e;
+                if (rel > worst) {
+                    worst = rel;
+                    worstAt = args[i];
+                }
+            }
+        }
+        System.err.println("expNonPositive worst relative error " + worst + " at " + worstAt);
+        assertTrue(worst <= EXP_BOUND, "expNonPositive worst relative error " + worst + " at " + worstAt);
+    }
+
+    @Test
+    void expNonPositiveEdges() {
+        assertEquals(1f, exp1(0f));
+        assertEquals(1f, exp1(-0f));
+        assertEquals(0f, exp1(Float.NEGATIVE_INFINITY));
+        assertEquals(0f, exp1(-87.34f));
+        assertEquals(0f, exp1(-1e30f));
+        assertEquals(0f, exp1(-Float.MAX_VALUE));
+        assertTrue(Float.isNaN(exp1(Float.NaN)));
+        assertTrue(Math.abs(exp1(-87.3f) / Math.exp((double) -87.3f) - 1) <= EXP_BOUND);
+        assertTrue(Math.abs(exp1(-0x1p-30f) / Math.exp((double) -0x1p-30f) - 1) <= EXP_BOUND);
+        for (int m = 0; m <= 125; m++) { // the powers of two of the scale, at −m·ln 2 (−126·ln 2 is below the range)
+            float x = (float) (-m * Math.log(2));
+            assertTrue(Math.abs(exp1(x) / Math.exp(x) - 1) <= EXP_BOUND, "x = " + x);
+        }
     }
 
     @Test
@@ -86,6 +104,28 @@ class FastSoftmaxTest {
         }
         System.err.println("softmaxRowFast worst relative error " + worst);
         assertTrue(worst <= 1e-6, "worst relative error " + worst);
+    }
+
+    @Test
+    void blockSoftmaxEqualsRowByRow() {
+        Random rnd = new Random(13);
+        for (int n : new int[] {1, 5, 20, 33}) {
+            int rows = 37;
+            float[] a = new float[2 + rows * n];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextGaussian() * 6);
+            }
+            for (int i = 0; i < n; i++) {
+                a[2 + 4 * n + i] = Float.NEGATIVE_INFINITY; // a fully masked row
+            }
+            a[2 + 7 * n] = Float.NEGATIVE_INFINITY;
+            float[] b = a.clone();
+            Ops.softmaxRowsFast(a, 2, rows, n, 0.3f);
+            for (int r = 0; r < rows; r++) {
+                Ops.softmaxRowFast(b, 2 + r * n, n, 0.3f, null);
+            }
+            assertArrayEquals(b, a, "n " + n);
+        }
     }
 
     @Test
