@@ -183,12 +183,13 @@ public final class Bf16Gemm {
                     w.write((long) r * k, row, 0, k);
                 }
             }
-            try (PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16)) {
+            try (PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16);
+                    Tensor scratch = Tensor.zeros(Math.toIntExact(scratchFloats(m, pw)))) {
                 double nat = Double.MAX_VALUE;
                 double f32 = Double.MAX_VALUE;
                 for (int rep = 0; rep < 3; rep++) {
                     long t0 = System.nanoTime();
-                    nativeLinear(x, pw, o, m);
+                    nativeLinear(x, pw, o, m, scratch);
                     long t1 = System.nanoTime();
                     Gemm.linear(x, w, null, o);
                     long t2 = System.nanoTime();
@@ -215,15 +216,26 @@ public final class Bf16Gemm {
     }
 
     /**
-     * {@link #linear(Tensor, PackedWeight, Tensor, Tensor)} with a caller-owned float32 buffer for the expansion
-     * route ({@code null}: allocated when needed). @param expandScratch at least {@code w.size()} floats, or null
+     * {@link #linear(Tensor, PackedWeight, Tensor, Tensor)} with a caller-owned buffer, so that a layer loop makes
+     * no native allocation (and no zero-filling) per call. @param scratch at least
+     * {@link #scratchFloats(int, PackedWeight)} floats (contents overwritten), or null: allocated for the call
      */
-    public static void linear(Tensor x, PackedWeight w, Tensor bias, Tensor out, Tensor expandScratch) {
-        linear(x, w, bias, out, expandScratch, selection().route());
+    public static void linear(Tensor x, PackedWeight w, Tensor bias, Tensor out, Tensor scratch) {
+        linear(x, w, bias, out, scratch, selection().route());
+    }
+
+    /**
+     * Floats of the scratch a product of {@code rows} rows with {@code w} needs on either route: the weight
+     * expanded to float32, or the activations and the output as bf16.
+     */
+    public static long scratchFloats(int rows, PackedWeight w) {
+        int[] s = w.shape();
+        long in = s[s.length - 1];
+        return Math.max(w.size(), (rows * in + 1) / 2 + ((long) rows * w.rows() + 1) / 2);
     }
 
     /** {@link #linear(Tensor, PackedWeight, Tensor, Tensor, Tensor)} by a given route (small products expand). */
-    public static void linear(Tensor x, PackedWeight w, Tensor bias, Tensor out, Tensor expandScratch, Route route) {
+    public static void linear(Tensor x, PackedWeight w, Tensor bias, Tensor out, Tensor scratch, Route route) {
         if (w.format() != PackedWeight.Format.BF16 || w.shape().length != 2) {
             throw new IllegalArgumentException("a bf16 linear needs a BF16 weight [out, in], found " + w);
         }
@@ -237,25 +249,31 @@ public final class Bf16Gemm {
         if (bias != null && !bias.hasShape(outF)) {
             throw new IllegalArgumentException("linear bias must be [" + outF + "], found " + bias.shapeString());
         }
-        if (expandScratch != null && expandScratch.size() < w.size()) {
-            throw new IllegalArgumentException("expansion scratch of " + expandScratch.size() + " floats is smaller "
-                    + "than the weight " + w);
-        }
         int rows = Math.toIntExact(x.size() / in);
+        if (scratch != null && scratch.size() < scratchFloats(rows, w)) {
+            throw new IllegalArgumentException("bf16 linear scratch of " + scratch.size() + " floats is smaller than "
+                    + "the " + scratchFloats(rows, w) + " a product of " + rows + " rows with " + w + " needs");
+        }
         if (rows == 0) {
             return;
         }
         Tensor x2 = x.reshape(rows, in);
         Tensor o2 = out.reshape(rows, outF);
         if (route == Route.NATIVE && (long) rows * in * outF >= MIN_NATIVE_MACS) {
-            nativeLinear(x2, w, o2, rows);
+            if (scratch != null) {
+                nativeLinear(x2, w, o2, rows, scratch);
+            } else {
+                try (Tensor mem = Tensor.zeros(Math.toIntExact(scratchFloats(rows, w)))) {
+                    nativeLinear(x2, w, o2, rows, mem);
+                }
+            }
             if (bias != null) {
                 Ops.addRowVectorInPlace(o2, bias);
             }
             return;
         }
-        if (expandScratch != null) {
-            Tensor wf = expandScratch.view(0, outF, in);
+        if (scratch != null) {
+            Tensor wf = scratch.view(0, outF, in);
             w.expandInto(wf);
             Gemm.linear(x2, wf, bias, o2);
         } else {
@@ -265,24 +283,19 @@ public final class Bf16Gemm {
         }
     }
 
-    /** o [rows, out] = bf16(bf16(x [rows, in]) · wᵀ), widened to float32. */
-    private static void nativeLinear(Tensor x, PackedWeight w, Tensor o, int rows) {
+    /** o [rows, out] = bf16(bf16(x [rows, in]) · wᵀ), widened to float32; bf16 operands in {@code mem}. */
+    private static void nativeLinear(Tensor x, PackedWeight w, Tensor o, int rows, Tensor mem) {
         int in = x.dim(1);
         int outF = o.dim(1);
         x.checkLive();
         o.checkLive();
-        try (Tensor xMem = bf16Buffer((long) rows * in); Tensor oMem = bf16Buffer((long) rows * outF)) {
-            INDArray xb = bf16View(xMem.address(), rows, in);
-            INDArray ob = bf16View(oMem.address(), rows, outF);
-            xb.assign(x.nd4j());
-            Nd4j.exec(new Mmul(xb, w.bf16Matrix(), ob, MMulTranspose.builder().transposeB(true).build()));
-            o.nd4j().assign(ob);
-        }
-    }
-
-    /** Tensor memory for {@code n} bf16 values. */
-    private static Tensor bf16Buffer(long n) {
-        return Tensor.zeros(Math.toIntExact((n + 1) / 2));
+        mem.checkLive();
+        long xFloats = ((long) rows * in + 1) / 2;
+        INDArray xb = bf16View(mem.address(), rows, in);
+        INDArray ob = bf16View(mem.address() + xFloats * Float.BYTES, rows, outF);
+        xb.assign(x.nd4j());
+        Nd4j.exec(new Mmul(xb, w.bf16Matrix(), ob, MMulTranspose.builder().transposeB(true).build()));
+        o.nd4j().assign(ob);
     }
 
     /** A C-order BFLOAT16 ND4J matrix on {@code rows·cols} 2-byte values at a native address (not owned). */

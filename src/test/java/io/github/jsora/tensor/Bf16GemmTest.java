@@ -92,6 +92,15 @@ class Bf16GemmTest {
                 Tensor a = Tensor.zeros(rows, out); Tensor b = Tensor.zeros(rows, out)) {
             Bf16Gemm.linear(x, pw, null, a, null, Bf16Gemm.Route.NATIVE);
             Gemm.linear(x, wq, null, b);
+            try (Tensor scratch = Tensor.zeros(Math.toIntExact(Bf16Gemm.scratchFloats(rows, pw)));
+                    Tensor c = Tensor.zeros(rows, out)) {
+                scratch.fill(Float.NaN); // contents must not matter
+                Bf16Gemm.linear(x, pw, null, c, scratch, Bf16Gemm.Route.NATIVE);
+                assertArrayEquals(a.toArray(), c.toArray());
+                Tensor small = scratch.view(0, (int) scratch.size() - 1);
+                assertThrows(IllegalArgumentException.class,
+                        () -> Bf16Gemm.linear(x, pw, null, c, small, Bf16Gemm.Route.NATIVE));
+            }
             float[] fa = a.toArray();
             float[] fb = b.toArray();
             int differ = 0;

@@ -58,9 +58,11 @@ public final class AttentionAbRun {
             double p = median(t[0]);
             double e = median(t[1]);
             double f = median(t[2]);
+            String outside = e > p && f > p ? String.format(Locale.ROOT, "%.2f", (e - p) / (f - p))
+                    : "n/a (the products alone timed slower than the whole attention: noise)";
             System.out.printf(Locale.ROOT, "%s [%d, %d, %d]: products %.1f ms; EXACT %.1f ms (%.1f outside products);"
-                    + " FAST %.1f ms (%.1f outside); attention speed-up %.2f, outside-products speed-up %.2f%n",
-                    name, bt, len, hd, p, e, e - p, f, f - p, e / f, (e - p) / Math.max(1e-9, f - p));
+                    + " FAST %.1f ms (%.1f outside); attention speed-up %.2f, outside-products speed-up %s%n",
+                    name, bt, len, hd, p, e, e - p, f, f - p, e / f, outside);
         }
     }
 

@@ -58,7 +58,7 @@ public class Bf16GemmBench {
     Tensor w;
     Tensor out;
     PackedWeight packed;
-    Tensor expandScratch;
+    Tensor scratch;
     INDArray xb;
     INDArray wb;
     INDArray ob;
@@ -75,7 +75,7 @@ public class Bf16GemmBench {
         w = GemmBench.random(rnd, 0.02f, n, k);
         out = Tensor.zeros(m, n);
         packed = PackedWeight.pack(w, PackedWeight.Format.BF16);
-        expandScratch = Tensor.zeros(n, k);
+        scratch = Tensor.zeros(Math.toIntExact(Bf16Gemm.scratchFloats(m, packed)));
         xb = x.nd4j().castTo(DataType.BFLOAT16);
         wb = w.nd4j().castTo(DataType.BFLOAT16);
         ob = Nd4j.create(DataType.BFLOAT16, m, n);
@@ -88,7 +88,7 @@ public class Bf16GemmBench {
         w.close();
         out.close();
         packed.close();
-        expandScratch.close();
+        scratch.close();
     }
 
     /** Floating-point operations of one product. */
@@ -116,13 +116,13 @@ public class Bf16GemmBench {
 
     @Benchmark
     public Tensor bf16Native() {
-        Bf16Gemm.linear(x, packed, null, out, expandScratch, Bf16Gemm.Route.NATIVE);
+        Bf16Gemm.linear(x, packed, null, out, scratch, Bf16Gemm.Route.NATIVE);
         return out;
     }
 
     @Benchmark
     public Tensor bf16Expand() {
-        Bf16Gemm.linear(x, packed, null, out, expandScratch, Bf16Gemm.Route.EXPAND);
+        Bf16Gemm.linear(x, packed, null, out, scratch, Bf16Gemm.Route.EXPAND);
         return out;
     }
 }
