@@ -261,6 +261,24 @@ public final class Ops {
         }
     }
 
+    /**
+     * {@link #layerNormRow} on v[off..off+c) with float32 statistics over 8 interleaved partial sums, so that the
+     * JIT vectorises all three passes (the double sums of {@link #layerNormRow} run one dependent add an element).
+     * Agrees with {@link #layerNormRow} within 2e-6 absolute on unit-variance rows of 1152 and 4096 (tests).
+     */
+    public static void layerNormRowFast(float[] v, int off, int c, float eps) {
+        float mean = sum8(v, off, c) / c;
+        float[] d = scratch(3, off + c);
+        for (int i = 0; i < c; i++) {
+            float t = v[off + i] - mean;
+            d[off + i] = t * t;
+        }
+        float inv = (float) (1.0 / Math.sqrt(sum8(d, off, c) / c + (double) eps));
+        for (int i = 0; i < c; i++) {
+            v[off + i] = (v[off + i] - mean) * inv;
+        }
+    }
+
     /** RMSNorm over the last dimension: x·rsqrt(mean(x²) + eps)·weight. */
     public static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         sameSize("rmsNorm", x, out);
