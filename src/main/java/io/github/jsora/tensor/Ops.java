@@ -150,6 +150,20 @@ public final class Ops {
         });
     }
 
+    /**
+     * {@code out = GELU_tanh(a) · b} in one pass (T5's gated feed-forward: {@code geluTanh(a, a)} then
+     * {@code mul(a, b, a)} read and write {@code a} twice); bit-identical to those two calls.
+     */
+    public static void geluTanhMul(Tensor a, Tensor b, Tensor out) {
+        sameSize("geluTanhMul", a, b);
+        sameSize("geluTanhMul", a, out);
+        blockwise(a, b, out, (x, y, n) -> {
+            for (int i = 0; i < n; i++) {
+                x[i] = geluTanh(x[i]) * y[i];
+            }
+        });
+    }
+
     /** Scalar tanh-GELU in float32: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) with {@link #tanh(float)}. */
     public static float geluTanh(float v) {
         return 0.5f * v * (1f + tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
