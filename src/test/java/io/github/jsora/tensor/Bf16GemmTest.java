@@ -68,6 +68,8 @@ class Bf16GemmTest {
                 refSq += ref[0][i] * ref[0][i];
             }
             assertTrue(Math.sqrt(errSq / refSq) < 1e-2, "relative Frobenius error " + Math.sqrt(errSq / refSq));
+            System.err.printf("bf16 linear %s %dx%dx%d: worst error %.3f of the bound, relative Frobenius error "
+                    + "%.2e%n", route, rows, in, out, worst, Math.sqrt(errSq / refSq));
             return worst;
         }
     }
