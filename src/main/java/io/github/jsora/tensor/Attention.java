@@ -55,6 +55,23 @@ public final class Attention {
      */
     public static void sdpa(Tensor q, Tensor k, Tensor v, float scale, Tensor bias, Tensor keyMask, Tensor scratch,
             Tensor out) {
+        sdpa(q, k, v, scale, bias, keyMask, scratch, out, Softmax.EXACT);
+    }
+
+    /** How the score rows are normalised. */
+    public enum Softmax {
+        /** {@link Ops#softmaxRow}: {@code Math.exp}, double sum (the existing results). */
+        EXACT,
+        /** {@link Ops#softmaxRowFast}: {@link Ops#expNonPositive}, float partial sums (vectorised; within 1e-6 relative). */
+        FAST
+    }
+
+    /**
+     * {@link #sdpa(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor, Tensor)} with a choice of softmax kernel.
+     */
+    public static void sdpa(Tensor q, Tensor k, Tensor v, float scale, Tensor bias, Tensor keyMask, Tensor scratch,
+            Tensor out, Softmax softmax) {
+        boolean fast = softmax == Softmax.FAST;
         checkShapes(q, k, v, bias, keyMask, out);
         int bt = q.dim(0);
         int m = q.dim(1);
@@ -78,9 +95,9 @@ public final class Attention {
             Tensor s = scratch.view(0, nb, m, n);
             Gemm.batchedMatmul(q.slice(b0, b0 + nb), false, k.slice(b0, b0 + nb), true, s, 1f, 0f);
             if (bias == null && maskRows == null) {
-                softmaxRows(s, nb * m, n, scale);
+                softmaxRows(s, nb * m, n, scale, fast);
             } else {
-                softmaxRows(s, b0, scale, bias, maskRows, maskEvery, m, n);
+                softmaxRows(s, b0, scale, bias, maskRows, maskEvery, m, n, fast);
             }
             Gemm.batchedMatmul(s, false, v.slice(b0, b0 + nb), false, out.slice(b0, b0 + nb), 1f, 0f);
         }
@@ -113,7 +130,7 @@ public final class Attention {
     }
 
     /** Plain softmax of {@code rows} rows; several short rows per bulk copy keep the copy count low. */
-    private static void softmaxRows(Tensor s, int rows, int n, float scale) {
+    private static void softmaxRows(Tensor s, int rows, int n, float scale, boolean fast) {
         int rowsPerCopy = Math.max(1, Math.min(rows, 4096 / n));
         int chunks = (rows + rowsPerCopy - 1) / rowsPerCopy;
         Parallel.forRange(chunks, 4L * n * rowsPerCopy, (from, to) -> {
@@ -123,8 +140,12 @@ public final class Attention {
                 int nr = Math.min(rowsPerCopy, rows - r0);
                 long o = (long) r0 * n;
                 s.read(o, buf, 0, nr * n);
-                for (int r = 0; r < nr; r++) {
-                    Ops.softmaxRow(buf, r * n, n, scale, null);
+                if (fast) {
+                    Ops.softmaxRowsFast(buf, 0, nr, n, scale);
+                } else {
+                    for (int r = 0; r < nr; r++) {
+                        Ops.softmaxRow(buf, r * n, n, scale, null);
+                    }
                 }
                 s.write(o, buf, 0, nr * n);
             }
@@ -133,7 +154,7 @@ public final class Attention {
 
     /** Softmax with an additive bias and/or key mask per row. */
     private static void softmaxRows(Tensor s, int b0, float scale, Tensor bias, float[] maskRows, int maskEvery,
-            int m, int n) {
+            int m, int n, boolean fast) {
         int rows = s.dim(0) * m;
         int biasBatch = bias == null ? 1 : bias.dim(0);
         Parallel.forRange(rows, 4L * n, (from, to) -> {
@@ -155,7 +176,11 @@ public final class Attention {
                         add[j] += maskRows[mo + j];
                     }
                 }
-                Ops.softmaxRow(row, 0, n, scale, add);
+                if (fast) {
+                    Ops.softmaxRowFast(row, 0, n, scale, add);
+                } else {
+                    Ops.softmaxRow(row, 0, n, scale, add);
+                }
                 s.write(o, row, 0, n);
             }
         });

@@ -7,6 +7,7 @@ import java.util.Arrays;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.memory.pointers.PagedPointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * A weight kept in a smaller form than float32, in native memory: bfloat16 (2 bytes an element) or int8 with one
@@ -71,6 +72,7 @@ public final class PackedWeight implements AutoCloseable {
     private final Tensor scaleMemory;
     private final long bytes;
     private volatile boolean closed;
+    private volatile INDArray bf16Matrix; // lazily made view of data, BF16 only
 
     private PackedWeight(Format format, int[] shape) {
         this.format = format;
@@ -415,6 +417,23 @@ public final class PackedWeight implements AutoCloseable {
         return "PackedWeight[" + format + " " + Arrays.toString(shape) + "]";
     }
 
+    /**
+     * The bfloat16 data as a C-order ND4J {@code BFLOAT16} array {@code [rows, rowLength]} sharing this weight's
+     * memory (valid until {@link #close()}), for native bf16 products. BF16 only.
+     */
+    INDArray bf16Matrix() {
+        checkLive();
+        if (format != Format.BF16) {
+            throw new IllegalStateException("a " + format + " weight has no bfloat16 matrix");
+        }
+        INDArray m = bf16Matrix;
+        if (m == null) {
+            m = Bf16Gemm.bf16View(dataMemory.address(), rows, rowLength);
+            bf16Matrix = m;
+        }
+        return m;
+    }
+
     // ------------------------------------------------------------------ internals
 
     private void checkLive() {
@@ -437,11 +456,15 @@ public final class PackedWeight implements AutoCloseable {
         }
     }
 
-    /** A little-endian view of {@code len} data bytes from byte {@code off}. */
+    /**
+     * A little-endian view of {@code len} data bytes from byte {@code off}; its index 0 is byte {@code off}
+     * (JavaCPP's buffer starts at the pointer's address with the position set to {@code off}, hence the slice:
+     * without it absolute puts landed in the first chunk).
+     */
     private ByteBuffer view(long off, int len) {
         BytePointer p = new BytePointer(data);
         p.position(off).limit(off + len).capacity(off + len);
-        return p.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return p.asByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** A little-endian view of the scales of rows {@code row0 .. row0 + n}. */
@@ -450,6 +473,6 @@ public final class PackedWeight implements AutoCloseable {
         long off = (long) row0 * Float.BYTES;
         long end = off + (long) n * Float.BYTES;
         p.position(off).limit(end).capacity(end);
-        return p.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return p.asByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 }

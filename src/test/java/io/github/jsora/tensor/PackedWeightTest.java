@@ -93,6 +93,27 @@ class PackedWeightTest {
         }
     }
 
+    /** Weights of several conversion chunks (2^16 elements each): every chunk lands at its own rows. */
+    @Test
+    void packingBeyondOneChunkKeepsEveryRow() {
+        int rows = 600;
+        int rl = 300;
+        float[] w = random(rows * rl, 7);
+        try (Tensor t = Tensor.of(w, rows, rl); PackedWeight b = PackedWeight.pack(t, PackedWeight.Format.BF16);
+                PackedWeight q = PackedWeight.pack(t, PackedWeight.Format.INT8); Tensor eb = b.expand();
+                Tensor eq = q.expand()) {
+            float[] want = new float[w.length];
+            for (int i = 0; i < w.length; i++) {
+                want[i] = naiveBf16(w[i]);
+            }
+            assertArrayEquals(want, eb.toArray());
+            assertArrayEquals(naiveInt8(w, rows), eq.toArray());
+            ByteBuffer raw = ByteBuffer.allocate(2 * rl).order(ByteOrder.LITTLE_ENDIAN);
+            b.readRaw((long) (rows - 1) * rl, raw);
+            assertEquals(Float.floatToRawIntBits(want[(rows - 1) * rl]) >>> 16, raw.getShort(0) & 0xffff);
+        }
+    }
+
     @Test
     void rawBytesRoundTripAndMemoryIsCounted() {
         float[] w = random(64 * 33, 3);

@@ -1,0 +1,200 @@
+package io.github.jsora.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The bf16-weight product on both routes against a naive double-precision product of the same (bf16) weight and
+ * the float32 activations, with the bound {@link Bf16Gemm} states.
+ */
+class Bf16GemmTest {
+
+    private static float[] gaussian(Random rnd, int n, float std) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextGaussian() * std;
+        }
+        return a;
+    }
+
+    /** Naive reference in double plus Σ|x_i·w_i| per output (the scale of the rounding error). */
+    private static double[][] reference(float[] x, int rows, int in, float[] w, int out, float[] bias) {
+        double[] y = new double[rows * out];
+        double[] mag = new double[rows * out];
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                double s = bias == null ? 0 : bias[o];
+                double m = 0;
+                for (int i = 0; i < in; i++) {
+                    double p = (double) x[r * in + i] * w[o * in + i];
+                    s += p;
+                    m += Math.abs(p);
+                }
+                y[r * out + o] = s;
+                mag[r * out + o] = m;
+            }
+        }
+        return new double[][] {y, mag};
+    }
+
+    /** Runs one product by {@code route}; returns the worst error as a fraction of the stated bound. */
+    private static double worstOverBound(Bf16Gemm.Route route, int rows, int in, int out, boolean withBias,
+            long seed) {
+        Random rnd = new Random(seed);
+        float[] xv = gaussian(rnd, rows * in, 1f);
+        float[] wv = gaussian(rnd, out * in, 0.05f);
+        float[] bv = withBias ? gaussian(rnd, out, 0.5f) : null;
+        try (Tensor x = Tensor.of(xv, rows, in); Tensor w = Tensor.of(wv, out, in);
+                PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16); Tensor wq = pw.expand();
+                Tensor bias = withBias ? Tensor.of(bv, out) : null; Tensor y = Tensor.zeros(rows, out)) {
+            double[][] ref = reference(xv, rows, in, wq.toArray(), out, bv);
+            Bf16Gemm.linear(x, pw, bias, y, null, route);
+            float[] got = y.toArray();
+            double worst = 0;
+            double errSq = 0;
+            double refSq = 0;
+            for (int i = 0; i < got.length; i++) {
+                double err = Math.abs(got[i] - ref[0][i]);
+                double bound = 0x1p-9 * ref[1][i] + 0x1p-8 * Math.abs(ref[0][i]) + 1e-6 * ref[1][i] + 1e-30;
+                worst = Math.max(worst, err / bound);
+                errSq += err * err;
+                refSq += ref[0][i] * ref[0][i];
+            }
+            assertTrue(Math.sqrt(errSq / refSq) < 1e-2, "relative Frobenius error " + Math.sqrt(errSq / refSq));
+            System.err.printf("bf16 linear %s %dx%dx%d: worst error %.3f of the bound, relative Frobenius error "
+                    + "%.2e%n", route, rows, in, out, worst, Math.sqrt(errSq / refSq));
+            return worst;
+        }
+    }
+
+    @Test
+    void nativeRouteWithinStatedBound() {
+        // 128·256·512 = 2^24 multiply-adds: the smallest product the native route takes
+        assertTrue(worstOverBound(Bf16Gemm.Route.NATIVE, 128, 256, 512, true, 1) <= 1.0);
+        assertTrue(worstOverBound(Bf16Gemm.Route.NATIVE, 300, 384, 200, false, 2) <= 1.0);
+    }
+
+    @Test
+    void nativeRouteIsNotTheExpansion() {
+        // guards against the native route silently expanding: rounding the activations must show up
+        Random rnd = new Random(3);
+        int rows = 128;
+        int in = 256;
+        int out = 512;
+        try (Tensor x = Tensor.of(gaussian(rnd, rows * in, 1f), rows, in);
+                Tensor w = Tensor.of(gaussian(rnd, out * in, 0.05f), out, in);
+                PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16); Tensor wq = pw.expand();
+                Tensor a = Tensor.zeros(rows, out); Tensor b = Tensor.zeros(rows, out)) {
+            Bf16Gemm.linear(x, pw, null, a, null, Bf16Gemm.Route.NATIVE);
+            Gemm.linear(x, wq, null, b);
+            try (Tensor scratch = Tensor.zeros(Math.toIntExact(Bf16Gemm.scratchFloats(rows, pw)));
+                    Tensor c = Tensor.zeros(rows, out)) {
+                scratch.fill(Float.NaN); // contents must not matter
+                Bf16Gemm.linear(x, pw, null, c, scratch, Bf16Gemm.Route.NATIVE);
+                assertArrayEquals(a.toArray(), c.toArray());
+                Tensor small = scratch.view(0, (int) scratch.size() - 1);
+                assertThrows(IllegalArgumentException.class,
+                        () -> Bf16Gemm.linear(x, pw, null, c, small, Bf16Gemm.Route.NATIVE));
+            }
+            float[] fa = a.toArray();
+            float[] fb = b.toArray();
+            int differ = 0;
+            for (int i = 0; i < fa.length; i++) {
+                differ += fa[i] != fb[i] ? 1 : 0;
+                // every native output is a bf16 value (the op's output type)
+                assertEquals(0, Float.floatToRawIntBits(fa[i]) & 0xffff, "element " + i + " = " + fa[i]);
+            }
+            assertTrue(differ > fa.length / 2, differ + " of " + fa.length + " differ");
+        }
+    }
+
+    @Test
+    void expansionRouteWithinBoundAndBitIdenticalToExpandThenGemm() {
+        assertTrue(worstOverBound(Bf16Gemm.Route.EXPAND, 17, 40, 23, true, 4) <= 1.0);
+        Random rnd = new Random(5);
+        int rows = 130;
+        int in = 256;
+        int out = 512; // large enough for the native route: forcing EXPAND must still expand
+        try (Tensor x = Tensor.of(gaussian(rnd, 2 * rows * in, 1f), 2, rows, in);
+                Tensor w = Tensor.of(gaussian(rnd, out * in, 0.05f), out, in);
+                Tensor bias = Tensor.of(gaussian(rnd, out, 1f), out);
+                PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16); Tensor wq = pw.expand();
+                Tensor scratch = Tensor.zeros(out * in + 7); Tensor a = Tensor.zeros(2, rows, out);
+                Tensor b = Tensor.zeros(2, rows, out); Tensor c = Tensor.zeros(2, rows, out)) {
+            Bf16Gemm.linear(x, pw, bias, a, scratch, Bf16Gemm.Route.EXPAND);
+            Bf16Gemm.linear(x, pw, bias, c, null, Bf16Gemm.Route.EXPAND);
+            Gemm.linear(x, wq, bias, b);
+            assertArrayEquals(b.toArray(), a.toArray());
+            assertArrayEquals(b.toArray(), c.toArray());
+        }
+    }
+
+    @Test
+    void smallProductsExpandEvenOnTheNativeRoute() {
+        Random rnd = new Random(6);
+        try (Tensor x = Tensor.of(gaussian(rnd, 8 * 64, 1f), 8, 64);
+                Tensor w = Tensor.of(gaussian(rnd, 32 * 64, 0.05f), 32, 64);
+                PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16); Tensor wq = pw.expand();
+                Tensor a = Tensor.zeros(8, 32); Tensor b = Tensor.zeros(8, 32)) {
+            Bf16Gemm.linear(x, pw, null, a, null, Bf16Gemm.Route.NATIVE);
+            Gemm.linear(x, wq, null, b);
+            assertArrayEquals(b.toArray(), a.toArray());
+        }
+    }
+
+    @Test
+    void forcedExpansionIsUsedBySelection() {
+        try {
+            Bf16Gemm.setRoute(Bf16Gemm.Route.EXPAND);
+            assertEquals(Bf16Gemm.Route.EXPAND, Bf16Gemm.selection().route());
+            Bf16Gemm.setRoute(Bf16Gemm.Route.NATIVE);
+            assertEquals(Bf16Gemm.Route.NATIVE, Bf16Gemm.selection().route());
+        } finally {
+            Bf16Gemm.setRoute(null);
+        }
+    }
+
+    @Test
+    void automaticSelectionMatchesTheCpu() {
+        try {
+            Bf16Gemm.setRoute(null);
+            Bf16Gemm.Selection s = Bf16Gemm.selection();
+            if (!Bf16Gemm.cpuSupport().bf16()) {
+                assertEquals(Bf16Gemm.Route.EXPAND, s.route(), s.reason());
+            }
+            assertFalse(s.reason().isEmpty());
+        } finally {
+            Bf16Gemm.setRoute(null);
+        }
+    }
+
+    @Test
+    void cpuDetection() {
+        String x86 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n";
+        assertTrue(Bf16Gemm.detectCpu(x86, "amd64").bf16());
+        assertTrue(Bf16Gemm.detectCpu("flags : avx512f amx_bf16 amx_tile\n", "amd64").bf16());
+        assertFalse(Bf16Gemm.detectCpu("flags : fpu avx2 avx512f avx512bw\n", "amd64").bf16());
+        assertTrue(Bf16Gemm.detectCpu("Features\t: fp asimd bf16 i8mm\n", "aarch64").bf16());
+        assertFalse(Bf16Gemm.detectCpu("Features\t: fp asimd sve\n", "aarch64").bf16());
+        assertFalse(Bf16Gemm.detectCpu("model name : x\n", "amd64").bf16());
+    }
+
+    @Test
+    void badShapesNameTheOperands() {
+        try (Tensor w = Tensor.zeros(4, 8); PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16);
+                PackedWeight q = PackedWeight.pack(w, PackedWeight.Format.INT8); Tensor x = Tensor.zeros(3, 7);
+                Tensor x8 = Tensor.zeros(3, 8); Tensor out = Tensor.zeros(3, 4)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Bf16Gemm.linear(x, pw, null, out));
+            assertTrue(e.getMessage().contains("[3, 7]"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Bf16Gemm.linear(x8, q, null, out));
+        }
+    }
+}
