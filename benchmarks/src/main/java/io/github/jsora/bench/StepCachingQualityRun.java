@@ -27,7 +27,7 @@ import io.github.jsora.video.Frame;
  * Step caching and the guidance interval on the embedded demo model, with the reference noise of the 72-prompt
  * evaluation ({@code seed(1000).referenceBatch(i, 72)}, 30 steps, cfg 7, {@code mask=None} path).
  *
- * <p>{@code calibrate [N]}: for the first N prompts of a fixed spread of the 72 (default 6), the per-step change both
+ * <p>{@code calibrate [N [FROM]]}: for N prompts (default 8, from the FROM-th) of a fixed spread of the 72, the per-step change both
  * step-caching criteria measure on the untouched trajectory (a threshold of 1e-30 never reuses; the values come from
  * {@code DitDenoiser}'s DEBUG line), and how many steps each threshold would reuse on that trajectory.
  *
@@ -64,10 +64,10 @@ public final class StepCachingQualityRun {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 1 || !List.of("calibrate", "quality").contains(args[0])) {
-            throw new IllegalArgumentException("usage: StepCachingQualityRun calibrate [N] | quality SETTING...");
+            throw new IllegalArgumentException("usage: StepCachingQualityRun calibrate [N [FROM]] | quality SETTING...");
         }
         if (args[0].equals("calibrate")) {
-            calibrate(args.length > 1 ? Integer.parseInt(args[1]) : 6);
+            calibrate(args.length > 1 ? Integer.parseInt(args[1]) : 8, args.length > 2 ? Integer.parseInt(args[2]) : 0);
         } else {
             quality(Arrays.asList(args).subList(1, args.length));
         }
@@ -75,7 +75,7 @@ public final class StepCachingQualityRun {
 
     // ------------------------------------------------------------------ calibration
 
-    private static void calibrate(int n) throws IOException {
+    private static void calibrate(int n, int from) throws IOException {
         Path log = Files.createTempFile("jsora-calibration", ".log");
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         System.setProperty("org.slf4j.simpleLogger.log.io.github.jsora.DitDenoiser", "debug");
@@ -87,7 +87,7 @@ public final class StepCachingQualityRun {
         float[] t = schedule(64, 64, 17);
         System.out.printf(Locale.ROOT, "timesteps: %s%n", fmt(t));
         try (VideoGenerator gen = VideoGenerator.openDefault()) {
-            for (int k = 0; k < Math.min(n, pick.length); k++) {
+            for (int k = from; k < Math.min(from + n, pick.length); k++) {
                 String p = all.get(pick[k]);
                 for (String c : List.of("input", "block")) {
                     long seen = Files.size(log);
