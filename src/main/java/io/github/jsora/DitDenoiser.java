@@ -12,6 +12,9 @@ import io.github.jsora.sampling.GuidanceInterval;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tensor;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * The glue between the sampler and the diffusion transformer: an {@link Stdit3} with its conditioning bound, as a
  * {@link DenoisingModel}. Captions {@code y2} are [2B, 1, L, Cc] (the prompt, then the null caption or a negative
@@ -24,6 +27,8 @@ import io.github.jsora.tensor.Tensor;
  * batch B, and its output is copied to the guidance half so that the sampler's guided velocity is the prompt's).
  */
 final class DitDenoiser implements DenoisingModel, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DitDenoiser.class);
 
     private final Stdit3 model;
     private final Tensor y2;        // [2B, 1, L, Cc]
@@ -176,6 +181,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
             half = null;
         }
         if (cache != null) {
+            LOG.debug("step cache {}: per-step change {}", cache, cache.distances());  // calibration (benchmarks)
             cache.close();
         }
     }
