@@ -61,8 +61,8 @@ class MainPackagingTest {
     @Test
     void outputFormsAreRefusedOrAcceptedBeforeAnyWork() {
         assertEquals(Main.OUTPUT_ERROR, run("generate", "x", "--out", dir.resolve("a.webm").toString()).code());
-        assertEquals(Main.USAGE_ERROR, run("generate", "x", "--out", dir.resolve("frames").toString()).code(),
-                "a path without an extension is not silently a PNG directory");
+        assertEquals(Main.OUTPUT_ERROR, run("generate", "x", "--out", dir.resolve("frames").toString()).code(),
+                "a path without an extension is not silently a PNG directory: an output format error");
         assertEquals(Main.USAGE_ERROR, run("generate", "x", "--out", "a.gif", "--png-dir", "d").code());
         assertFalse(Files.exists(dir.resolve("frames")));
     }
