@@ -10,6 +10,7 @@ import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.DenoisingModel;
 import io.github.jsora.sampling.GuidanceInterval;
 import io.github.jsora.sampling.StepCaching;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 
 import org.slf4j.Logger;
@@ -37,7 +38,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     private final float height;
     private final float width;
     private final TokenMerging merging;
-    private final Probe probe;
+    private final Tap probe;
     private final StepCaching caching;
     private final GuidanceInterval interval;
     private final int leapStep;     // the fixed leap's step (its velocity is always computed), or -1
@@ -48,12 +49,12 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     private Tensor half;            // [B, 2C, T, H, W] output of a prompt-only step, made on first use
 
     DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
-            Probe probe) {
+            Tap probe) {
         this(model, y2, mask, fps, height, width, merging, probe, StepCaching.off(), GuidanceInterval.always(), -1);
     }
 
     DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
-            Probe probe, StepCaching caching, GuidanceInterval interval, int leapStep) {
+            Tap probe, StepCaching caching, GuidanceInterval interval, int leapStep) {
         this.probe = probe;
         this.caching = caching;
         this.interval = interval;
@@ -132,7 +133,13 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         if (cache != null && cache.reusedForwards() > reusedBefore) {
             reusedSteps.add(step);
         }
-        probe.step(step, x, timesteps, out);
+        if (probe.active()) {
+            try (Tensor t = Tensor.of(timesteps.clone(), timesteps.length)) {
+                probe.capture(VideoGenerator.TAP_STEP_X, x, step);
+                probe.capture(VideoGenerator.TAP_STEP_T, t, step);
+                probe.capture(VideoGenerator.TAP_STEP_OUT, out.reshape(out.shape()), step);
+            }
+        }
         return out.reshape(shape);
     }
 

@@ -38,6 +38,7 @@ import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
 import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.text.EmbeddingDiskCache;
 import io.github.jsora.text.T5Encoder;
@@ -115,6 +116,28 @@ import io.github.jsora.weights.WeightFormatException;
  * files.
  */
 public final class VideoGenerator implements AutoCloseable {
+
+    // names of the package-private taps of denoise(..., Tap) and decode(..., Tap)
+    static final String TAP_TOKENS = "tokens.ids";
+    static final String TAP_TOKEN_MASK = "tokens.mask";
+    static final String TAP_CAPTIONS = "captions.y";
+    static final String TAP_CAPTION_MASK = "captions.mask";
+    static final String TAP_STEP_X = "step.x";
+    static final String TAP_STEP_T = "step.timesteps";
+    static final String TAP_STEP_OUT = "step.out";
+    static final String TAP_FRAME = "frame";
+
+    /** Integer rows [P, L] as a float tensor (token ids are below 2²⁴, so exact). */
+    private static Tensor intRows(int[][] rows) {
+        int l = rows.length == 0 ? 0 : rows[0].length;
+        float[] v = new float[rows.length * l];
+        for (int b = 0; b < rows.length; b++) {
+            for (int i = 0; i < l; i++) {
+                v[b * l + i] = rows[b][i];
+            }
+        }
+        return Tensor.of(v, rows.length, l);
+    }
 
     private static final Logger LOG = LoggerFactory.getLogger(VideoGenerator.class);
 
@@ -611,7 +634,7 @@ public final class VideoGenerator implements AutoCloseable {
      * @return the final latent; close it when done
      */
     public Latent denoise(GenerationRequest request, GenerationListener listener) {
-        return denoise(request, null, listener, Probe.NONE);
+        return denoise(request, null, listener, Tap.NONE);
     }
 
     /**
@@ -624,10 +647,17 @@ public final class VideoGenerator implements AutoCloseable {
      * @return the final latent; close it when done
      */
     public Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener) {
-        return denoise(request, noise, listener, Probe.NONE);
+        return denoise(request, noise, listener, Tap.NONE);
     }
 
-    Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener, Probe probe) {
+    /**
+     * {@link #denoise(GenerationRequest, Tensor, GenerationListener)} with a tap (for the end-to-end golden tests):
+     * {@value #TAP_TOKENS} [P, L] token ids and {@value #TAP_TOKEN_MASK} [P, L] (as floats, P prompts),
+     * {@value #TAP_CAPTIONS} [2, 1, L, Cc] and {@value #TAP_CAPTION_MASK} [b, L], the captions the transformer gets;
+     * per model evaluation, index (step): {@value #TAP_STEP_X} [2B, C, T, H, W], {@value #TAP_STEP_T} [2B] and
+     * {@value #TAP_STEP_OUT} [2B, 2C, T, H, W].
+     */
+    Latent denoise(GenerationRequest request, Tensor noise, GenerationListener listener, Tap probe) {
         Run run = new Run(request, listener);
         run.probe = probe;
         run.givenNoise = noise;
@@ -648,10 +678,15 @@ public final class VideoGenerator implements AutoCloseable {
      * @return the video, frames in memory
      */
     public Video decode(Latent latent, GenerationListener listener) {
-        return decode(latent, listener, Probe.NONE);
+        return decode(latent, listener, Tap.NONE);
     }
 
-    Video decode(Latent latent, GenerationListener listener, Probe probe) {
+    /**
+     * {@link #decode(Latent, GenerationListener)} with a tap (for the end-to-end golden tests): {@value #TAP_FRAME}
+     * [3, H, W] each decoded frame in ≈[−1, 1] before the 8-bit conversion, index (frame); and the VAE's
+     * {@link VideoVae#TEMPORAL_OUTPUT}, index (sample, chunk, first frame).
+     */
+    Video decode(Latent latent, GenerationListener listener, Tap probe) {
         checkDecodable(latent);
         GenerationRequest req = requestBuilder("(decoded latent)").frames(latent.frames()).fps(latent.fps()).build();
         Run run = new Run(req, listener);
@@ -801,7 +836,7 @@ public final class VideoGenerator implements AutoCloseable {
         double waitSeconds;
         boolean textCached;
         long peakNative;
-        Probe probe = Probe.NONE;
+        Tap probe = Tap.NONE;
         Tensor givenNoise;
         private MemoryPlan plan;
         private long previousLimit;
@@ -1101,7 +1136,16 @@ public final class VideoGenerator implements AutoCloseable {
             List<String> prompts = r.negativePrompt() == null ? List.of(r.prompt())
                     : List.of(r.prompt(), r.negativePrompt());
             TokenizedBatch tokens = tok.encode(prompts);
-            probe.tokens(tokens);
+            if (probe.active()) {
+                int[][] ids = new int[tokens.batch()][];
+                for (int b = 0; b < ids.length; b++) {
+                    ids[b] = tokens.ids(b);
+                }
+                try (Tensor idt = intRows(ids); Tensor mt = tokens.maskTensor()) {
+                    probe.capture(TAP_TOKENS, idt);
+                    probe.capture(TAP_TOKEN_MASK, mt);
+                }
+            }
             String key = tokens.key();
             GuidanceCaptions cached = promptCache.get(key);
             GuidanceCaptions pair;
@@ -1130,7 +1174,8 @@ public final class VideoGenerator implements AutoCloseable {
                 }
                 cache(key, pair);
             }
-            probe.captions(pair.y(), pair.mask());
+            probe.capture(TAP_CAPTIONS, pair.y());
+            probe.capture(TAP_CAPTION_MASK, pair.mask());
             return pair;
         }
 
@@ -1177,17 +1222,12 @@ public final class VideoGenerator implements AutoCloseable {
                                 + "NaN or infinite " + bad.replace(": a latent must be finite", "")
                                 + " (NaN or infinite VAE weights?)");
                     }
-                    probe.frame(index, frame);
+                    probe.capture(TAP_FRAME, frame, index);
                     int fh = frame.dim(1);
                     int fw = frame.dim(2);
                     sink.accept(Frame.wrap(fw, fh, Frames.toRgb24(frame)));
                     progress(Stage.DECODE, index, total, false);
-                }, new io.github.jsora.vae.DecodeObserver() {
-                    @Override
-                    public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
-                        probe.temporalOutput(chunk, firstFrame, x);
-                    }
-                });
+                }, probe);
             } finally {
                 closeStage(Stage.DECODE);
             }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 import io.github.jsora.golden.Golden;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.text.TokenizedBatch;
 import io.github.jsora.weights.SafetensorsFile;
@@ -89,29 +90,20 @@ class PipelineE2eGoldenTest {
             float[][] captions = new float[2][];
             int[][] tokenIds = new int[1][];
             int[][] tokenMask = new int[1][];
-            Probe probe = new Probe() {
-                @Override
-                public void tokens(TokenizedBatch t) {
-                    tokenIds[0] = t.ids(0);
-                    tokenMask[0] = t.mask(0);
-                }
-
-                @Override
-                public void captions(Tensor y2, Tensor mask) {
-                    captions[0] = y2.slice(0, 1).toArray();
-                    captions[1] = y2.slice(1, 2).toArray();
-                }
-
-                @Override
-                public void step(int step, Tensor x, float[] t, Tensor out) {
-                    stepZ.add(x.slice(0, 1).toArray());
-                    stepT.add(t.clone());
-                    stepOut.add(out.toArray());
-                }
-
-                @Override
-                public void temporalOutput(int chunk, int firstFrame, Tensor x) {
-                    temporal.add(x.toArray());
+            Tap probe = (name, v, index) -> {
+                switch (name) {
+                    case VideoGenerator.TAP_TOKENS -> tokenIds[0] = firstRow(v);
+                    case VideoGenerator.TAP_TOKEN_MASK -> tokenMask[0] = firstRow(v);
+                    case VideoGenerator.TAP_CAPTIONS -> {
+                        captions[0] = v.slice(0, 1).toArray();
+                        captions[1] = v.slice(1, 2).toArray();
+                    }
+                    case VideoGenerator.TAP_STEP_X -> stepZ.add(v.slice(0, 1).toArray());
+                    case VideoGenerator.TAP_STEP_T -> stepT.add(v.toArray());
+                    case VideoGenerator.TAP_STEP_OUT -> stepOut.add(v.toArray());
+                    case io.github.jsora.vae.VideoVae.TEMPORAL_OUTPUT -> temporal.add(v.toArray());
+                    default -> {
+                    }
                 }
             };
             Tensor noise = c.load("in.z_noise");
@@ -144,18 +136,14 @@ class PipelineE2eGoldenTest {
                 int fh = height;
                 int fw = width;
                 float[] got = new float[expFrames.length];
-                Probe frameProbe = new Probe() {
-                    @Override
-                    public void frame(int index, Tensor frame) {
-                        float[] f = frame.toArray();                    // [3, H, W]
+                Tap frameProbe = (name, v, index) -> {
+                    if (name.equals(VideoGenerator.TAP_FRAME)) {
+                        float[] f = v.toArray();                        // [3, H, W]
                         for (int ch = 0; ch < 3; ch++) {
-                            System.arraycopy(f, ch * fh * fw, got, ((ch * frames) + index) * fh * fw, fh * fw);
+                            System.arraycopy(f, ch * fh * fw, got, ((ch * frames) + index[0]) * fh * fw, fh * fw);
                         }
-                    }
-
-                    @Override
-                    public void temporalOutput(int chunk, int firstFrame, Tensor x) {
-                        temporal.add(x.toArray());
+                    } else if (name.equals(io.github.jsora.vae.VideoVae.TEMPORAL_OUTPUT)) {
+                        temporal.add(v.toArray());
                     }
                 };
                 try (Latent ref = new Latent(c.load("out.final_z"), frames, fps, "reference final latent")) {
@@ -168,6 +156,16 @@ class PipelineE2eGoldenTest {
             }
             noise.close();
         }
+    }
+
+    /** The first row of a [P, L] tensor of integers stored as floats. */
+    private static int[] firstRow(Tensor t) {
+        float[] v = t.slice(0, 1).toArray();
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = (int) v[i];
+        }
+        return out;
     }
 
     /** Chunks [1, C, Fi, H, W] concatenated along frames into [1, C, F, H, W]. */

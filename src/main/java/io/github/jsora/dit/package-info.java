@@ -17,5 +17,8 @@
  * read from {@code config.json}; {@link io.github.jsora.dit.FrameMerging} is the TDTM frame rule (correct for any T)
  * and {@link io.github.jsora.dit.TokenMerging} the per-step schedule; {@link io.github.jsora.dit.ForwardStats}
  * reports counters and stage timers of the last forward.
+ *
+ * <p><b>Internal.</b> Not part of jsora's API: public only so that the stages and the benchmarks can reach each
+ * other; it may change in any release. Use the facade {@link io.github.jsora.VideoGenerator} instead.
  */
 package io.github.jsora.dit;

@@ -13,5 +13,9 @@
  * <li>{@link io.github.jsora.text.T5TextEncoder}: a checkpoint directory (config.json, spiece.model, sharded
  *     safetensors) → {@link io.github.jsora.text.TextEmbedding} (y [B, 1, L, d], mask [B, L]).</li>
  * </ul>
+ *
+ * <p><b>Internal.</b> Not part of jsora's API: public only so that the stages and the benchmarks can reach each
+ * other; it may change in any release. The exceptions are {@link io.github.jsora.text.SentencePieceFormatException},
+ * which the facade's signatures use (see the README's "Public API").
  */
 package io.github.jsora.text;

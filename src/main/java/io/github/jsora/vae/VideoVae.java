@@ -7,6 +7,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
@@ -37,6 +38,17 @@ import io.github.jsora.weights.WeightFormatException;
  * <p>Not thread-safe: one decode or encode at a time per instance.
  */
 public final class VideoVae implements AutoCloseable {
+
+    /** Tap name: one temporal chunk's latent after {@code z·scale + shift} (decode). */
+    public static final String SCALED_LATENT = "scaled_latent";
+    /** Tap name: the temporal decoder's output of one chunk (decode). */
+    public static final String TEMPORAL_OUTPUT = "temporal_output";
+    /** Tap name: the image posterior's moments of one frame (encode). */
+    public static final String SPATIAL_MOMENTS = "spatial_moments";
+    /** Tap name: the spatial latent the temporal encoder receives (encode). */
+    public static final String SPATIAL_LATENT = "spatial_latent";
+    /** Tap name: the temporal posterior's moments of one chunk (encode). */
+    public static final String TEMPORAL_MOMENTS = "temporal_moments";
 
     private static final Logger LOG = LoggerFactory.getLogger(VideoVae.class);
 
@@ -338,11 +350,17 @@ public final class VideoVae implements AutoCloseable {
      * @param numFrames frames per video
      */
     public void decode(Tensor z, int numFrames, FrameConsumer consumer) {
-        decode(z, numFrames, consumer, DecodeObserver.NONE);
+        decode(z, numFrames, consumer, Tap.NONE);
     }
 
-    /** {@link #decode(Tensor, int, FrameConsumer)} with taps into the intermediate results. */
-    public void decode(Tensor z, int numFrames, FrameConsumer consumer, DecodeObserver observer) {
+    /**
+     * {@link #decode(Tensor, int, FrameConsumer)} with a tap into the intermediate results (tensors valid only
+     * during the call): {@value #SCALED_LATENT} [C, tz, h, w], one temporal chunk's latent after
+     * {@code z·scale + shift}, index (sample, chunk, first latent frame); {@value #TEMPORAL_OUTPUT} [C, f, h, w],
+     * the temporal decoder's output for one chunk after the crop of its padding frames (the spatial latent before the
+     * division by 0.18215), index (sample, chunk, first frame).
+     */
+    public void decode(Tensor z, int numFrames, FrameConsumer consumer, Tap observer) {
         int[] s = z.shape();
         checkLatent(s, numFrames);
         int batch = s[0];
@@ -378,13 +396,13 @@ public final class VideoVae implements AutoCloseable {
                 }
                 Tensor xz;
                 try {
-                    observer.scaledLatent(b, k, zt, zc.slice(0));
+                    observer.capture(SCALED_LATENT, zc.slice(0), b, k, zt);
                     xz = temporal.decode(zc, nf);                  // [1, C', nf, h, w]
                 } finally {
                     meter.free(zc);
                 }
                 try {
-                    observer.temporalOutput(b, k, frameBase, xz.slice(0));
+                    observer.capture(TEMPORAL_OUTPUT, xz.slice(0), b, k, frameBase);
                     decodeFrames(xz, nf, h, w, b, frameBase, consumer);
                 } finally {
                     meter.free(xz);
@@ -576,7 +594,7 @@ public final class VideoVae implements AutoCloseable {
      * @throws WeightFormatException    when the weights have no encoder (naming the missing tensors)
      */
     public Tensor encode(Tensor video) {
-        return encode(video, null, EncodeObserver.NONE);
+        return encode(video, null, Tap.NONE);
     }
 
     /**
@@ -591,14 +609,19 @@ public final class VideoVae implements AutoCloseable {
      */
     public Tensor encode(Tensor video, StandardNormal noise) {
         java.util.Objects.requireNonNull(noise, "noise (use encode(video) for the mode path)");
-        return encode(video, noise, EncodeObserver.NONE);
+        return encode(video, noise, Tap.NONE);
     }
 
     /**
-     * {@link #encode(Tensor, StandardNormal)} with taps into the intermediate results; {@code noise} null is the
-     * mode path ({@link #encode(Tensor)}).
+     * {@link #encode(Tensor, StandardNormal)} with a tap into the intermediate results (tensors valid only during
+     * the call, not to be modified); {@code noise} null is the mode path ({@link #encode(Tensor)}). Captures:
+     * {@value #SPATIAL_MOMENTS} [2·C, h, w], the image posterior of one frame before the ×0.18215 (mean rows, then
+     * the log-variance rows clamped to [−30, 20]), index (sample, frame); {@value #SPATIAL_LATENT} [C, F, h, w], what
+     * the temporal encoder receives for one sample (0.18215 × the posterior mean on the mode path, its sample on the
+     * sampled path), index (sample); {@value #TEMPORAL_MOMENTS} [2·C, tz, h, w], one chunk's temporal posterior
+     * before the normalisation, index (sample, chunk, first latent frame).
      */
-    public Tensor encode(Tensor video, StandardNormal noise, EncodeObserver observer) {
+    public Tensor encode(Tensor video, StandardNormal noise, Tap observer) {
         int[] s = video.shape();
         int[] zs = checkVideo(s);
         requireEncoder();
@@ -622,7 +645,7 @@ public final class VideoVae implements AutoCloseable {
             xz = meter.alloc(batch, lat, frames, zs[3], zs[4]);
             encodeFrames(video, noise, observer, xz);
             for (int b = 0; b < batch; b++) {
-                observer.spatialLatent(b, xz.slice(b));
+                observer.capture(SPATIAL_LATENT, xz.slice(b), b);
             }
             encodeChunks(xz, noise, observer, scale, shift, z);
         } catch (RuntimeException e) {
@@ -641,7 +664,7 @@ public final class VideoVae implements AutoCloseable {
      * spatial latent xz [B, C, F, h, w] = 0.18215 × (mean, or mean + std·draw with one draw call per reference
      * micro-batch of {@link VaeConfig#microBatchSize()} frames).
      */
-    private void encodeFrames(Tensor video, StandardNormal noise, EncodeObserver observer, Tensor xz) {
+    private void encodeFrames(Tensor video, StandardNormal noise, Tap observer, Tensor xz) {
         int frames = video.dim(2);
         int rgb = video.dim(1);
         long pixels = (long) video.dim(3) * video.dim(4);
@@ -682,7 +705,7 @@ public final class VideoVae implements AutoCloseable {
                     long m = (long) j * 2 * lat * plane;
                     VaeKernels.clamp(moments, m + lat * plane, lat * plane, LOGVAR_MIN, LOGVAR_MAX);
                     Tensor mj = moments.slice(j);
-                    observer.spatialPosterior(b, f, mj.slice(0, lat), mj.slice(lat, 2 * lat));
+                    observer.capture(SPATIAL_MOMENTS, mj.slice(0, 2 * lat), b, f);
                     for (int c = 0; c < lat; c++) {
                         VaeKernels.posteriorLatent(moments, m + c * plane, m + (lat + c) * plane, plane, draw,
                                 (int) (((g - drawStart) * lat + c) * plane), mul, 0f, 1f, xz,
@@ -700,7 +723,7 @@ public final class VideoVae implements AutoCloseable {
      * into z [B, C, T, h, w] = ((mean, or mean + std·draw with one draw call per chunk for the whole batch) − shift)
      * / scale.
      */
-    private void encodeChunks(Tensor xz, StandardNormal noise, EncodeObserver observer, float[] scale,
+    private void encodeChunks(Tensor xz, StandardNormal noise, Tap observer, float[] scale,
             float[] shift, Tensor z) {
         int batch = xz.dim(0);
         int frames = xz.dim(2);
@@ -726,7 +749,7 @@ public final class VideoVae implements AutoCloseable {
                     long n = c * tz * plane;
                     VaeKernels.clamp(m, n, n, LOGVAR_MIN, LOGVAR_MAX);
                     Tensor mb = m.slice(0);
-                    observer.temporalPosterior(b, k, zt, mb.slice(0, c), mb.slice(c, 2 * c));
+                    observer.capture(TEMPORAL_MOMENTS, mb.slice(0, 2 * c), b, k, zt);
                     for (int ch = 0; ch < c; ch++) {
                         VaeKernels.posteriorLatent(m, ch * tz * plane, n + ch * tz * plane, tz * plane, draw,
                                 (int) ((b * c + ch) * tz * plane), 1f, shift[ch], scale[ch], z,

@@ -63,18 +63,17 @@ class VaeDecodeGoldenTest {
                     for (int ch = 0; ch < os[1]; ch++) {
                         copy(frame, ch * outPlane, x, (((long) b * os[1] + ch) * numFrames + f) * outPlane, outPlane);
                     }
-                }, new DecodeObserver() {
-                    @Override
-                    public void scaledLatent(int b, int chunk, int t0, Tensor zc) {
-                        int tz = zc.dim(1);
+                }, (name, xc, index) -> {
+                    int b = index[0];
+                    if (name.equals(VideoVae.SCALED_LATENT)) {
+                        int t0 = index[2];
+                        int tz = xc.dim(1);
                         for (int ch = 0; ch < zs[1]; ch++) {
-                            copy(zc, ch * tz * plane, zScaled, (((long) b * zs[1] + ch) * zs[2] + t0) * plane,
+                            copy(xc, ch * tz * plane, zScaled, (((long) b * zs[1] + ch) * zs[2] + t0) * plane,
                                     tz * plane);
                         }
-                    }
-
-                    @Override
-                    public void temporalOutput(int b, int chunk, int f0, Tensor xc) {
+                    } else if (name.equals(VideoVae.TEMPORAL_OUTPUT)) {
+                        int f0 = index[2];
                         int nf = xc.dim(1);
                         if (b == 0) {
                             chunkFrames.add(new int[] {f0, nf});

@@ -118,9 +118,8 @@ class VaeDecodeTest {
             }
             try (Tensor z = RandomVae.latent(3, 1, 4, cfg.latentFrames(frames), 2, 3)) {
                 vae.decode(z, frames, (b, f, frame) -> {
-                }, new DecodeObserver() {
-                    @Override
-                    public void temporalOutput(int sample, int chunk, int firstFrame, Tensor xc) {
+                }, (name, xc, index) -> {
+                    if (name.equals(VideoVae.TEMPORAL_OUTPUT)) {
                         chunkFrames.add(xc.dim(1));
                     }
                 });

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.TestFactory;
 
 import io.github.jsora.golden.Golden;
 import io.github.jsora.sampling.TorchCpuRandom;
+import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Json;
 import io.github.jsora.weights.SafetensorsFile;
@@ -213,7 +214,7 @@ class VaeEncodeGoldenTest {
     }
 
     /** The encode taps gathered into tensors of the stored shapes ([B, C, F, h, w] and [B, C, T, h, w]). */
-    static final class Taps implements EncodeObserver, AutoCloseable {
+    static final class Taps implements Tap, AutoCloseable {
         final Tensor spatialMean;    // 0.18215 · mean, as out.spatial_mean
         final Tensor spatialLogvar;
         final Tensor xz;
@@ -229,7 +230,19 @@ class VaeEncodeGoldenTest {
         }
 
         @Override
-        public void spatialPosterior(int sample, int frame, Tensor mean, Tensor logvar) {
+        public void capture(String name, Tensor value, int... index) {
+            int half = value.dim(0) / 2;
+            switch (name) {
+                case VideoVae.SPATIAL_MOMENTS -> spatialPosterior(index[0], index[1], value.slice(0, half),
+                        value.slice(half, 2 * half));
+                case VideoVae.SPATIAL_LATENT -> spatialLatent(index[0], value);
+                case VideoVae.TEMPORAL_MOMENTS -> temporalPosterior(index[0], index[1], index[2],
+                        value.slice(0, half), value.slice(half, 2 * half));
+                default -> throw new AssertionError("unexpected tap " + name);
+            }
+        }
+
+        private void spatialPosterior(int sample, int frame, Tensor mean, Tensor logvar) {
             int[] s = spatialMean.shape();
             long plane = (long) s[3] * s[4];
             float[] m = mean.toArray();
@@ -244,14 +257,12 @@ class VaeEncodeGoldenTest {
             }
         }
 
-        @Override
-        public void spatialLatent(int sample, Tensor x) {
+        private void spatialLatent(int sample, Tensor x) {
             float[] v = x.toArray();
             xz.write(sample * (long) v.length, v, 0, v.length);
         }
 
-        @Override
-        public void temporalPosterior(int sample, int chunk, int firstLatentFrame, Tensor mean, Tensor logvar) {
+        private void temporalPosterior(int sample, int chunk, int firstLatentFrame, Tensor mean, Tensor logvar) {
             int[] s = temporalMean.shape();
             int tz = mean.dim(1);
             long plane = (long) s[3] * s[4];

@@ -21,8 +21,6 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Tensor;
-import io.github.jsora.vae.DecodeObserver;
-import io.github.jsora.vae.EncodeObserver;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.vae.VideoVae;
@@ -166,9 +164,8 @@ public class VaeBench {
         long[] sum = {0};
         decodeStart = System.nanoTime();
         vae.meter().resetPeak();
-        vae.decode(z, FRAMES, (s, f, frame) -> sum[0] += frame.size(), new DecodeObserver() {
-            @Override
-            public void temporalOutput(int sample, int chunk, int firstFrame, Tensor x) {
+        vae.decode(z, FRAMES, (s, f, frame) -> sum[0] += frame.size(), (name, x, index) -> {
+            if (name.equals(VideoVae.TEMPORAL_OUTPUT)) {
                 temporalDone = System.nanoTime();
             }
         });
@@ -182,9 +179,8 @@ public class VaeBench {
         long cpu0 = processCpuNanos();
         encodeStart = System.nanoTime();
         vae.meter().resetPeak();
-        try (Tensor latent = vae.encode(video, null, new EncodeObserver() {
-            @Override
-            public void spatialLatent(int sample, Tensor xz) {
+        try (Tensor latent = vae.encode(video, null, (name, xz, index) -> {
+            if (name.equals(VideoVae.SPATIAL_LATENT)) {
                 encodeSpatialDone = System.nanoTime();
             }
         })) {

@@ -1,0 +1,7 @@
+/**
+ * The {@code jsora} command line.
+ *
+ * <p><b>Internal.</b> Not part of jsora's API: public only so that the stages and the benchmarks can reach each
+ * other; it may change in any release. Use the facade {@link io.github.jsora.VideoGenerator} instead.
+ */
+package io.github.jsora.cli;
