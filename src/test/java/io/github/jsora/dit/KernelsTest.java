@@ -15,11 +15,7 @@ class KernelsTest {
     private final Random rnd = new Random(11);
 
     private float[] randn(int n) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) rnd.nextGaussian();
-        }
-        return v;
+        return Naive.randn(rnd, n);
     }
 
     @Test

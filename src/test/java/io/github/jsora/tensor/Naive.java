@@ -6,6 +6,15 @@ package io.github.jsora.tensor;
  */
 public final class Naive {
 
+    /** n standard-normal floats from {@code rnd}. */
+    public static float[] randn(java.util.Random rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        return v;
+    }
+
     private Naive() {
     }
 
