@@ -8,8 +8,11 @@ public final class MemoryBudgetExceededException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** Bytes the failed allocation asked for. */
     private final long requestedBytes;
+    /** Native bytes jsora held when the allocation was refused. */
     private final long liveBytes;
+    /** The native memory limit in force, in bytes. */
     private final long limitBytes;
 
     MemoryBudgetExceededException(long requestedBytes, long liveBytes, long limitBytes, String what) {
@@ -22,17 +25,29 @@ public final class MemoryBudgetExceededException extends RuntimeException {
         this.limitBytes = limitBytes;
     }
 
-    /** Bytes the failed allocation asked for. */
+    /**
+     * Bytes the failed allocation asked for.
+     *
+     * @return the requested size in bytes
+     */
     public long requestedBytes() {
         return requestedBytes;
     }
 
-    /** Bytes jsora held when it failed. */
+    /**
+     * Bytes jsora held when the allocation failed.
+     *
+     * @return the native bytes live at the time of the failure
+     */
     public long liveBytes() {
         return liveBytes;
     }
 
-    /** The limit in force. */
+    /**
+     * The limit in force.
+     *
+     * @return the native memory limit in bytes
+     */
     public long limitBytes() {
         return limitBytes;
     }

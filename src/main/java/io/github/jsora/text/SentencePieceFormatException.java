@@ -11,6 +11,11 @@ import io.github.jsora.weights.WeightFormatException;
 public class SentencePieceFormatException extends WeightFormatException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An unusable SentencePiece model file.
+     *
+     * @param message the fault, naming the source and, for wire-format faults, the byte offset
+     */
     public SentencePieceFormatException(String message) {
         super(message);
     }

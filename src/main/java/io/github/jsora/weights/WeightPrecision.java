@@ -20,7 +20,12 @@ import io.github.jsora.tensor.PackedWeight;
  * same way as a resident one, so results do not depend on the memory budget.
  */
 public enum WeightPrecision {
-    FLOAT32("f32", null), BF16("bf16", PackedWeight.Format.BF16), INT8("int8", PackedWeight.Format.INT8);
+    /** Weights kept as float32, label {@code f32}: the default, with the reference's results. */
+    FLOAT32("f32", null),
+    /** Weights of rank ≥ 2 rounded to bfloat16 (round to nearest even), label {@code bf16}: half the float32 size. */
+    BF16("bf16", PackedWeight.Format.BF16),
+    /** Weights of rank ≥ 2 quantised to symmetric int8 with one float32 scale per row, label {@code int8}. */
+    INT8("int8", PackedWeight.Format.INT8);
 
     private final String label;
     private final PackedWeight.Format format;
@@ -34,6 +39,8 @@ public enum WeightPrecision {
      * The precision named by {@code text}: {@code f32}, {@code fp32} or {@code float32}; {@code bf16};
      * {@code int8} (case and surrounding blanks ignored).
      *
+     * @param text the name to parse; null is treated as empty and rejected
+     * @return the precision named
      * @throws IllegalArgumentException naming the value and the allowed ones
      */
     public static WeightPrecision parse(String text) {
@@ -47,7 +54,11 @@ public enum WeightPrecision {
         };
     }
 
-    /** The short name {@link #parse} accepts: {@code f32}, {@code bf16} or {@code int8}. */
+    /**
+     * The short name {@link #parse} accepts: {@code f32}, {@code bf16} or {@code int8}.
+     *
+     * @return this precision's label
+     */
     public String label() {
         return label;
     }
@@ -57,7 +68,12 @@ public enum WeightPrecision {
         return format;
     }
 
-    /** True when a tensor of this shape is kept packed in this precision (rank ≥ 2, at least one element). */
+    /**
+     * Whether a tensor of this shape is kept packed in this precision (rank ≥ 2, at least one element).
+     *
+     * @param shape the tensor's dimensions
+     * @return true if the tensor is stored packed, false if it stays float32
+     */
     public boolean packs(int[] shape) {
         if (format == null || shape.length < 2) {
             return false;
@@ -70,7 +86,12 @@ public enum WeightPrecision {
         return true;
     }
 
-    /** Native bytes a tensor of {@code shape} takes resident in this precision. */
+    /**
+     * Native bytes a tensor of {@code shape} takes resident in this precision.
+     *
+     * @param shape the tensor's dimensions
+     * @return the resident size in bytes, packed or float32 (at least one element's worth)
+     */
     public long residentBytes(int[] shape) {
         if (packs(shape)) {
             return format.bytes(shape);
