@@ -15,6 +15,13 @@ public record GuidanceInterval(double low, double high) {
 
     private static final GuidanceInterval ALWAYS = new GuidanceInterval(0, Double.POSITIVE_INFINITY);
 
+    /**
+     * Validates the bounds.
+     *
+     * @param low  lowest timestep that is guided, ≥ 0
+     * @param high highest timestep that is guided, ≥ {@code low} (may be infinite)
+     * @throws IllegalArgumentException if a bound is NaN, {@code low} is negative or {@code high} is below {@code low}
+     */
     public GuidanceInterval {
         if (Double.isNaN(low) || Double.isNaN(high) || low < 0 || high < low) {
             throw new IllegalArgumentException("guidance interval must satisfy 0 <= low <= high, found [" + low + ", "
@@ -22,22 +29,41 @@ public record GuidanceInterval(double low, double high) {
         }
     }
 
-    /** Guidance at every step (the default, and the reference's behaviour). */
+    /**
+     * Guidance at every step (the default, and the reference's behaviour).
+     *
+     * @return the interval [0, +∞)
+     */
     public static GuidanceInterval always() {
         return ALWAYS;
     }
 
-    /** Whether this interval is {@link #always()}. */
+    /**
+     * Whether this interval is {@link #always()}.
+     *
+     * @return true if the interval is [0, +∞)
+     */
     public boolean isAlways() {
         return low == 0 && high == Double.POSITIVE_INFINITY;
     }
 
-    /** Whether a step at timestep {@code t} is guided. */
+    /**
+     * Whether a step at timestep {@code t} is guided.
+     *
+     * @param t the step's timestep, in [0, num_timesteps]
+     * @return true if {@code low <= t <= high}
+     */
     public boolean guides(double t) {
         return t >= low && t <= high;
     }
 
-    /** Parses the CLI form {@code LOW,HIGH} (timesteps). */
+    /**
+     * Parses the CLI form {@code LOW,HIGH} (timesteps).
+     *
+     * @param spec the text, for example {@code 200,800}; blanks around each number ignored
+     * @return the interval [LOW, HIGH]
+     * @throws IllegalArgumentException if the text is null, not two comma-separated numbers, or an invalid interval
+     */
     public static GuidanceInterval parse(String spec) {
         String[] p = spec == null ? new String[0] : spec.split(",");
         if (p.length != 2) {

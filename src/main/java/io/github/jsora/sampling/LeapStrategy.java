@@ -21,17 +21,31 @@ import java.util.Locale;
  */
 public sealed interface LeapStrategy permits LeapStrategy.Off, LeapStrategy.Fixed, LeapStrategy.Dynamic {
 
-    /** No leap. */
+    /**
+     * No leap.
+     *
+     * @return the strategy that integrates all K steps
+     */
     static LeapStrategy off() {
         return Off.INSTANCE;
     }
 
-    /** Leap at 0-based step index {@code step} (validated against the step count by {@link SamplerOptions}). */
+    /**
+     * Leap at 0-based step index {@code step} (validated against the step count by {@link SamplerOptions}).
+     *
+     * @param step the leap step, ≥ 0 and below the step count
+     * @return the fixed-step strategy
+     * @throws IllegalArgumentException if {@code step} is negative
+     */
     static Fixed fixed(int step) {
         return new Fixed(step);
     }
 
-    /** Dynamic leap with the authors' defaults: minimum step 14, tolerance 1e-3, patience 3, slice [0, 0, 0]. */
+    /**
+     * Dynamic leap with the authors' defaults: minimum step 14, tolerance 1e-3, patience 3, slice [0, 0, 0].
+     *
+     * @return the dynamic strategy with the default parameters; adjust it with the {@code with...} methods
+     */
     static Dynamic dynamic() {
         return new Dynamic(Dynamic.DEFAULT_MIN_STEP, Dynamic.DEFAULT_TOLERANCE, Dynamic.DEFAULT_PATIENCE, 0, 0, 0);
     }
@@ -56,7 +70,12 @@ public sealed interface LeapStrategy permits LeapStrategy.Off, LeapStrategy.Fixe
      * @param step the leap step, in {@code [0, steps)}
      */
     record Fixed(int step) implements LeapStrategy {
-        /** Validates the sign; the upper bound (the step count) is checked by {@link SamplerOptions}. */
+        /**
+         * Validates the sign; the upper bound (the step count) is checked by {@link SamplerOptions}.
+         *
+         * @param step the leap step, ≥ 0
+         * @throws IllegalArgumentException if {@code step} is negative
+         */
         public Fixed {
             if (step < 0) {
                 throw new IllegalArgumentException("leap step must be >= 0, found " + step);
@@ -91,11 +110,24 @@ public sealed interface LeapStrategy permits LeapStrategy.Off, LeapStrategy.Fixe
     record Dynamic(int minStep, double tolerance, int patience, int batch, int channel, int frame)
             implements LeapStrategy {
 
+        /** The authors' first measured step index, 14 (of 30 steps). */
         public static final int DEFAULT_MIN_STEP = 14;
+        /** The authors' code's required improvement of the best similarity, 1e-3. */
         public static final double DEFAULT_TOLERANCE = 1e-3;
+        /** The authors' number of non-improving measurements before the leap, 3. */
         public static final int DEFAULT_PATIENCE = 3;
 
-        /** Validates the parameters that do not depend on the step count. */
+        /**
+         * Validates the parameters that do not depend on the step count.
+         *
+         * @param minStep   first step index at which similarities are measured, ≥ 0
+         * @param tolerance required improvement of the best similarity, finite and ≥ 0
+         * @param patience  non-improving measurements before the leap, ≥ 1
+         * @param batch     batch index of the measured slice, ≥ 0
+         * @param channel   channel index of the measured slice, ≥ 0
+         * @param frame     latent frame index of the measured slice, ≥ 0
+         * @throws IllegalArgumentException if a parameter is out of its range
+         */
         public Dynamic {
             if (minStep < 0) {
                 throw new IllegalArgumentException("dynamic leap minStep must be >= 0, found " + minStep);
@@ -113,22 +145,48 @@ public sealed interface LeapStrategy permits LeapStrategy.Off, LeapStrategy.Fixe
             }
         }
 
-        /** The same rule with another minimum step. */
+        /**
+         * The same rule with another minimum step.
+         *
+         * @param newMinStep the first step index at which similarities are measured, ≥ 0
+         * @return a new strategy; this one is unchanged
+         * @throws IllegalArgumentException if {@code newMinStep} is negative
+         */
         public Dynamic withMinStep(int newMinStep) {
             return new Dynamic(newMinStep, tolerance, patience, batch, channel, frame);
         }
 
-        /** The same rule with another tolerance. */
+        /**
+         * The same rule with another tolerance.
+         *
+         * @param newTolerance the required improvement of the best similarity, finite and ≥ 0
+         * @return a new strategy; this one is unchanged
+         * @throws IllegalArgumentException if {@code newTolerance} is negative or not finite
+         */
         public Dynamic withTolerance(double newTolerance) {
             return new Dynamic(minStep, newTolerance, patience, batch, channel, frame);
         }
 
-        /** The same rule with another patience. */
+        /**
+         * The same rule with another patience.
+         *
+         * @param newPatience the number of non-improving measurements before the leap, ≥ 1
+         * @return a new strategy; this one is unchanged
+         * @throws IllegalArgumentException if {@code newPatience} is below 1
+         */
         public Dynamic withPatience(int newPatience) {
             return new Dynamic(minStep, tolerance, newPatience, batch, channel, frame);
         }
 
-        /** The same rule measured on another {@code [batch, channel, frame]} slice. */
+        /**
+         * The same rule measured on another {@code [batch, channel, frame]} slice of the [B, C, T, H, W] velocity.
+         *
+         * @param newBatch the batch index, ≥ 0
+         * @param newChannel the channel index, ≥ 0
+         * @param newFrame the latent frame index, ≥ 0
+         * @return a new strategy; this one is unchanged
+         * @throws IllegalArgumentException if an index is negative
+         */
         public Dynamic withSlice(int newBatch, int newChannel, int newFrame) {
             return new Dynamic(minStep, tolerance, patience, newBatch, newChannel, newFrame);
         }

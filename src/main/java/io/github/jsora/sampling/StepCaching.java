@@ -37,6 +37,15 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
 
     private static final StepCaching OFF = new StepCaching(Signal.OFF, 0, 0, 0);
 
+    /**
+     * Validates the policy; with {@link Signal#OFF} the other components are not checked.
+     *
+     * @param signal    what measures the change between steps, not null
+     * @param threshold the reuse threshold, positive and finite unless the signal is off
+     * @param fromStep  first step at which a reuse is allowed, ≥ 1 unless the signal is off
+     * @param toStep    first step that always computes again, above {@code fromStep} unless the signal is off
+     * @throws IllegalArgumentException if a component is out of its range
+     */
     public StepCaching {
         if (signal == null) {
             throw new IllegalArgumentException("step caching signal is null");
@@ -53,26 +62,54 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
         }
     }
 
-    /** No step caching (the default). */
+    /**
+     * No step caching (the default).
+     *
+     * @return the policy under which every step computes
+     */
     public static StepCaching off() {
         return OFF;
     }
 
-    /** TeaCache-style caching allowed from step 1 on. */
+    /**
+     * TeaCache-style caching allowed from step 1 on.
+     *
+     * @param threshold reuse while the accumulated relative L1 change of the modulated input stays below this, positive
+     * @return the policy with signal {@link Signal#MODULATED_INPUT}
+     * @throws IllegalArgumentException if {@code threshold} is not positive and finite
+     */
     public static StepCaching modulatedInput(double threshold) {
         return new StepCaching(Signal.MODULATED_INPUT, threshold, 1, Integer.MAX_VALUE);
     }
 
-    /** FirstBlockCache-style caching allowed from step 1 on. */
+    /**
+     * FirstBlockCache-style caching allowed from step 1 on.
+     *
+     * @param threshold reuse while the relative L1 change of the first block pair's residual stays below this, positive
+     * @return the policy with signal {@link Signal#FIRST_BLOCK_RESIDUAL}
+     * @throws IllegalArgumentException if {@code threshold} is not positive and finite
+     */
     public static StepCaching firstBlockResidual(double threshold) {
         return new StepCaching(Signal.FIRST_BLOCK_RESIDUAL, threshold, 1, Integer.MAX_VALUE);
     }
 
-    /** The same policy with reuse allowed only in steps [from, to). */
+    /**
+     * The same policy with reuse allowed only in steps [from, to).
+     *
+     * @param from the first step at which a reuse is allowed, ≥ 1
+     * @param to the first step that always computes again, above {@code from} ({@code Integer.MAX_VALUE}: no end)
+     * @return a new policy; this one is unchanged
+     * @throws IllegalArgumentException if the signal is not off and the steps do not satisfy {@code 1 <= from < to}
+     */
     public StepCaching steps(int from, int to) {
         return new StepCaching(signal, threshold, from, to);
     }
 
+    /**
+     * Whether any reuse can happen.
+     *
+     * @return true unless the signal is {@link Signal#OFF}
+     */
     public boolean enabled() {
         return signal != Signal.OFF;
     }
@@ -80,8 +117,10 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
     /**
      * Whether step {@code step} may reuse cached work.
      *
+     * @param step         the 0-based step index
      * @param leapVelocity true for the evaluation whose velocity makes an LPL leap
      * @param mergingEnded true for the first step after TDTM stopped merging
+     * @return true if caching is enabled, the step is in {@code [fromStep, toStep)} and neither exception applies
      */
     public boolean mayReuse(int step, boolean leapVelocity, boolean mergingEnded) {
         return enabled() && step >= fromStep && step < toStep && !leapVelocity && !mergingEnded;
@@ -90,6 +129,10 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
     /**
      * Parses the CLI form: {@code off}, {@code input:THRESHOLD}, {@code block:THRESHOLD}, each optionally followed by
      * {@code @FROM-TO} (steps, TO exclusive; {@code @FROM-} for no end).
+     *
+     * @param spec the text, for example {@code input:0.1@2-28}; case and surrounding blanks ignored
+     * @return the policy described; without a range, reuse is allowed from step 1 on
+     * @throws IllegalArgumentException if the text is blank or malformed, or describes an invalid policy
      */
     public static StepCaching parse(String spec) {
         if (spec == null || spec.isBlank()) {
