@@ -9,6 +9,7 @@ import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.DenoisingModel;
 import io.github.jsora.sampling.GuidanceInterval;
+import io.github.jsora.sampling.StepCacheSignal;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
@@ -59,7 +60,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         this.caching = caching;
         this.interval = interval;
         this.leapStep = leapStep;
-        this.cache = caching.enabled() ? new BlockCache(caching.signal() == StepCaching.Signal.MODULATED_INPUT
+        this.cache = caching.enabled() ? new BlockCache(caching.signal() == StepCacheSignal.MODULATED_INPUT
                 ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL,
                 caching.threshold()) : null;
         this.model = model;

@@ -31,6 +31,7 @@ import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.FrameConditioning;
 import io.github.jsora.sampling.SamplerOptions;
+import io.github.jsora.sampling.StepCacheSignal;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.StepProgress;
@@ -1381,7 +1382,7 @@ public final class VideoGenerator implements AutoCloseable {
                 * ((latentShape[3] + ditConfig.patchH() - 1) / ditConfig.patchH())
                 * ((latentShape[4] + ditConfig.patchW() - 1) / ditConfig.patchW());
         long half = (long) ditConfig.outChannels() * latentShape[2] * latentShape[3] * latentShape[4] * Float.BYTES;
-        return BlockCache.bytes(caching.signal() == StepCaching.Signal.MODULATED_INPUT
+        return BlockCache.bytes(caching.signal() == StepCacheSignal.MODULATED_INPUT
                 ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL, tokens,
                 ditConfig.hiddenSize()) + half;
     }

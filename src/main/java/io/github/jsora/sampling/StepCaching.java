@@ -19,26 +19,17 @@ import java.util.Locale;
  * </ul>
  *
  * @param signal    what measures the change between steps
- * @param threshold reuse while the change (accumulated, for {@link Signal#MODULATED_INPUT}) stays below this
+ * @param threshold reuse while the change (accumulated, for {@link StepCacheSignal#MODULATED_INPUT}) stays below this
  * @param fromStep  first step at which a reuse is allowed
  * @param toStep    steps from this one on always compute ({@code Integer.MAX_VALUE}: no end)
  */
-public record StepCaching(Signal signal, double threshold, int fromStep, int toStep) {
+public record StepCaching(StepCacheSignal signal, double threshold, int fromStep, int toStep) {
 
-    /** What measures how much a step changed. */
-    public enum Signal {
-        /** Off: every step computes. */
-        OFF,
-        /** Accumulated relative L1 change of the first block's timestep-modulated input (TeaCache). */
-        MODULATED_INPUT,
-        /** Relative L1 change of the first block pair's residual (FirstBlockCache). */
-        FIRST_BLOCK_RESIDUAL
-    }
 
-    private static final StepCaching OFF = new StepCaching(Signal.OFF, 0, 0, 0);
+    private static final StepCaching OFF = new StepCaching(StepCacheSignal.OFF, 0, 0, 0);
 
     /**
-     * Validates the policy; with {@link Signal#OFF} the other components are not checked.
+     * Validates the policy; with {@link StepCacheSignal#OFF} the other components are not checked.
      *
      * @param signal    what measures the change between steps, not null
      * @param threshold the reuse threshold, positive and finite unless the signal is off
@@ -50,7 +41,7 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
         if (signal == null) {
             throw new IllegalArgumentException("step caching signal is null");
         }
-        if (signal != Signal.OFF) {
+        if (signal != StepCacheSignal.OFF) {
             if (!(threshold > 0) || !Double.isFinite(threshold)) {
                 throw new IllegalArgumentException("step caching threshold must be positive and finite, found "
                         + threshold);
@@ -75,22 +66,22 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
      * TeaCache-style caching allowed from step 1 on.
      *
      * @param threshold reuse while the accumulated relative L1 change of the modulated input stays below this, positive
-     * @return the policy with signal {@link Signal#MODULATED_INPUT}
+     * @return the policy with signal {@link StepCacheSignal#MODULATED_INPUT}
      * @throws IllegalArgumentException if {@code threshold} is not positive and finite
      */
     public static StepCaching modulatedInput(double threshold) {
-        return new StepCaching(Signal.MODULATED_INPUT, threshold, 1, Integer.MAX_VALUE);
+        return new StepCaching(StepCacheSignal.MODULATED_INPUT, threshold, 1, Integer.MAX_VALUE);
     }
 
     /**
      * FirstBlockCache-style caching allowed from step 1 on.
      *
      * @param threshold reuse while the relative L1 change of the first block pair's residual stays below this, positive
-     * @return the policy with signal {@link Signal#FIRST_BLOCK_RESIDUAL}
+     * @return the policy with signal {@link StepCacheSignal#FIRST_BLOCK_RESIDUAL}
      * @throws IllegalArgumentException if {@code threshold} is not positive and finite
      */
     public static StepCaching firstBlockResidual(double threshold) {
-        return new StepCaching(Signal.FIRST_BLOCK_RESIDUAL, threshold, 1, Integer.MAX_VALUE);
+        return new StepCaching(StepCacheSignal.FIRST_BLOCK_RESIDUAL, threshold, 1, Integer.MAX_VALUE);
     }
 
     /**
@@ -108,10 +99,10 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
     /**
      * Whether any reuse can happen.
      *
-     * @return true unless the signal is {@link Signal#OFF}
+     * @return true unless the signal is {@link StepCacheSignal#OFF}
      */
     public boolean enabled() {
-        return signal != Signal.OFF;
+        return signal != StepCacheSignal.OFF;
     }
 
     /**
@@ -153,9 +144,9 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
             throw new IllegalArgumentException("--step-cache '" + spec + "': expected input:THRESHOLD or "
                     + "block:THRESHOLD");
         }
-        Signal signal = switch (s.substring(0, colon)) {
-            case "input" -> Signal.MODULATED_INPUT;
-            case "block" -> Signal.FIRST_BLOCK_RESIDUAL;
+        StepCacheSignal signal = switch (s.substring(0, colon)) {
+            case "input" -> StepCacheSignal.MODULATED_INPUT;
+            case "block" -> StepCacheSignal.FIRST_BLOCK_RESIDUAL;
             default -> throw new IllegalArgumentException("--step-cache '" + spec + "': unknown signal '"
                     + s.substring(0, colon) + "' (input or block)");
         };
@@ -189,7 +180,7 @@ public record StepCaching(Signal signal, double threshold, int fromStep, int toS
         if (!enabled()) {
             return "off";
         }
-        return String.format(Locale.ROOT, "%s:%s@%d-%s", signal == Signal.MODULATED_INPUT ? "input" : "block",
+        return String.format(Locale.ROOT, "%s:%s@%d-%s", signal == StepCacheSignal.MODULATED_INPUT ? "input" : "block",
                 threshold, fromStep, toStep == Integer.MAX_VALUE ? "" : Integer.toString(toStep));
     }
 }

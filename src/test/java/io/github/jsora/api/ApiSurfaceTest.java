@@ -46,6 +46,7 @@ class ApiSurfaceTest {
             "io.github.jsora.weights.WeightPrecision",
             "io.github.jsora.sampling.LeapStrategy",
             "io.github.jsora.sampling.StepCaching",
+            "io.github.jsora.sampling.StepCacheSignal",
             "io.github.jsora.sampling.GuidanceInterval");
 
     static boolean isApi(Class<?> c) {

@@ -19,6 +19,7 @@ import io.github.jsora.VideoGenerator;
 import io.github.jsora.sampling.GuidanceInterval;
 import io.github.jsora.sampling.RflowSchedule;
 import io.github.jsora.sampling.SamplerOptions;
+import io.github.jsora.sampling.StepCacheSignal;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.video.AdherenceCheck;
 import io.github.jsora.video.Frame;
@@ -306,7 +307,7 @@ public final class StepCachingQualityRun {
             throw new IllegalStateException("schedule disagrees with the stats: " + expected + " vs "
                     + st.sampleEvaluations() + " sample evaluations");
         }
-        double skipped = r.stepCaching().signal() == StepCaching.Signal.MODULATED_INPUT ? depth : depth - 1;
+        double skipped = r.stepCaching().signal() == StepCacheSignal.MODULATED_INPUT ? depth : depth - 1;
         double work = st.sampleEvaluations();
         for (int s : st.reusedSteps()) {
             work -= (iv.guides(t[s]) ? 1 : 0.5) * skipped / depth;
