@@ -39,6 +39,7 @@ import io.github.jsora.sampling.TorchCpuRandom;
 import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
 import io.github.jsora.tensor.Parallel;
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.text.EmbeddingDiskCache;
@@ -823,6 +824,8 @@ public final class VideoGenerator implements AutoCloseable {
         final GenerationListener listener;
         final CancellationToken token = new CancellationToken();
         final long start = System.nanoTime();
+        /** The run's stage timer: text, denoise, decode and write (writes inside the decode are charged to write). */
+        final StageTimer timer = new StageTimer();
         final long budget;
         double textSeconds;
         double denoiseSeconds;
@@ -1002,12 +1005,14 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         private Latent denoise(GenerationRequest r, int[] latentShape, SamplerOptions options) {
-            long t0 = System.nanoTime();
-            progress(Stage.TEXT, 0, 1, false);
-            GuidanceCaptions captions = encodeText(r);                  // y [2, 1, L, d], mask [b, L]
-            textSeconds = (System.nanoTime() - t0) / 1e9;
+            GuidanceCaptions captions;
+            try (StageTimer.Scope text = timer.time("text")) {
+                progress(Stage.TEXT, 0, 1, false);
+                captions = encodeText(r);                               // y [2, 1, L, d], mask [b, L]
+            }
+            textSeconds = timer.seconds("text");
 
-            long t1 = System.nanoTime();
+            StageTimer.Scope denoising = timer.time("denoise");
             Tensor noise = null;
             try (GuidanceCaptions c = captions) {
                 checkCancelled(Stage.TEXT);
@@ -1026,7 +1031,8 @@ public final class VideoGenerator implements AutoCloseable {
                     sampleEvaluations = model.sampleEvaluations();
                     reusedSteps = model.reusedSteps();
                     leapStep = result.leapStep();
-                    denoiseSeconds = (System.nanoTime() - t1) / 1e9;
+                    denoising.close();
+                    denoiseSeconds = timer.seconds("denoise");
                     return new Latent(result.latent().copy(), r.frames(), r.fps(), r.toString());
                 }
             } catch (SamplingCancelledException e) {
@@ -1210,7 +1216,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         private void decodeStage(Latent latent, java.util.function.Consumer<Frame> sink) {
-            long t0 = System.nanoTime();
+            StageTimer.Scope decoding = timer.time("decode");
             int total = latent.frames();
             progress(Stage.DECODE, 0, total, false);
             openStage(Stage.DECODE);
@@ -1232,7 +1238,8 @@ public final class VideoGenerator implements AutoCloseable {
             } finally {
                 closeStage(Stage.DECODE);
             }
-            decodeSeconds = (System.nanoTime() - t0) / 1e9;
+            decoding.close();
+            decodeSeconds = timer.seconds("decode");
         }
 
         /** Runs a stage, turning an allocation past the budget into a {@link MemoryBudgetException}. */
@@ -1272,12 +1279,10 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         void writeTo(Latent latent, FrameSink sink) throws IOException {
-            long[] writeNanos = {0};
             boolean[] begun = {false};
             try {
                 decode(latent, frame -> {
-                    long t = System.nanoTime();
-                    try {
+                    try (StageTimer.Scope writing = timer.time("write")) {
                         if (!begun[0]) {
                             Map<String, String> meta = metadata(request);
                             meta.put("jsora.frameSize", frame.width() + "x" + frame.height()); // what was written
@@ -1288,16 +1293,15 @@ public final class VideoGenerator implements AutoCloseable {
                     } catch (IOException e) {
                         throw new UncheckedIOException(e);
                     }
-                    writeNanos[0] += System.nanoTime() - t;
                 });
             } catch (UncheckedIOException e) {
                 throw e.getCause();
             }
-            long t = System.nanoTime();
-            progress(Stage.WRITE, 0, 1, false);
-            sink.finish();
-            writeNanos[0] += System.nanoTime() - t;
-            writeSeconds = writeNanos[0] / 1e9;
+            try (StageTimer.Scope writing = timer.time("write")) {
+                progress(Stage.WRITE, 0, 1, false);
+                sink.finish();
+            }
+            writeSeconds = timer.seconds("write");
             decodeSeconds -= Math.min(decodeSeconds, writeSeconds);
         }
     }
