@@ -26,7 +26,7 @@ import io.github.jsora.weights.TensorInfo;
  * Golden kind {@code rflow_sample}: a full guided sampling run of the reference RFLOW sampler with the case's STDiT3
  * (weights named by the metadata), reproduced step by step: the latent fed to the model at every step
  * ({@code step{i}.z}), the timesteps ({@code step{i}.t}), the raw model output ({@code step{i}.model_out}) and the
- * final latent ({@code out.final_z}). The conditioning is bound by {@link Stdit3Denoiser}: {@code y = cat(in.y,
+ * final latent ({@code out.final_z}). The conditioning is bound by {@link MaskedStdit3}: {@code y = cat(in.y,
  * null caption)} with the model's own null caption (checked against the stored {@code null_y}), the case's mask,
  * fps, height and width. Nothing here assumes the golden shapes.
  */
@@ -83,11 +83,11 @@ class RflowSampleGoldenTest {
                 assertArrayEquals(c.loadFloats("step0.model_y"), y2.toArray(), file.getFileName() + ": model y");
             }
             float[] fps = c.loadFloats("in.model_args.fps");
-            float height = c.loadFloats("in.model_args.height")[0];
-            float width = c.loadFloats("in.model_args.width")[0];
+            float[] height = c.loadFloats("in.model_args.height");
+            float[] width = c.loadFloats("in.model_args.width");
 
             List<Seen> seen = new ArrayList<>();
-            try (Stdit3Denoiser den = new Stdit3Denoiser(model, y2, mask, fps, height, width, TokenMerging.off())) {
+            try (MaskedStdit3 den = new MaskedStdit3(model, y2, mask, fps, height, width, TokenMerging.off())) {
                 DenoisingModel recording = (x, ts, step) -> {
                     Tensor o = den.forward(x, ts, step);
                     seen.add(new Seen(x.slice(0, b).toArray(), ts.clone(), o.toArray(), o.shape()));
