@@ -66,6 +66,25 @@ class ConfigBoundsTest {
         }
     }
 
+    @Test
+    void blockCountsAreComparedWithTheCheckpointBeforeTheLayoutIsBuilt() throws Exception {
+        // within the bounds, but not what the checkpoint holds: refused naming the key and both counts
+        String[][] cases = {{"stdit/config.json", "depth", "1000", "depth = 1000"},
+            {"t5/config.json", "num_layers", "1000", "num_layers = 1000"}};
+        for (String[] c : cases) {
+            Path model = demoCopy();
+            set(model.resolve(c[0]), c[1], c[2]);
+            WeightFormatException e = assertThrows(WeightFormatException.class, () -> {
+                try (VideoGenerator g = VideoGenerator.open(model)) {
+                    g.modelInfo();
+                }
+            }, c[1] + " " + c[2]);
+            assertTrue(e.getMessage().contains(c[3]) && e.getMessage().contains("the checkpoint has"),
+                    e.getMessage());
+            deleteTree(model);
+        }
+    }
+
     private static void deleteTree(Path p) throws Exception {
         try (var s = Files.walk(p)) {
             for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {

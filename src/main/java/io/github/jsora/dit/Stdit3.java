@@ -92,9 +92,11 @@ public final class Stdit3 implements AutoCloseable {
      * The layout of {@code cfg} checked against a checkpoint: {@code rope.freqs} is included when the checkpoint
      * stores it; any missing, extra or mis-shaped tensor throws.
      *
-     * @throws WeightFormatException naming the tensor, the file and both shapes
+     * @throws WeightFormatException naming the tensor, the file and both shapes, or a depth the checkpoint does not
+     *                               have
      */
     public static BlockLayout validatedLayout(Stdit3Config cfg, Checkpoint ckpt) {
+        BlockLayout.requireBlockCount(ckpt, "spatial_blocks.", cfg.depth(), "depth");   // before building the layout
         BlockLayout layout = layout(cfg, ckpt.contains(ROPE_FREQS));
         layout.validate(ckpt);
         return layout;

@@ -154,6 +154,7 @@ public final class T5Encoder {
             throw new WeightFormatException(ckpt.source() + ": no embedding tensor (neither \"" + SHARED
                     + "\" nor \"" + EMBED_TOKENS + "\")");
         }
+        BlockLayout.requireBlockCount(ckpt, "encoder.block.", c.numLayers(), "num_layers"); // before the layout
         BlockLayout layout = layout(c, emb);
         layout.validate(ckpt, "decoder.", "lm_head.", emb.equals(SHARED) ? EMBED_TOKENS : SHARED);
         return layout;

@@ -148,4 +148,45 @@ public final class BlockLayout {
                     + ckpt.info(n).shapeString() + " (not part of this model's configuration)");
         }
     }
+
+    /**
+     * Checks a block count of a configuration against a checkpoint before any layout of that size is built: the
+     * checkpoint's tensors named {@code prefix + i + "."} must have exactly the indices 0 … expected − 1.
+     *
+     * @param ckpt     the checkpoint
+     * @param prefix   the tensor-name prefix of the counted blocks, e.g. {@code "spatial_blocks."}
+     * @param expected the count the configuration gives
+     * @param key      the configuration key, for the message (e.g. {@code "depth"})
+     * @throws WeightFormatException naming the checkpoint, the key and both counts
+     */
+    public static void requireBlockCount(Checkpoint ckpt, String prefix, int expected, String key) {
+        java.util.TreeMap<Integer, String> firstName = new java.util.TreeMap<>();   // index → a tensor of it
+        for (String n : ckpt.names()) {
+            if (!n.startsWith(prefix)) {
+                continue;
+            }
+            int end = n.indexOf('.', prefix.length());
+            if (end <= prefix.length() || end - prefix.length() > 6) {
+                continue;
+            }
+            String idx = n.substring(prefix.length(), end);
+            if (idx.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
+                firstName.merge(Integer.parseInt(idx), n, (a, b) -> a.compareTo(b) <= 0 ? a : b);
+            }
+        }
+        int found = firstName.size();
+        Integer beyond = firstName.ceilingKey(expected);
+        int missing = -1;
+        for (int i = 0; i < expected && missing < 0; i++) {
+            if (!firstName.containsKey(i)) {
+                missing = i;
+            }
+        }
+        if (beyond != null || missing >= 0) {
+            throw new WeightFormatException(ckpt.source(), "config.json gives " + key + " = " + expected
+                    + ", but the checkpoint has " + found + " blocks " + prefix + "N: "
+                    + (beyond != null ? "unexpected tensor \"" + firstName.get(beyond) + "\""
+                            : "no tensor of block " + prefix + missing));
+        }
+    }
 }
