@@ -60,9 +60,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         this.caching = caching;
         this.interval = interval;
         this.leapStep = leapStep;
-        this.cache = caching.enabled() ? new BlockCache(caching.signal() == StepCacheSignal.MODULATED_INPUT
-                ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL,
-                caching.threshold()) : null;
+        this.cache = caching.enabled() ? new BlockCache(criterion(caching), caching.threshold()) : null;
         this.model = model;
         this.y2 = y2;
         this.mask = mask;
@@ -111,8 +109,15 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
         }
     }
 
+    /** The model-side criterion of a step-caching policy (which must be enabled). */
+    static BlockCache.Criterion criterion(StepCaching caching) {
+        return caching.signal() == StepCacheSignal.MODULATED_INPUT ? BlockCache.Criterion.MODULATED_INPUT
+                : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL;
+    }
+
     private Tensor run(Tensor x, float[] timesteps, int step, Tensor xMask) {
-        int[] shape = model.outputShape(new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width));
+        Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width);
+        int[] shape = model.outputShape(in);
         if (out == null || !out.hasShape(shape)) {
             if (out != null) {
                 out.close();
@@ -127,7 +132,6 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
             runPromptHalf(x, timesteps, xMask, merge, mayReuse);
             sampleEvaluations += 0.5;
         } else {
-            Stdit3Input in = new Stdit3Input(x, timesteps, y2, mask, xMask, fps, height, width);
             model.forward(in, merge, out, null, cache, mayReuse);
             sampleEvaluations += 1;
         }
@@ -138,7 +142,7 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
             try (Tensor t = Tensor.of(timesteps.clone(), timesteps.length)) {
                 probe.capture(VideoGenerator.TAP_STEP_X, x, step);
                 probe.capture(VideoGenerator.TAP_STEP_T, t, step);
-                probe.capture(VideoGenerator.TAP_STEP_OUT, out.reshape(out.shape()), step);
+                probe.capture(VideoGenerator.TAP_STEP_OUT, out, step);
             }
         }
         return out.reshape(shape);

@@ -31,7 +31,6 @@ import io.github.jsora.sampling.RflowSampler;
 import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.FrameConditioning;
 import io.github.jsora.sampling.SamplerOptions;
-import io.github.jsora.sampling.StepCacheSignal;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.StepProgress;
@@ -1382,13 +1381,9 @@ public final class VideoGenerator implements AutoCloseable {
         if (!caching.enabled()) {
             return 0;
         }
-        long tokens = 2L * ((latentShape[2] + ditConfig.patchT() - 1) / ditConfig.patchT())
-                * ((latentShape[3] + ditConfig.patchH() - 1) / ditConfig.patchH())
-                * ((latentShape[4] + ditConfig.patchW() - 1) / ditConfig.patchW());
         long half = (long) ditConfig.outChannels() * latentShape[2] * latentShape[3] * latentShape[4] * Float.BYTES;
-        return BlockCache.bytes(caching.signal() == StepCacheSignal.MODULATED_INPUT
-                ? BlockCache.Criterion.MODULATED_INPUT : BlockCache.Criterion.FIRST_BLOCK_RESIDUAL, tokens,
-                ditConfig.hiddenSize()) + half;
+        return BlockCache.bytes(DitDenoiser.criterion(caching), ditConfig, 2, latentShape[2], latentShape[3],
+                latentShape[4]) + half;
     }
 
     private Map<Stage, MemoryPlan.StageNeeds> stageNeeds(int[] latentShape, int frames, boolean merging,

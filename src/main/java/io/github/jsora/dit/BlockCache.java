@@ -85,9 +85,11 @@ public final class BlockCache implements AutoCloseable {
         return (int) reused.stream().filter(b -> b).count();
     }
 
-    /** Native bytes the cache holds at most for a token stream of {@code tokens}·{@code hidden} floats. */
-    public static long bytes(Criterion criterion, long tokens, int hidden) {
-        long one = tokens * hidden * Float.BYTES;
+    /** Native bytes the cache holds at most for forwards on x [batch, in_channels, frames, height, width]. */
+    public static long bytes(Criterion criterion, Stdit3Config cfg, int batch, int frames, int height, int width) {
+        long tokens = (long) batch * InputGeometry.ceilDiv(frames, cfg.patchT())
+                * InputGeometry.ceilDiv(height, cfg.patchH()) * InputGeometry.ceilDiv(width, cfg.patchW());
+        long one = tokens * cfg.hiddenSize() * Float.BYTES;
         return criterion == Criterion.MODULATED_INPUT ? 2 * one : 3 * one;
     }
 
