@@ -14,8 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,14 +47,7 @@ class ReadmeConditioningExampleTest {
         assertTrue(start >= 0, "the section has a ```java block");
         String code = sec.substring(start + 8, sec.indexOf("```", start + 8));
         assertTrue(code.contains("public class ImageToVideo"), "the example is a class named ImageToVideo");
-        Path src = dir.resolve("ImageToVideo.java");
-        Files.writeString(src, code);
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        assertNotNull(javac, "a JDK is needed to compile the README example");
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = javac.run(null, null, err, "-d", dir.toString(), "-cp", System.getProperty("java.class.path"),
-                src.toString());
-        assertEquals(0, rc, "README example does not compile:\n" + err.toString(StandardCharsets.UTF_8));
+        ReadmeExampleTest.compile(dir, "ImageToVideo", code);
     }
 
     @Test

@@ -27,7 +27,12 @@ class ReadmeExampleTest {
         int end = readme.indexOf("```", start + 8);
         String code = readme.substring(start + 8, end);
         assertTrue(code.contains("public class Example"), "the example is a class named Example");
-        Path src = dir.resolve("Example.java");
+        compile(dir, "Example", code);
+    }
+
+    /** Compiles {@code code}, the class {@code className}, against the test class path into {@code dir}. */
+    static void compile(Path dir, String className, String code) throws Exception {
+        Path src = dir.resolve(className + ".java");
         Files.writeString(src, code);
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         assertNotNull(javac, "a JDK is needed to compile the README example");
