@@ -155,11 +155,6 @@ public final class SentencePieceTokenizer {
         return id == null ? unkId : id;
     }
 
-    /** True when the vocabulary has exactly this piece. */
-    public boolean hasPiece(String piece) {
-        return idsByPiece.containsKey(piece);
-    }
-
     public String idToPiece(int id) {
         checkId(id);
         return model.pieces().get(id).text();
