@@ -821,7 +821,7 @@ public final class VideoGenerator implements AutoCloseable {
         final GenerationRequest request;
         final GenerationListener listener;
         final CancellationToken token = new CancellationToken();
-        final long start = System.nanoTime();
+        final StageTimer.Scope clock = StageTimer.start("run");   // the run's elapsed time, for progress
         /** The run's stage timer: text, denoise, decode and write (writes inside the decode are charged to write). */
         final StageTimer timer = new StageTimer();
         final long budget;
@@ -886,7 +886,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         Duration elapsed() {
-            return Duration.ofNanos(System.nanoTime() - start);
+            return Duration.ofNanos(clock.nanos());
         }
 
         void progress(Stage stage, int step, int total, boolean leapt) {
