@@ -9,6 +9,7 @@ import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.DenoisingModel;
 import io.github.jsora.sampling.GuidanceInterval;
+import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.StepCacheSignal;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tap;
@@ -49,25 +50,24 @@ final class DitDenoiser implements DenoisingModel, AutoCloseable {
     private Tensor out;             // [2B, 2C, T, H, W], reused
     private Tensor half;            // [B, 2C, T, H, W] output of a prompt-only step, made on first use
 
-    DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
-            Tap probe) {
-        this(model, y2, mask, fps, height, width, merging, probe, StepCaching.off(), GuidanceInterval.always(), -1);
-    }
-
-    DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, int height, int width, TokenMerging merging,
-            Tap probe, StepCaching caching, GuidanceInterval interval, int leapStep) {
+    /**
+     * The model with its conditioning, running the per-step techniques of {@code options} (the request's sampler
+     * options, the one place they are set): TDTM steps, step caching, guidance interval, the fixed leap's step and
+     * the pixel size the model is conditioned on.
+     */
+    DitDenoiser(Stdit3 model, Tensor y2, Tensor mask, float fps, SamplerOptions options, Tap probe) {
         this.probe = probe;
-        this.caching = caching;
-        this.interval = interval;
-        this.leapStep = leapStep;
+        this.caching = options.stepCaching();
+        this.interval = options.cfgInterval();
+        this.leapStep = options.fixedLeapStep();
         this.cache = caching.enabled() ? new BlockCache(criterion(caching), caching.threshold()) : null;
         this.model = model;
         this.y2 = y2;
         this.mask = mask;
         this.fps = new float[] {fps};
-        this.height = height;
-        this.width = width;
-        this.merging = merging;
+        this.height = options.height();
+        this.width = options.width();
+        this.merging = TokenMerging.firstSteps(options.tdtmSteps());
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.github.jsora;
 
 import io.github.jsora.sampling.GuidanceInterval;
 import io.github.jsora.sampling.LeapStrategy;
+import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.tensor.Tensor;
 import java.nio.file.Files;
@@ -23,6 +24,11 @@ import java.util.OptionalLong;
  * <p>Reference frames (image-to-video, video-to-video, continuation, editing): {@link Builder#referenceImage},
  * {@link Builder#referenceVideo}, {@link Builder#extend} and {@link Builder#editRatio}; files, frame ranges and the
  * overlap are checked when the request is built, the latent size of a continuation when it is generated.
+ *
+ * <p>The sampler settings (steps, guidance scale, leap, TDTM, step caching, guidance interval, inference-script
+ * emulation, reference batch, and the video geometry the timestep shift uses) are held by one
+ * {@link SamplerOptions}, {@link #sampler()}: the builder's setters for them delegate to its builder, which
+ * validates them, and the accessors read them from it.
  */
 public final class GenerationRequest {
 
@@ -39,7 +45,7 @@ public final class GenerationRequest {
     /** Largest frame count accepted (16 × 51, Open-Sora's longest setting). */
     public static final int MAX_FRAMES = 816;
     /** Largest reference batch accepted by {@link Builder#referenceBatch}. */
-    public static final int MAX_REFERENCE_BATCH = 4096;
+    public static final int MAX_REFERENCE_BATCH = SamplerOptions.MAX_BATCH;
     /** Largest height or width in pixels accepted. */
     public static final int MAX_SIDE = 2048;
     /** {@link Builder#referenceImage(Path, int)}: the last latent frame. */
@@ -48,24 +54,11 @@ public final class GenerationRequest {
     private final String prompt;
     private final String negativePrompt;
     private final Long seed;
-    private final int steps;
-    private final double cfgScale;
-    private final int frames;
-    private final int height;
-    private final int width;
+    private final SamplerOptions sampler;    // steps, guidance, geometry, techniques, inference-script emulation
     private final double fps;
-    private final LeapMode leapMode;
-    private final int leapStep;
-    private final LeapStrategy.Dynamic dynamicLeap;
-    private final int tdtmSteps;
-    private final StepCaching stepCaching;
-    private final GuidanceInterval cfgInterval;
     private final long memoryBudgetBytes;
     private final int threads;
     private final boolean preparePrompt;
-    private final Long inferenceScriptMask;
-    private final int batchIndex;
-    private final int batchSize;
     // --- conditioning (image-to-video, continuation, editing)
     private final Path referenceImage;
     private final Path referenceVideo;
@@ -75,28 +68,15 @@ public final class GenerationRequest {
     private final int[] previousShape;
     private final int overlap;
 
-    private GenerationRequest(Builder b) {
+    private GenerationRequest(Builder b, SamplerOptions sampler) {
         this.prompt = b.prompt;
         this.negativePrompt = b.negativePrompt;
         this.seed = b.seed;
-        this.steps = b.steps;
-        this.cfgScale = b.cfgScale;
-        this.frames = b.frames;
-        this.height = b.height;
-        this.width = b.width;
+        this.sampler = sampler;
         this.fps = b.fps;
-        this.leapMode = b.leapMode;
-        this.leapStep = b.leapStep;
-        this.dynamicLeap = b.dynamicLeap;
-        this.tdtmSteps = b.tdtmSteps;
-        this.stepCaching = b.stepCaching;
-        this.cfgInterval = b.cfgInterval;
         this.memoryBudgetBytes = b.memoryBudgetBytes;
         this.threads = b.threads;
         this.preparePrompt = b.preparePrompt;
-        this.inferenceScriptMask = b.inferenceScriptMask;
-        this.batchIndex = b.batchIndex;
-        this.batchSize = b.batchSize;
         this.referenceImage = b.referenceImage;
         this.referenceVideo = b.referenceVideo;
         this.referenceFrame = b.referenceFrame;
@@ -125,24 +105,11 @@ public final class GenerationRequest {
         Builder b = new Builder(prompt);
         b.negativePrompt = negativePrompt;
         b.seed = seed;
-        b.steps = steps;
-        b.cfgScale = cfgScale;
-        b.frames = frames;
-        b.height = height;
-        b.width = width;
+        b.sampler = sampler.toBuilder();
         b.fps = fps;
-        b.leapMode = leapMode;
-        b.leapStep = leapStep;
-        b.dynamicLeap = dynamicLeap;
-        b.tdtmSteps = tdtmSteps;
-        b.stepCaching = stepCaching;
-        b.cfgInterval = cfgInterval;
         b.memoryBudgetBytes = memoryBudgetBytes;
         b.threads = threads;
         b.preparePrompt = preparePrompt;
-        b.inferenceScriptMask = inferenceScriptMask;
-        b.batchIndex = batchIndex;
-        b.batchSize = batchSize;
         b.referenceImage = referenceImage;
         b.referenceVideo = referenceVideo;
         b.referenceFrame = referenceFrame;
@@ -186,16 +153,16 @@ public final class GenerationRequest {
   * @return the number of steps
   */
     public int steps() {
-        return steps;
+        return sampler.steps();
     }
 
- /**
-  * Classifier-free guidance scale.
-  *
-  * @return the scale
-  */
+    /**
+     * Classifier-free guidance scale, as the sampler uses it (float32).
+     *
+     * @return the scale
+     */
     public double cfgScale() {
-        return cfgScale;
+        return sampler.cfgScale();
     }
 
     /**
@@ -204,7 +171,7 @@ public final class GenerationRequest {
      * @return the frames
      */
     public int frames() {
-        return frames;
+        return sampler.numFrames();
     }
 
  /**
@@ -213,7 +180,7 @@ public final class GenerationRequest {
   * @return height in pixels
   */
     public int height() {
-        return height;
+        return sampler.height();
     }
 
  /**
@@ -222,7 +189,7 @@ public final class GenerationRequest {
   * @return width in pixels
   */
     public int width() {
-        return width;
+        return sampler.width();
     }
 
     /**
@@ -240,7 +207,9 @@ public final class GenerationRequest {
   * @return the leap mode
   */
     public LeapMode leapMode() {
-        return leapMode;
+        LeapStrategy leap = sampler.leap();
+        return leap instanceof LeapStrategy.Fixed ? LeapMode.FIXED
+                : leap instanceof LeapStrategy.Dynamic ? LeapMode.DYNAMIC : LeapMode.OFF;
     }
 
     /**
@@ -249,20 +218,16 @@ public final class GenerationRequest {
      * @return the sampler's leap strategy for this request (the dynamic rule with its parameters when dynamic)
      */
     public LeapStrategy leapStrategy() {
-        return switch (leapMode) {
-            case OFF -> LeapStrategy.off();
-            case FIXED -> LeapStrategy.fixed(leapStep);
-            case DYNAMIC -> dynamicLeap;
-        };
+        return sampler.leap();
     }
 
     /**
      * For {@link LeapMode#FIXED}: the 0-based step index at which the leap is taken.
      *
-     * @return the leap step
+     * @return the leap step, −1 for no leap or a dynamic one
      */
     public int leapStep() {
-        return leapStep;
+        return sampler.fixedLeapStep();
     }
 
     /**
@@ -271,7 +236,7 @@ public final class GenerationRequest {
      * @return number of first denoising steps run with temporal token merging (0 = off)
      */
     public int tdtmSteps() {
-        return tdtmSteps;
+        return sampler.tdtmSteps();
     }
 
     /**
@@ -280,7 +245,7 @@ public final class GenerationRequest {
      * @return the step caching policy
      */
     public StepCaching stepCaching() {
-        return stepCaching;
+        return sampler.stepCaching();
     }
 
     /**
@@ -289,7 +254,18 @@ public final class GenerationRequest {
      * @return the guidance interval
      */
     public GuidanceInterval cfgInterval() {
-        return cfgInterval;
+        return sampler.cfgInterval();
+    }
+
+    /**
+     * The sampler settings of this request, validated in one place: steps, guidance scale, the video geometry of
+     * the timestep shift (this request's height, width and frames), leap, TDTM, step caching, guidance interval,
+     * the inference-script emulation and the reference batch position. The accessors above read them from here.
+     *
+     * @return the sampler options
+     */
+    public SamplerOptions sampler() {
+        return sampler;
     }
 
     /**
@@ -326,7 +302,7 @@ public final class GenerationRequest {
      * @return the seed of the inference-script emulation, empty (the default) for the plain sampler; see {@link Builder#inferenceScriptMask(long)}
      */
     public OptionalLong inferenceScriptMask() {
-        return inferenceScriptMask == null ? OptionalLong.empty() : OptionalLong.of(inferenceScriptMask);
+        return sampler.inferenceScriptMask();
     }
 
     /**
@@ -335,7 +311,7 @@ public final class GenerationRequest {
      * @return this video's index in the reference batch its noise is taken from (default 0); see {@link Builder#referenceBatch}
      */
     public int batchIndex() {
-        return batchIndex;
+        return sampler.batchIndex();
     }
 
     /**
@@ -344,7 +320,7 @@ public final class GenerationRequest {
      * @return the batch size
      */
     public int batchSize() {
-        return batchSize;
+        return sampler.batchSize();
     }
 
     // ---------------------------------------------------------------- conditioning (image-to-video, continuation)
@@ -413,18 +389,25 @@ public final class GenerationRequest {
 
     @Override
     public String toString() {
+        int steps = steps();
+        int frames = frames();
+        LeapMode leapMode = leapMode();
+        LeapStrategy leap = sampler.leap();
+        StepCaching stepCaching = stepCaching();
+        GuidanceInterval cfgInterval = cfgInterval();
+        int batchSize = batchSize();
         return String.format(Locale.ROOT, "prompt=\"%s\"%s seed=%s steps=%d cfg=%.2f frames=%d size=%dx%d fps=%s "
                 + "lpl=%s tdtm=%d budget=%s threads=%s preparePrompt=%b%s", prompt,
                 negativePrompt == null ? "" : " negative=\"" + negativePrompt + "\"",
-                seed == null ? "random" : seed.toString(), steps, cfgScale, frames, width, height, fps,
-                leapMode == LeapMode.FIXED ? "fixed@" + leapStep : leapMode == LeapMode.DYNAMIC
-                        && !dynamicLeap.equals(LeapStrategy.dynamic()) ? "dynamic(minStep " + dynamicLeap.minStep()
-                        + ", tolerance " + dynamicLeap.tolerance() + ", patience " + dynamicLeap.patience() + ")"
+                seed == null ? "random" : seed.toString(), steps, cfgScale(), frames, width(), height(), fps,
+                leap instanceof LeapStrategy.Fixed f ? "fixed@" + f.step() : leap instanceof LeapStrategy.Dynamic d
+                        && !d.equals(LeapStrategy.dynamic()) ? "dynamic(minStep " + d.minStep()
+                        + ", tolerance " + d.tolerance() + ", patience " + d.patience() + ")"
                         : leapMode.name().toLowerCase(Locale.ROOT),
-                tdtmSteps, memoryBudgetBytes == 0 ? "default" : memoryBudgetBytes + "B",
+                tdtmSteps(), memoryBudgetBytes == 0 ? "default" : memoryBudgetBytes + "B",
                 threads == 0 ? "auto" : Integer.toString(threads), preparePrompt,
-                inferenceScriptMask == null ? "" : " inferenceScriptMask=" + inferenceScriptMask)
-                + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex + "/" + batchSize)
+                inferenceScriptMask().isEmpty() ? "" : " inferenceScriptMask=" + inferenceScriptMask().getAsLong())
+                + (batchSize == 1 ? "" : " referenceBatch=" + batchIndex() + "/" + batchSize)
                 + (referenceImage == null ? "" : " image=" + referenceImage + "@" + (referenceFrame == LAST_FRAME
                         ? "last" : Integer.toString(referenceFrame)))
                 + (referenceVideo == null ? "" : " video=" + referenceVideo)
@@ -450,24 +433,12 @@ public final class GenerationRequest {
         private String prompt;
         private String negativePrompt;
         private Long seed;
-        private int steps = 30;
-        private double cfgScale = 7.0;
-        private int frames = 51;
-        private int height = 240;
-        private int width = 426;
+        /** The sampler settings (validated by SamplerOptions), with the request's default geometry. */
+        private SamplerOptions.Builder sampler = SamplerOptions.builder().videoSize(240, 426).numFrames(51);
         private double fps = 24;
-        private LeapMode leapMode = LeapMode.OFF;
-        private int leapStep = -1;
-        private LeapStrategy.Dynamic dynamicLeap;
-        private int tdtmSteps = 0;
-        private StepCaching stepCaching = StepCaching.off();
-        private GuidanceInterval cfgInterval = GuidanceInterval.always();
         private long memoryBudgetBytes = 0;
         private int threads = 0;
         private boolean preparePrompt = true;
-        private Long inferenceScriptMask;
-        private int batchIndex = 0;
-        private int batchSize = 1;
         private boolean framesRounded;
         private Path referenceImage;
         private Path referenceVideo;
@@ -530,31 +501,25 @@ public final class GenerationRequest {
             return this;
         }
 
- /**
-  * Denoising steps (default 30).
-  *
-  * @param n the number of steps, at least 1
-  * @return this builder
-  */
+        /**
+         * Denoising steps (default 30); see {@link SamplerOptions.Builder#steps(int)}.
+         *
+         * @param n the number of steps, in [1, {@link SamplerOptions#MAX_STEPS}]
+         * @return this builder
+         */
         public Builder steps(int n) {
-            if (n < 1 || n > 1000) {
-                throw new IllegalArgumentException("steps must be in [1, 1000], found " + n);
-            }
-            this.steps = n;
+            sampler.steps(n);
             return this;
         }
 
- /**
-  * Classifier-free guidance scale (default 7.0).
-  *
-  * @param s the scale
-  * @return this builder
-  */
+        /**
+         * Classifier-free guidance scale (default 7.0); see {@link SamplerOptions.Builder#cfgScale(double)}.
+         *
+         * @param s the scale, finite and ≥ 0
+         * @return this builder
+         */
         public Builder cfgScale(double s) {
-            if (!Double.isFinite(s) || s < 0 || s > 100) {
-                throw new IllegalArgumentException("cfg scale must be a finite number in [0, 100], found " + s);
-            }
-            this.cfgScale = s;
+            sampler.cfgScale(s);
             return this;
         }
 
@@ -568,8 +533,9 @@ public final class GenerationRequest {
             if (n < 1 || n > MAX_FRAMES) {
                 throw new IllegalArgumentException("frames must be in [1, " + MAX_FRAMES + "], found " + n);
             }
-            this.frames = roundFrames(n);
-            this.framesRounded = this.frames != n;
+            int rounded = roundFrames(n);
+            sampler.numFrames(rounded);
+            this.framesRounded = rounded != n;
             return this;
         }
 
@@ -585,8 +551,7 @@ public final class GenerationRequest {
                 throw new IllegalArgumentException("size must be between 8 and " + MAX_SIDE + " pixels per side, found "
                         + width + "x" + height);
             }
-            this.width = width;
-            this.height = height;
+            sampler.videoSize(height, width);
             return this;
         }
 
@@ -631,7 +596,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder inferenceScriptMask(long globalSeed) {
-            this.inferenceScriptMask = globalSeed;
+            sampler.inferenceScriptMask(globalSeed);
             return this;
         }
 
@@ -647,16 +612,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder referenceBatch(int index, int size) {
-            if (size < 1 || size > MAX_REFERENCE_BATCH) {
-                throw new IllegalArgumentException("reference batch size must be in [1, " + MAX_REFERENCE_BATCH
-                        + "], found " + size);
-            }
-            if (index < 0 || index >= size) {
-                throw new IllegalArgumentException("reference batch index must be in [0, " + (size - 1)
-                        + "], found " + index);
-            }
-            this.batchIndex = index;
-            this.batchSize = size;
+            sampler.referenceBatch(index, size);
             return this;
         }
 
@@ -666,7 +622,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder noInferenceScriptMask() {
-            this.inferenceScriptMask = null;
+            sampler.noInferenceScriptMask();
             return this;
         }
 
@@ -676,9 +632,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder noLeap() {
-            this.leapMode = LeapMode.OFF;
-            this.leapStep = -1;
-            this.dynamicLeap = null;
+            sampler.leap(LeapStrategy.off());
             return this;
         }
 
@@ -689,12 +643,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder leapAt(int step) {
-            if (step < 0) {
-                throw new IllegalArgumentException("leap step must be >= 0, found " + step);
-            }
-            this.leapMode = LeapMode.FIXED;
-            this.leapStep = step;
-            this.dynamicLeap = null;
+            sampler.leap(LeapStrategy.fixed(step));
             return this;
         }
 
@@ -719,9 +668,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder dynamicLeap(int minStep, double tolerance, int patience) {
-            this.dynamicLeap = new LeapStrategy.Dynamic(minStep, tolerance, patience, 0, 0, 0);
-            this.leapMode = LeapMode.DYNAMIC;
-            this.leapStep = -1;
+            sampler.leap(new LeapStrategy.Dynamic(minStep, tolerance, patience, 0, 0, 0));
             return this;
         }
 
@@ -732,10 +679,7 @@ public final class GenerationRequest {
          * @return this builder
          */
         public Builder tdtmSteps(int k) {
-            if (k < 0) {
-                throw new IllegalArgumentException("tdtm steps must be >= 0, found " + k);
-            }
-            this.tdtmSteps = k;
+            sampler.tdtmSteps(k);
             return this;
         }
 
@@ -746,7 +690,7 @@ public final class GenerationRequest {
          * leap is refused with it, because the leap would be decided on a reused velocity.
          */
         public Builder stepCaching(StepCaching caching) {
-            this.stepCaching = Objects.requireNonNull(caching, "step caching");
+            sampler.stepCaching(caching);
             return this;
         }
 
@@ -758,13 +702,13 @@ public final class GenerationRequest {
          * @throws IllegalArgumentException unless 0 &lt;= tLow &lt;= tHigh
          */
         public Builder cfgInterval(double tLow, double tHigh) {
-            this.cfgInterval = new GuidanceInterval(tLow, tHigh);
+            sampler.cfgInterval(new GuidanceInterval(tLow, tHigh));
             return this;
         }
 
         /** Guidance at every step (the default). */
         public Builder cfgEverywhere() {
-            this.cfgInterval = GuidanceInterval.always();
+            sampler.cfgInterval(GuidanceInterval.always());
             return this;
         }
 
@@ -909,6 +853,8 @@ public final class GenerationRequest {
          * @throws IllegalArgumentException for an invalid combination of values, naming it
          */
         public GenerationRequest build() {
+            SamplerOptions options = sampler.build();   // the sampler settings: validated there, and only there
+            int frames = options.numFrames();
             int latentFrames = latentFrames(frames);
             if (referenceImage != null && referenceVideo != null) {
                 throw new IllegalArgumentException("give a reference image or a reference video, not both");
@@ -926,25 +872,13 @@ public final class GenerationRequest {
                 throw new IllegalArgumentException("edit ratio " + editRatio + " needs a reference image, a reference "
                         + "video or a continuation");
             }
-            if (leapMode == LeapMode.FIXED && leapStep >= steps) {
-                throw new IllegalArgumentException("leap step must be in [0, steps) = [0, " + steps + "), found "
-                        + leapStep);
-            }
-            if (tdtmSteps > steps) {
-                throw new IllegalArgumentException("tdtm steps must be in [0, steps] = [0, " + steps + "], found "
-                        + tdtmSteps);
-            }
-            if (stepCaching.enabled() && leapMode == LeapMode.DYNAMIC) {
-                throw new IllegalArgumentException("step caching " + stepCaching + " with a dynamic leap is not "
-                        + "supported: the leap would be decided on a reused velocity; use a fixed leap (leapAt)");
-            }
             if (framesRounded) {
                 org.slf4j.LoggerFactory.getLogger(GenerationRequest.class).warn(
                         "frame count rounded up to {}: the video VAE decodes 1 frame or at least one chunk of 17",
                         frames);
                 framesRounded = false;
             }
-            return new GenerationRequest(this);
+            return new GenerationRequest(this, options);
         }
     }
 }

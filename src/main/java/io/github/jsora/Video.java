@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.video.Frame;
 import io.github.jsora.video.FrameSink;
 import io.github.jsora.video.VideoFormat;
@@ -112,7 +113,7 @@ public final class Video {
      * @throws IOException if the output cannot be written
      */
     public void write(VideoFormat format, Path path, boolean overwrite) throws IOException {
-        long t = System.nanoTime();
+        StageTimer.Scope writing = StageTimer.start("write");
         try (FrameSink sink = VideoWriters.create(format, path, overwrite)) {
             sink.begin(width(), height(), fps, frames.size(), VideoGenerator.metadata(request));
             for (Frame f : frames) {
@@ -120,7 +121,8 @@ public final class Video {
             }
             sink.finish();
         }
-        addWriteNanos(System.nanoTime() - t);
+        writing.close();
+        addWriteNanos(writing.nanos());
     }
 
     private synchronized void addWriteNanos(long nanos) {

@@ -24,7 +24,6 @@ import io.github.jsora.dit.GuidanceCaptions;
 import io.github.jsora.dit.BlockCache;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
-import io.github.jsora.dit.TokenMerging;
 import io.github.jsora.sampling.CancellationToken;
 import io.github.jsora.sampling.LeapStrategy;
 import io.github.jsora.sampling.RflowSampler;
@@ -822,7 +821,7 @@ public final class VideoGenerator implements AutoCloseable {
         final GenerationRequest request;
         final GenerationListener listener;
         final CancellationToken token = new CancellationToken();
-        final long start = System.nanoTime();
+        final StageTimer.Scope clock = StageTimer.start("run");   // the run's elapsed time, for progress
         /** The run's stage timer: text, denoise, decode and write (writes inside the decode are charged to write). */
         final StageTimer timer = new StageTimer();
         final long budget;
@@ -887,7 +886,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
 
         Duration elapsed() {
-            return Duration.ofNanos(System.nanoTime() - start);
+            return Duration.ofNanos(clock.nanos());
         }
 
         void progress(Stage stage, int step, int total, boolean leapt) {
@@ -980,21 +979,15 @@ public final class VideoGenerator implements AutoCloseable {
                         + "is conditioned on {}x{}, as in Open-Sora); the video's metadata records both", w, h, sf,
                         latentShape[4] * sf, latentShape[3] * sf, w, h);
             }
-            LeapStrategy leap = r.leapStrategy();
-            SamplerOptions.Builder ob = SamplerOptions.builder().steps(r.steps()).cfgScale(r.cfgScale())
-                    .videoSize(h, w).numFrames(f).leap(leap);
-            r.inferenceScriptMask().ifPresent(seed -> ob.inferenceScriptMask(seed, r.batchIndex(), r.batchSize()));
-            if (r.hasConditioning() && r.inferenceScriptMask().isEmpty()) {
-                // frame-mask sampling draws from the reference's global generator: seed + 1 unless given
-                ob.inferenceScriptMask(r.seed().getAsLong() + 1, r.batchIndex(), r.batchSize());
-            }
-            SamplerOptions options = ob.build();
+            // frame-mask sampling draws from the reference's global generator: seed + 1 unless given
+            SamplerOptions options = r.hasConditioning() && r.sampler().inferenceScriptMask().isEmpty()
+                    ? r.sampler().toBuilder().inferenceScriptMask(r.seed().getAsLong() + 1).build() : r.sampler();
             LOG.info("generating: {}", r);
             if (givenNoise != null) {
                 givenNoise.requireShape("initial noise", latentShape);
             }
             if (plan == null) {
-                begin(latentShape, f, r.tdtmSteps() > 0);
+                begin(latentShape, f, options.tdtmSteps() > 0);
             }
             try {
                 return budgeted(() -> denoise(r, latentShape, options));
@@ -1015,15 +1008,13 @@ public final class VideoGenerator implements AutoCloseable {
             Tensor noise = null;
             try (GuidanceCaptions c = captions) {
                 checkCancelled(Stage.TEXT);
-                noise = givenNoise != null ? givenNoise.copy()
-                        : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(), r.batchIndex(), r.batchSize(), latentShape);
+                noise = givenNoise != null ? givenNoise.copy() : TorchCpuRandom.randnOfBatch(r.seed().getAsLong(),
+                        options.batchIndex(), options.batchSize(), latentShape);
                 FrameConditioning conditioning = conditioning(r, latentShape);   // encodes a reference
-                TokenMerging merging = TokenMerging.firstSteps(r.tdtmSteps());
                 dit.reserveWorkspace(2, latentShape[2], latentShape[3], latentShape[4], c.y().dim(2),
-                        r.tdtmSteps() > 0);
+                        options.tdtmSteps() > 0);
                 openStage(Stage.DENOISE);
-                try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), r.height(),
-                        r.width(), merging, probe, r.stepCaching(), r.cfgInterval(), r.leapStep());
+                try (DitDenoiser model = new DitDenoiser(dit, c.y(), c.mask(), (float) r.fps(), options, probe);
                         SampleResult result = sampler.sample(model, noise, options, conditioning,
                                 p -> progress(Stage.DENOISE, p.step(), evaluations(options, p), p.leapt()), token)) {
                     modelEvaluations = result.modelCalls();

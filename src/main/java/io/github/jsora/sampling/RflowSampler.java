@@ -10,6 +10,7 @@ import java.util.OptionalDouble;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tensor;
 
 /**
@@ -187,13 +188,14 @@ public final class RflowSampler {
                 x = Tensor.zeros(2 * s[0], s[1], s[2], s[3], s[4]);              // [2B, C, T, H, W]
                 float[] ts = new float[2 * batch];                                 // [2B]
                 List<Duration> times = new ArrayList<>(steps);
-                long start = System.nanoTime();
+                StageTimer timer = new StageTimer();
+                StageTimer.Scope sampling = timer.time("sample");              // the run, for elapsed times
                 int leapStep = -1;
                 for (int i = 0; i < steps; i++) {
                     if (cancel.isCancelled()) {
                         throw new SamplingCancelledException(i, steps);
                     }
-                    long t0 = System.nanoTime();
+                    StageTimer.Scope stepping = timer.time("step");
                     float t = schedule.timestep(i);
                     boolean all = hook == null || hook.allGenerated(i);
                     boolean update = hook == null || hook.anyGenerated(i);
@@ -223,11 +225,11 @@ public final class RflowSampler {
                     } finally {
                         out.close();
                     }
-                    long t1 = System.nanoTime();
-                    Duration stepTime = Duration.ofNanos(t1 - t0);
+                    stepping.close();
+                    Duration stepTime = Duration.ofNanos(stepping.nanos());
                     times.add(stepTime);
                     double sim = decider.lastSimilarity();
-                    StepProgress p = new StepProgress(i, steps, t, stepTime, Duration.ofNanos(t1 - start), leap,
+                    StepProgress p = new StepProgress(i, steps, t, stepTime, Duration.ofNanos(sampling.nanos()), leap,
                             Double.isNaN(sim) ? OptionalDouble.empty() : OptionalDouble.of(sim));
                     if (LOG.isDebugEnabled()) {
                         LOG.debug("step {}/{} t={} dt={} {} ms{}{}", i + 1, steps, t,
@@ -241,8 +243,9 @@ public final class RflowSampler {
                     }
                 }
                 SampleResult r = new SampleResult(z, times.size(), leapStep, times, schedule.timesteps());
-                LOG.info("sampled in {} ms: {} model calls of {} steps{}", Duration.ofNanos(System.nanoTime() - start)
-                        .toMillis(), times.size(), steps, leapStep < 0 ? "" : ", leapt at step " + leapStep);
+                sampling.close();
+                LOG.info("sampled in {} ms: {} model calls of {} steps{}", sampling.millis(), times.size(), steps,
+                        leapStep < 0 ? "" : ", leapt at step " + leapStep);
                 ok = true;
                 return r;
             } finally {

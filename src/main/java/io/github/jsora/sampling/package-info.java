@@ -10,8 +10,8 @@
  * the model architecture or of text.
  *
  * <p><b>Internal.</b> Not part of jsora's API: public only so that the stages and the benchmarks can reach each
- * other; it may change in any release. The exceptions are {@link io.github.jsora.sampling.LeapStrategy}, {@link
- * io.github.jsora.sampling.StepCaching} and {@link io.github.jsora.sampling.GuidanceInterval}, which the facade's
- * signatures use (see the README's "Public API").
+ * other; it may change in any release. The exceptions are {@link io.github.jsora.sampling.SamplerOptions}, {@link
+ * io.github.jsora.sampling.LeapStrategy}, {@link io.github.jsora.sampling.StepCaching} (with its signal) and {@link
+ * io.github.jsora.sampling.GuidanceInterval}, which the facade's signatures use (see the README's "Public API").
  */
 package io.github.jsora.sampling;

@@ -14,7 +14,9 @@ import java.util.Map;
  *     ...
  * }
  * }</pre>
- * Stages are reported in first-use order. Not thread-safe: one timer per computation.
+ * Stages are reported in first-use order. Not thread-safe: one timer per computation. A scope also reports its own
+ * duration ({@link Scope#nanos()}); {@link #start(String)} opens one on a timer of its own, for a single
+ * measurement (a log line, a step's time).
  */
 public final class StageTimer {
 
@@ -37,6 +39,16 @@ public final class StageTimer {
     /** A scope charging its duration to {@code stage} when closed; its end is also the new mark. */
     public Scope time(String stage) {
         return new Scope(stage, System.nanoTime());
+    }
+
+    /**
+     * A scope on a new timer of its own: a single measurement read with {@link Scope#nanos()}.
+     *
+     * @param stage the stage name
+     * @return the open scope
+     */
+    public static Scope start(String stage) {
+        return new StageTimer().time(stage);
     }
 
     /** Adds {@code nanos} to {@code stage}. */
@@ -67,6 +79,7 @@ public final class StageTimer {
 
         private final String stage;
         private final long start;
+        private long end;
         private boolean closed;
 
         private Scope(String stage, long start) {
@@ -79,9 +92,28 @@ public final class StageTimer {
             if (!closed) {
                 closed = true;
                 long now = System.nanoTime();
+                end = now;
                 add(stage, now - start);
                 mark = now;
             }
+        }
+
+        /**
+         * This scope's duration: the time since it opened while open, its whole duration once closed.
+         *
+         * @return nanoseconds
+         */
+        public long nanos() {
+            return (closed ? end : System.nanoTime()) - start;
+        }
+
+        /**
+         * {@link #nanos()} in whole milliseconds.
+         *
+         * @return milliseconds, rounded down
+         */
+        public long millis() {
+            return nanos() / 1_000_000;
         }
     }
 }

@@ -9,6 +9,7 @@ import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
@@ -97,10 +98,10 @@ public final class T5TextEncoder implements AutoCloseable {
         BlockSource src = null;
         try {
             BlockLayout layout = T5Encoder.layoutFor(config, ckpt);
-            long t0 = System.nanoTime();
+            StageTimer.Scope opening = StageTimer.start("block source");
             src = sources.apply(ckpt, layout);
             LOG.info("T5 encoder from {}: {} blocks, {} MB float32, block source ready in {} ms", dir,
-                    layout.blocks().size(), layout.float32Bytes() >> 20, (System.nanoTime() - t0) / 1_000_000);
+                    layout.blocks().size(), layout.float32Bytes() >> 20, opening.millis());
             return new T5TextEncoder(config, tokenizer, ckpt, src);
         } catch (RuntimeException e) {
             if (src != null) {
@@ -135,13 +136,13 @@ public final class T5TextEncoder implements AutoCloseable {
 
     /** Encodes an already tokenized batch: y [B, 1, L, d] and mask [B, L]. */
     public TextEmbedding encode(TokenizedBatch tokens) {
-        long t0 = System.nanoTime();
+        StageTimer.Scope encoding = StageTimer.start("encode");
         Tensor last = encoder.forward(tokens);                               // [B, L, d]
         Tensor y = last.reshape(tokens.batch(), 1, tokens.length(), config.dModel()); // [B, 1, L, d] view
         Tensor owned = y.copy();
         last.close();
         LOG.debug("T5 encode of {} prompts x {} tokens in {} ms", tokens.batch(), tokens.length(),
-                (System.nanoTime() - t0) / 1_000_000);
+                encoding.millis());
         return new TextEmbedding(owned, tokens.maskTensor(), tokens);
     }
 

@@ -8,6 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.github.jsora.tensor.Tap;
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
@@ -381,7 +382,7 @@ public final class VideoVae implements AutoCloseable {
         warnIfConfigDiffers(scale, shift);
         int zChunk = config.latentFramesPerChunk();
         int micro = config.microFrameSize();
-        long t0 = System.nanoTime();
+        StageTimer.Scope decoding = StageTimer.start("decode");
         for (int b = 0; b < batch; b++) {
             int framesLeft = numFrames;
             int frameBase = 0;
@@ -412,7 +413,7 @@ public final class VideoVae implements AutoCloseable {
             }
         }
         LOG.debug("decoded {}×{} frames of {}×{} in {} ms; {}", batch, numFrames, h * config.spatialFactor(),
-                w * config.spatialFactor(), (System.nanoTime() - t0) / 1_000_000, meter);
+                w * config.spatialFactor(), decoding.millis(), meter);
     }
 
     /** Spatial decoder over the frames of one temporal chunk xz [1, C, nf, h, w], in micro-batches. */
@@ -638,7 +639,7 @@ public final class VideoVae implements AutoCloseable {
         int batch = s[0];
         int frames = s[2];
         int lat = config.spatial().latentChannels();
-        long t0 = System.nanoTime();
+        StageTimer.Scope encoding = StageTimer.start("encode");
         Tensor z = Tensor.zeros(zs);
         Tensor xz = null;
         try {
@@ -655,7 +656,7 @@ public final class VideoVae implements AutoCloseable {
             meter.free(xz);
         }
         LOG.debug("encoded {}×{} frames of {}×{} in {} ms ({}); {}", batch, frames, s[3], s[4],
-                (System.nanoTime() - t0) / 1_000_000, noise == null ? "mode" : "sampled", meter);
+                encoding.millis(), noise == null ? "mode" : "sampled", meter);
         return z;
     }
 

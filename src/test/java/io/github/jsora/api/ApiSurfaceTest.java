@@ -45,6 +45,7 @@ class ApiSurfaceTest {
             "io.github.jsora.text.SentencePieceFormatException",
             "io.github.jsora.weights.WeightPrecision",
             "io.github.jsora.sampling.LeapStrategy",
+            "io.github.jsora.sampling.SamplerOptions",
             "io.github.jsora.sampling.StepCaching",
             "io.github.jsora.sampling.StepCacheSignal",
             "io.github.jsora.sampling.GuidanceInterval");
