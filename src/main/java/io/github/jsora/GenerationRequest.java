@@ -120,11 +120,11 @@ public final class GenerationRequest {
         return b;
     }
 
- /**
-  * The prompt as given (before any preparation).
-  *
-  * @return the prompt
-  */
+        /**
+         * The prompt as given (before any preparation).
+         *
+         * @return the prompt
+         */
     public String prompt() {
         return prompt;
     }
@@ -147,11 +147,11 @@ public final class GenerationRequest {
         return seed == null ? OptionalLong.empty() : OptionalLong.of(seed);
     }
 
- /**
-  * Denoising steps.
-  *
-  * @return the number of steps
-  */
+        /**
+         * Denoising steps.
+         *
+         * @return the number of steps
+         */
     public int steps() {
         return sampler.steps();
     }
@@ -174,20 +174,20 @@ public final class GenerationRequest {
         return sampler.numFrames();
     }
 
- /**
-  * Pixel height.
-  *
-  * @return height in pixels
-  */
+        /**
+         * Pixel height.
+         *
+         * @return height in pixels
+         */
     public int height() {
         return sampler.height();
     }
 
- /**
-  * Pixel width.
-  *
-  * @return width in pixels
-  */
+        /**
+         * Pixel width.
+         *
+         * @return width in pixels
+         */
     public int width() {
         return sampler.width();
     }
@@ -201,11 +201,11 @@ public final class GenerationRequest {
         return fps;
     }
 
- /**
-  * How Linear Proportional Leap is used.
-  *
-  * @return the leap mode
-  */
+        /**
+         * How Linear Proportional Leap is used.
+         *
+         * @return the leap mode
+         */
     public LeapMode leapMode() {
         LeapStrategy leap = sampler.leap();
         return leap instanceof LeapStrategy.Fixed ? LeapMode.FIXED
@@ -452,12 +452,12 @@ public final class GenerationRequest {
             prompt(prompt);
         }
 
- /**
-  * The prompt.
-  *
-  * @param p the text prompt
-  * @return this builder
-  */
+        /**
+         * The prompt.
+         *
+         * @param p the text prompt
+         * @return this builder
+         */
         public Builder prompt(String p) {
             Objects.requireNonNull(p, "prompt");
             if (p.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c)
@@ -480,12 +480,12 @@ public final class GenerationRequest {
             return this;
         }
 
- /**
-  * The seed of the initial noise (as PyTorch's {@code manual_seed}; only the low 32 bits count).
-  *
-  * @param s the seed
-  * @return this builder
-  */
+        /**
+         * The seed of the initial noise (as PyTorch's {@code manual_seed}; only the low 32 bits count).
+         *
+         * @param s the seed
+         * @return this builder
+         */
         public Builder seed(long s) {
             this.seed = s;
             return this;
@@ -540,6 +540,29 @@ public final class GenerationRequest {
         }
 
         /**
+         * All sampler settings at once, replacing those set so far: steps, guidance, size, frames, leap (fixed, or
+         * dynamic with its own parameters and slice), TDTM, step caching, guidance interval, schedule, inference-script
+         * emulation and reference batch. The request's own limits on size and frame count apply to the options' values
+         * as they do to {@link #size} and {@link #frames} (a frame count of 2–16 is rounded up to 17).
+         *
+         * @param options the sampler settings
+         * @return this builder
+         */
+        public Builder sampler(SamplerOptions options) {
+            Objects.requireNonNull(options, "sampler options");
+            SamplerOptions.Builder previous = sampler;
+            sampler = options.toBuilder();
+            try {
+                size(options.width(), options.height());
+                frames(options.numFrames());
+            } catch (IllegalArgumentException e) {
+                sampler = previous;
+                throw e;
+            }
+            return this;
+        }
+
+        /**
          * Explicit pixel size.
          *
          * @param width width in pixels
@@ -567,12 +590,12 @@ public final class GenerationRequest {
             return size(hw[1], hw[0]);
         }
 
- /**
-  * Frame rate: conditions the model and times the output file (default 24).
-  *
-  * @param f frames per second, finite and &gt; 0
-  * @return this builder
-  */
+        /**
+         * Frame rate: conditions the model and times the output file (default 24).
+         *
+         * @param f frames per second, finite and &gt; 0
+         * @return this builder
+         */
         public Builder fps(double f) {
             if (!Double.isFinite(f) || f <= 0 || f > 240) {
                 throw new IllegalArgumentException("fps must be in (0, 240], found " + f);

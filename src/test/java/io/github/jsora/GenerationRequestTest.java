@@ -134,4 +134,27 @@ class GenerationRequestTest {
         assertEquals(9, changed.steps());
         assertEquals(2, changed.tdtmSteps());
     }
+
+    @Test
+    void wholeSamplerOptionsReachTheRequestUnderItsLimits() {
+        LeapStrategy.Dynamic leap = LeapStrategy.dynamic().withMinStep(6).withTolerance(0.02).withPatience(3)
+                .withSlice(1, 2, 0);
+        SamplerOptions o = SamplerOptions.builder().steps(20).cfgScale(4.5).numTimesteps(500)
+                .discreteTimesteps(false).videoSize(64, 96).numFrames(17).leap(leap).build();
+        SamplerOptions got = request().steps(3).sampler(o).build().sampler();
+        assertEquals(20, got.steps());
+        assertEquals(4.5f, got.cfgScale());
+        assertEquals(500, got.numTimesteps());
+        assertEquals(false, got.discreteTimesteps());
+        assertEquals(64, got.height());
+        assertEquals(96, got.width());
+        assertEquals(leap, got.leap());
+        // the request's own limits apply to the options' values, and a refused call changes nothing
+        GenerationRequest.Builder b = request().steps(7);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> b.sampler(SamplerOptions.builder().videoSize(4, 96).numFrames(17).build()));
+        assertTrue(e.getMessage().contains("size must be between 8"), e.getMessage());
+        assertEquals(7, b.build().steps());
+        assertEquals(17, request().sampler(SamplerOptions.builder().videoSize(64, 64).numFrames(5).build()).build().frames());
+    }
 }
