@@ -107,9 +107,14 @@ public final class RandomModel {
         return new RandomModel(seed, Map.of());
     }
 
-    /** Random VAE weights: the rules by name, with {@code scale}/{@code shift} the configuration's constants. */
+    /**
+     * Random VAE weights: the rules by name, with the latent {@code scale}/{@code shift} the configuration's
+     * constants, or Open-Sora v1.2's when the configuration leaves them to the checkpoint.
+     */
     public static RandomModel vae(VaeConfig cfg, long seed) {
-        return seeded(seed).with("scale", floats(cfg.scale())).with("shift", floats(cfg.shift()));
+        VaeConfig v12 = VaeConfig.openSoraV12();
+        return seeded(seed).with("scale", floats(cfg.scale() != null ? cfg.scale() : v12.scale()))
+                .with("shift", floats(cfg.shift() != null ? cfg.shift() : v12.shift()));
     }
 
     /** This model with the tensor {@code name} holding exactly {@code values} (any shape of that many elements). */
