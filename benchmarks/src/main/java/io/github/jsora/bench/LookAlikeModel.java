@@ -22,6 +22,7 @@ import io.github.jsora.text.T5Encoder;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.TensorInfo;
 
 /**
@@ -46,10 +47,11 @@ import io.github.jsora.weights.TensorInfo;
  *       with {@code shared.weight}), F32, in two shards of 9.45 and 9.60 GB like the real ones, the index, and the demo
  *       model's {@code spiece.model} (its ids lie inside the 32,128-token vocabulary).</li>
  * </ul>
- * Values: {@link RandomCheckpoint#fanIn()} (activations stay of order 1, so a forward pass stays finite), with the
- * VAE's {@code scale}/{@code shift} set to the real config's constants and {@code rope.freqs} to the rotary
- * frequencies. {@code --check-vae} compares the names and shapes {@link #vaeTensors} derives for a safetensors
- * file's own VAE config (its metadata or config.json) with the file's tensors, e.g. on a complete tiny state dict.
+ * Values: {@link RandomModel}'s rules by tensor name (weights scaled by 1/√fan_in, so activations stay of order 1
+ * and a forward pass stays finite; {@code rope.freqs} the rotary frequencies), with the VAE's {@code scale}/
+ * {@code shift} set to the real config's constants. {@code --check-vae} compares the names and shapes
+ * {@link #vaeTensors} derives for a safetensors file's own VAE config (its metadata or config.json) with the file's
+ * tensors, e.g. on a complete tiny state dict.
  */
 public final class LookAlikeModel {
 
@@ -248,23 +250,15 @@ public final class LookAlikeModel {
         Files.createDirectories(d);
         Files.writeString(d.resolve("config.json"), STDIT_CONFIG, StandardCharsets.UTF_8);
         Stdit3Config cfg = Stdit3Config.read(d.resolve("config.json"));
-        RandomCheckpoint.Init init = RandomCheckpoint.fanIn()
-                .with(Stdit3.ROPE_FREQS, new RandomCheckpoint.Exact(ropeFreqs(cfg.headDim())));
-        timed(d.resolve("model.safetensors"), RandomCheckpoint.tensors(Stdit3.layout(cfg, true)),
-                RandomCheckpoint.Options.pretrained(init, seed));
+        timed(d.resolve("model.safetensors"), RandomModel.tensors(Stdit3.layout(cfg, true)), RandomModel.seeded(seed));
     }
 
     static void writeVae(Path d, long seed) throws IOException {
         Files.createDirectories(d);
         Files.writeString(d.resolve("config.json"), VAE_CONFIG, StandardCharsets.UTF_8);
         VaeConfig cfg = VaeConfig.read(d.resolve("config.json"));
-        float[] scale = toFloats(cfg.scale());
-        float[] shift = toFloats(cfg.shift());
-        RandomCheckpoint.Init init = RandomCheckpoint.fanIn()
-                .with("scale", new RandomCheckpoint.Exact(scale))
-                .with("shift", new RandomCheckpoint.Exact(shift));
         Path file = d.resolve("model.safetensors");
-        timed(file, vaeTensors(cfg), RandomCheckpoint.Options.pretrained(init, seed));
+        timed(file, vaeTensors(cfg), RandomModel.vae(cfg, seed));
         long size = Files.size(file);
         System.out.printf(Locale.ROOT, "  VAE file %,d B; the real file %,d B (difference %+d B)%n", size,
                 REAL_VAE_BYTES, size - REAL_VAE_BYTES);
@@ -275,9 +269,8 @@ public final class LookAlikeModel {
         Files.writeString(d.resolve("config.json"), T5_CONFIG, StandardCharsets.UTF_8);
         T5Config cfg = T5Config.read(d.resolve("config.json"));
         long t0 = System.nanoTime();
-        List<Path> shards = RandomCheckpoint.writeSharded(d, RandomCheckpoint.tensors(T5Encoder.layout(cfg,
-                T5Encoder.SHARED)), RandomCheckpoint.Options.pretrained(RandomCheckpoint.fanIn(), seed),
-                T5_SHARD_BYTES);
+        List<Path> shards = RandomModel.seeded(seed).writeSharded(d, RandomModel.tensors(T5Encoder.layout(cfg,
+                T5Encoder.SHARED)), RandomModel.Format.pretrained(), T5_SHARD_BYTES);
         double s = (System.nanoTime() - t0) / 1e9;
         long total = 0;
         for (Path p : shards) {
@@ -293,9 +286,9 @@ public final class LookAlikeModel {
         }
     }
 
-    private static void timed(Path file, Map<String, int[]> tensors, RandomCheckpoint.Options o) throws IOException {
+    private static void timed(Path file, Map<String, int[]> tensors, RandomModel m) throws IOException {
         long t0 = System.nanoTime();
-        long size = RandomCheckpoint.write(file, tensors, o);
+        long size = m.write(file, tensors, RandomModel.Format.pretrained());
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "  %s: %,d B, %d tensors, in %.1f s (%.0f MB/s)%n", file, size,
                 tensors.size(), s, size / 1e6 / s);
@@ -319,7 +312,7 @@ public final class LookAlikeModel {
 
     /** The complete {@code VideoAutoencoderPipeline} state dict: decoder layout plus {@link #vaeEncoderTensors}. */
     static Map<String, int[]> vaeTensors(VaeConfig cfg) {
-        Map<String, int[]> m = RandomCheckpoint.tensors(VaeLayout.of(cfg));
+        Map<String, int[]> m = RandomModel.tensors(VaeLayout.of(cfg));
         m.putAll(vaeEncoderTensors(cfg));
         return m;
     }
@@ -453,24 +446,5 @@ public final class LookAlikeModel {
                     + " derived, " + bad + " differences");
             return bad == 0;
         }
-    }
-
-    // ------------------------------------------------------------------ values
-
-    /** Rotary frequencies 10000^(−2i/d), i &lt; d/2, in float32 (the values rotary-embedding-torch stores). */
-    static float[] ropeFreqs(int headDim) {
-        float[] f = new float[headDim / 2];
-        for (int i = 0; i < f.length; i++) {
-            f[i] = 1f / (float) Math.pow(10000.0, (float) (2 * i) / headDim);
-        }
-        return f;
-    }
-
-    private static float[] toFloats(double[] v) {
-        float[] f = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            f[i] = (float) v[i];
-        }
-        return f;
     }
 }
