@@ -6,15 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.github.jsora.golden.Golden;
+import io.github.jsora.text.T5Config;
+import io.github.jsora.text.T5Encoder;
 import io.github.jsora.weights.DType;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.SafetensorsFile;
-import io.github.jsora.weights.SafetensorsWriter;
 
 /**
  * A model directory in the layout users download, built from the golden tiny weights: {@code stdit/} (config.json +
@@ -79,48 +80,9 @@ class RealLayoutDirectoryTest {
                 + LAYERS + ", \"vocab_size\": " + VOCAB + ", \"relative_attention_num_buckets\": 32, "
                 + "\"relative_attention_max_distance\": 128, \"layer_norm_epsilon\": 1e-06, "
                 + "\"feed_forward_proj\": \"gated-gelu\", \"dense_act_fn\": \"gelu_new\", \"is_gated_act\": true}");
-        Random rnd = new Random(5);
-        SafetensorsWriter s1 = new SafetensorsWriter().metadata("format", "pt");
-        SafetensorsWriter s2 = new SafetensorsWriter().metadata("format", "pt");
-        StringBuilder map = new StringBuilder();
-        add(s1, map, "model-00001-of-00002.safetensors", "shared.weight", rnd, 1.0, VOCAB, D);
-        int inner = HEADS * DKV;
-        for (int i = 0; i < LAYERS; i++) {
-            SafetensorsWriter s = i == 0 ? s1 : s2;
-            String file = i == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
-            String p = "encoder.block." + i + ".";
-            for (String w : new String[] {"q", "k", "v"}) {
-                add(s, map, file, p + "layer.0.SelfAttention." + w + ".weight", rnd, 1.0 / Math.sqrt(D), inner, D);
-            }
-            add(s, map, file, p + "layer.0.SelfAttention.o.weight", rnd, 1.0 / Math.sqrt(inner), D, inner);
-            if (i == 0) {
-                add(s, map, file, p + "layer.0.SelfAttention.relative_attention_bias.weight", rnd, 0.5, 32, HEADS);
-            }
-            add(s, map, file, p + "layer.0.layer_norm.weight", rnd, 0.1, D);
-            add(s, map, file, p + "layer.1.DenseReluDense.wi_0.weight", rnd, 1.0 / Math.sqrt(D), DFF, D);
-            add(s, map, file, p + "layer.1.DenseReluDense.wi_1.weight", rnd, 1.0 / Math.sqrt(D), DFF, D);
-            add(s, map, file, p + "layer.1.DenseReluDense.wo.weight", rnd, 1.0 / Math.sqrt(DFF), D, DFF);
-            add(s, map, file, p + "layer.1.layer_norm.weight", rnd, 0.1, D);
-        }
-        add(s2, map, "model-00002-of-00002.safetensors", "encoder.final_layer_norm.weight", rnd, 0.1, D);
-        s1.write(t5.resolve("model-00001-of-00002.safetensors"), false);
-        s2.write(t5.resolve("model-00002-of-00002.safetensors"), false);
-        Files.writeString(t5.resolve("model.safetensors.index.json"),
-                "{\"metadata\": {}, \"weight_map\": {" + map + "}}");
-    }
-
-    private static void add(SafetensorsWriter w, StringBuilder map, String file, String name, Random rnd, double std,
-            int... shape) {
-        int n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        float[] v = new float[n];
-        boolean norm = name.endsWith("layer_norm.weight");
-        for (int i = 0; i < n; i++) {
-            v[i] = (float) ((norm ? 1.0 : 0.0) + rnd.nextGaussian() * std);
-        }
-        w.add(name, v, shape, DType.BF16);
-        map.append(map.length() == 0 ? "" : ", ").append('"').append(name).append("\": \"").append(file).append('"');
+        // BF16, two shards like the real download: the embedding and block 0 in the first, the rest in the second
+        T5Config cfg = T5Config.read(t5.resolve("config.json"));
+        assertEquals(2, RandomModel.seeded(5).writeSharded(t5, RandomModel.tensors(T5Encoder.layout(cfg,
+                T5Encoder.SHARED)), RandomModel.Format.of(DType.BF16).metadata("format", "pt"), 72 * 1024).size());
     }
 }

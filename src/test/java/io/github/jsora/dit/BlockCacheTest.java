@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /** Step caching inside STDiT3: its decisions, what a reuse computes, and that no cache is the plain forward. */
 class BlockCacheTest {
@@ -34,7 +35,8 @@ class BlockCacheTest {
     @ParameterizedTest
     @EnumSource(BlockCache.Criterion.class)
     void reusesOnlyWhenAllowedAndTheStepChangedLittle(BlockCache.Criterion criterion) {
-        try (BlockSource src = RandomWeights.source(CFG, true, 5); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(5).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var in = Stdit3NaiveTest.Inputs.random(CFG, 2, 4, 6, 6, 8, 1, false, new Random(5));
                 Tensor x = Tensor.zeros(in.input().x().shape());
                 Tensor plain = Tensor.zeros(model.outputShape(in.input()));
@@ -68,7 +70,8 @@ class BlockCacheTest {
 
     @Test
     void modulatedInputChangesAccumulateUntilTheThreshold() {
-        try (BlockSource src = RandomWeights.source(CFG, true, 6); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(6).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var in = Stdit3NaiveTest.Inputs.random(CFG, 1, 3, 4, 4, 6, 1, false, new Random(6));
                 Tensor x = Tensor.zeros(in.input().x().shape());
                 Tensor out = Tensor.zeros(model.outputShape(in.input()));
@@ -82,7 +85,8 @@ class BlockCacheTest {
 
     @Test
     void anotherBatchRestartsTheCache() {
-        try (BlockSource src = RandomWeights.source(CFG, true, 7); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(7).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var two = Stdit3NaiveTest.Inputs.random(CFG, 2, 2, 4, 4, 6, 1, false, new Random(7));
                 var one = Stdit3NaiveTest.Inputs.random(CFG, 1, 2, 4, 4, 6, 1, false, new Random(7));
                 Tensor out2 = Tensor.zeros(model.outputShape(two.input()));

@@ -20,6 +20,7 @@ import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.Checkpoint;
 import io.github.jsora.weights.SafetensorsWriter;
 import io.github.jsora.weights.WeightFormatException;
@@ -33,7 +34,7 @@ class Stdit3BadInputTest {
 
     @BeforeAll
     static void setUp() {
-        src = RandomWeights.source(CFG, true, 11);
+        src = RandomModel.seeded(11).source(Stdit3.layout(CFG, true));
         model = Stdit3.withSource(CFG, src);
     }
 
@@ -218,7 +219,7 @@ class Stdit3BadInputTest {
 
     @Test
     void blockSourceOfAnotherConfigIsRejected() {
-        try (BlockSource other = RandomWeights.source(Stdit3NaiveTest.B, false, 3)) {
+        try (BlockSource other = RandomModel.seeded(3).source(Stdit3.layout(Stdit3NaiveTest.B, false))) {
             WeightFormatException e = assertThrows(WeightFormatException.class, () -> Stdit3.withSource(CFG, other));
             assertTrue(e.getMessage().contains("block source"), e.getMessage());
         }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.TestFactory;
 import io.github.jsora.golden.Golden;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.SafetensorsFile;
 
 /**
@@ -53,7 +54,7 @@ class Stdit3NaiveTest {
     }
 
     static void run(Case c) {
-        try (BlockSource src = RandomWeights.source(c.cfg(), c.rope(), c.seed());
+        try (BlockSource src = RandomModel.seeded(c.seed()).source(Stdit3.layout(c.cfg(), c.rope()));
                 Stdit3 model = Stdit3.withSource(c.cfg(), src)) {
             Stdit3Naive naive = new Stdit3Naive(c.cfg(), src);
             Inputs in = Inputs.random(c.cfg(), c.b(), c.t(), c.h(), c.w(), c.l(), c.maskRows(), c.xMask(),

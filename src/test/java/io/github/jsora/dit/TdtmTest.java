@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /** Temporal Dimension Token Merging: the frame rule, its exactness, and its effect inside the model. */
 class TdtmTest {
@@ -115,7 +116,8 @@ class TdtmTest {
 
     @Test
     void kZeroIsBitIdenticalToThePlainForward() {
-        try (BlockSource src = RandomWeights.source(CFG, true, 21); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(21).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var in = Stdit3NaiveTest.Inputs.random(CFG, 2, 4, 6, 6, 8, 1, false, new Random(21));
                 Tensor plain = Tensor.zeros(model.outputShape(in.input()));
                 Tensor step = Tensor.zeros(model.outputShape(in.input()))) {
@@ -152,7 +154,8 @@ class TdtmTest {
     @ParameterizedTest
     @ValueSource(ints = {4, 5})
     void spatialBlockIsUnchangedByMergingPairEqualFrames(int t) {
-        try (BlockSource src = RandomWeights.source(CFG, true, 31); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(31).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var in = pairEqualInput(2, t, 6, 8, 31);
                 Tensor out = Tensor.zeros(model.outputShape(in.input()))) {
             float[][] got = new float[2][];
@@ -176,7 +179,8 @@ class TdtmTest {
         int b = 2;
         int h = 4;
         int w = 4;
-        try (BlockSource src = RandomWeights.source(CFG, true, 41); Stdit3 model = Stdit3.withSource(CFG, src);
+        try (BlockSource src = RandomModel.seeded(41).source(Stdit3.layout(CFG, true));
+                Stdit3 model = Stdit3.withSource(CFG, src);
                 var in = Stdit3NaiveTest.Inputs.random(CFG, b, t, h, w, 5, 1, false, new Random(41));
                 Tensor out = Tensor.zeros(model.outputShape(in.input()))) {
             model.forward(in.input(), false, out);

@@ -134,22 +134,22 @@ class VaeConfigTest {
 
     @Test
     void compactTestLayoutAndErrors() {
-        VaeConfig c = RandomVae.smallConfig();
+        VaeConfig c = VaeDecodeTest.smallConfig();
         assertArrayEquals(new int[] {4, 8, 8}, c.spatial().blockOutChannels());
         assertEquals(4, c.spatialFactor());
         assertEquals(null, c.scale());
-        String bad = RandomVae.SMALL_CONFIG.replace("\"num_groups\": 2", "\"num_groups\": 3");
+        String bad = VaeDecodeTest.SMALL_CONFIG.replace("\"num_groups\": 2", "\"num_groups\": 3");
         String m = assertThrows(WeightFormatException.class, () -> VaeConfig.parse(ModelConfig.parse("bad", bad)))
                 .getMessage();
         assertTrue(m.contains("num_groups 3"), m);
-        String td = RandomVae.SMALL_CONFIG.replace("[false, true, true]", "[true]");
+        String td = VaeDecodeTest.SMALL_CONFIG.replace("[false, true, true]", "[true]");
         m = assertThrows(WeightFormatException.class, () -> VaeConfig.parse(ModelConfig.parse("td", td)))
                 .getMessage();
         assertTrue(m.contains("temporal_downsample needs 3"), m);
         m = assertThrows(WeightFormatException.class, () -> VaeConfig.parse(ModelConfig.parse("x", "{\"a\": 1}")))
                 .getMessage();
         assertTrue(m.contains("not a VideoAutoencoderPipeline config"), m);
-        String nullMicro = RandomVae.SMALL_CONFIG.replace("\"micro_frame_size\": 17", "\"micro_frame_size\": null");
+        String nullMicro = VaeDecodeTest.SMALL_CONFIG.replace("\"micro_frame_size\": 17", "\"micro_frame_size\": null");
         m = assertThrows(WeightFormatException.class, () -> VaeConfig.parse(ModelConfig.parse("m", nullMicro)))
                 .getMessage();
         assertTrue(m.contains("micro_frame_size"), m);

@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,18 +18,69 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.DType;
+import io.github.jsora.weights.ModelConfig;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.WeightFormatException;
 
 /** Decoder behaviour on a small random model: bounded memory, streaming, batches, partial chunks, bad input. */
 class VaeDecodeTest {
+
+    /** A small config in the compact layout: spatial [4, 8, 8] (×4 upsampling), temporal filters 4, 17 frames → 5. */
+    static final String SMALL_CONFIG = "{\"sd\": {\"block_out_channels\": [4, 8, 8], \"layers_per_block\": 1, "
+            + "\"norm_num_groups\": 2, \"latent_channels\": 4, \"out_channels\": 3}, \"temporal\": {\"type\": "
+            + "\"VAE_Temporal\", \"filters\": 4, \"num_res_blocks\": 1, \"channel_multipliers\": [1, 2, 2, 4], "
+            + "\"temporal_downsample\": [false, true, true], \"num_groups\": 2}, \"micro_frame_size\": 17}";
+
+    static VaeConfig smallConfig() {
+        return VaeConfig.parse(ModelConfig.parse("small", SMALL_CONFIG));
+    }
+
+    /** The random weights of the small model (decoder and encoder; the config's scale and shift). */
+    static RandomModel smallModel() {
+        return RandomModel.vae(smallConfig(), 5);
+    }
+
+    /**
+     * Writes the small model's checkpoint with the config JSON in its metadata: the decoder weights of
+     * {@link #smallModel}, its encoder weights when {@code withEncoder}, plus {@code extra} vectors, minus
+     * {@code omit}.
+     */
+    static void writeSmall(Path file, boolean withEncoder, Map<String, float[]> extra, String... omit)
+            throws IOException {
+        VaeConfig c = smallConfig();
+        RandomModel m = smallModel();
+        Map<String, int[]> tensors = withEncoder ? RandomModel.tensors(VaeLayout.of(c), VaeLayout.encoder(c))
+                : RandomModel.tensors(VaeLayout.of(c));
+        for (String o : omit) {
+            tensors.remove(o);
+        }
+        for (Map.Entry<String, float[]> e : extra.entrySet()) {
+            m = m.with(e.getKey(), e.getValue());
+            tensors.put(e.getKey(), new int[] {e.getValue().length});
+        }
+        m.write(file, tensors, RandomModel.Format.of(DType.F32).metadata("config", SMALL_CONFIG));
+    }
+
+    /** A latent [b, c, t, h, w] of N(0, 1) values. */
+    static Tensor latent(long seed, int... shape) {
+        Random rnd = new Random(seed);
+        Tensor z = Tensor.zeros(shape);
+        float[] v = new float[Math.toIntExact(z.size())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        z.write(0, v, 0, v.length);
+        return z;
+    }
 
     private static VaeConfig cfg;
     private static BlockSource weights;
 
     @BeforeAll
     static void setUp() {
-        cfg = RandomVae.smallConfig();
-        weights = RandomVae.source(cfg, 5);
+        cfg = smallConfig();
+        weights = smallModel().source(VaeLayout.of(cfg));
     }
 
     @AfterAll
@@ -52,7 +105,7 @@ class VaeDecodeTest {
         long[] peaks = new long[2];
         int[] frames = {17, 34};
         for (int i = 0; i < 2; i++) {
-            try (Tensor z = RandomVae.latent(1, 1, 4, cfg.latentFrames(frames[i]), 6, 5)) {
+            try (Tensor z = latent(1, 1, 4, cfg.latentFrames(frames[i]), 6, 5)) {
                 vae.meter().resetPeak();
                 int[] count = {0};
                 vae.decode(z, frames[i], (b, f, frame) -> count[0]++);
@@ -73,7 +126,7 @@ class VaeDecodeTest {
         int frames = 23;
         assertEquals(7, cfg.latentFrames(frames));
         VideoVae vae = new VideoVae(cfg, weights);
-        try (Tensor z = RandomVae.latent(2, 2, 4, 7, 3, 4); Tensor x = vae.decode(z, frames)) {
+        try (Tensor z = latent(2, 2, 4, 7, 3, 4); Tensor x = vae.decode(z, frames)) {
             assertTrue(x.hasShape(2, 3, frames, 12, 16), x.shapeString());
             List<int[]> order = new ArrayList<>();
             vae.decode(z, frames, (b, f, frame) -> {
@@ -112,11 +165,11 @@ class VaeDecodeTest {
         }
         for (int frames : new int[] {1, 5, 18}) {
             List<Integer> chunkFrames = new ArrayList<>();
-            try (Tensor z = RandomVae.latent(3, 1, 4, cfg.latentFrames(frames), 2, 3);
+            try (Tensor z = latent(3, 1, 4, cfg.latentFrames(frames), 2, 3);
                     Tensor x = vae.decode(z, frames)) {
                 assertTrue(x.hasShape(1, 3, frames, 8, 12), x.shapeString());
             }
-            try (Tensor z = RandomVae.latent(3, 1, 4, cfg.latentFrames(frames), 2, 3)) {
+            try (Tensor z = latent(3, 1, 4, cfg.latentFrames(frames), 2, 3)) {
                 vae.decode(z, frames, (b, f, frame) -> {
                 }, (name, xc, index) -> {
                     if (name.equals(VideoVae.TEMPORAL_OUTPUT)) {
@@ -155,11 +208,11 @@ class VaeDecodeTest {
     }
 
     @Test
-    void openChecksTheCheckpointAndIgnoresEncoderWeights(@TempDir Path dir) {
+    void openChecksTheCheckpointAndIgnoresEncoderWeights(@TempDir Path dir) throws IOException {
         Path ok = dir.resolve("ok.safetensors");
-        RandomVae.write(ok, RandomVae.SMALL_CONFIG, 5, Map.of("temporal_vae.encoder.conv_in.conv.weight",
+        writeSmall(ok, false, Map.of("temporal_vae.encoder.conv_in.conv.weight",
                 new float[] {1, 2}, "spatial_vae.module.quant_conv.bias", new float[8]));
-        try (VideoVae vae = VideoVae.open(ok); Tensor z = RandomVae.latent(4, 1, 4, 5, 2, 2);
+        try (VideoVae vae = VideoVae.open(ok); Tensor z = latent(4, 1, 4, 5, 2, 2);
                 Tensor x = vae.decode(z, 17)) {
             // same weights (same seed) as the in-memory source
             try (Tensor y = new VideoVae(cfg, weights).decode(z, 17)) {
@@ -167,11 +220,11 @@ class VaeDecodeTest {
             }
         }
         Path extra = dir.resolve("extra.safetensors");
-        RandomVae.write(extra, RandomVae.SMALL_CONFIG, 5, Map.of("temporal_vae.decoder.surprise", new float[3]));
+        writeSmall(extra, false, Map.of("temporal_vae.decoder.surprise", new float[3]));
         String m = assertThrows(WeightFormatException.class, () -> VideoVae.open(extra)).getMessage();
         assertTrue(m.contains("temporal_vae.decoder.surprise"), m);
         Path missing = dir.resolve("missing.safetensors");
-        RandomVae.write(missing, RandomVae.SMALL_CONFIG, 5, Map.of(), "spatial_vae.module.decoder.conv_out.bias");
+        writeSmall(missing, false, Map.of(), "spatial_vae.module.decoder.conv_out.bias");
         m = assertThrows(WeightFormatException.class, () -> VideoVae.open(missing)).getMessage();
         assertTrue(m.contains("spatial_vae.module.decoder.conv_out.bias") && m.contains("missing"), m);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,9 +39,9 @@ class VaeEncodeTest {
 
     @BeforeAll
     static void setUp() {
-        cfg = RandomVae.smallConfig();
-        dec = RandomVae.source(cfg, 5);
-        enc = RandomVae.encoderSource(cfg, 6);
+        cfg = VaeDecodeTest.smallConfig();
+        dec = VaeDecodeTest.smallModel().source(VaeLayout.of(cfg));
+        enc = VaeDecodeTest.smallModel().source(VaeLayout.encoder(cfg));
     }
 
     @AfterAll
@@ -202,11 +203,11 @@ class VaeEncodeTest {
     }
 
     @Test
-    void fullAndDecoderOnlyCheckpoints(@TempDir Path dir) {
+    void fullAndDecoderOnlyCheckpoints(@TempDir Path dir) throws IOException {
         Path full = dir.resolve("full.safetensors");
-        RandomVae.write(full, RandomVae.SMALL_CONFIG, 5, 6, Map.of());
+        VaeDecodeTest.writeSmall(full, true, Map.of());
         try (VideoVae vae = VideoVae.open(full); Tensor x = video(3, 1, 3, 5, 8, 12);
-                Tensor z = RandomVae.latent(4, 1, 4, 5, 2, 2); Tensor d = vae.decode(z, 17)) {
+                Tensor z = VaeDecodeTest.latent(4, 1, 4, 5, 2, 2); Tensor d = vae.decode(z, 17)) {
             assertTrue(vae.canEncode());
             VideoVae mem = new VideoVae(cfg, dec, enc, 1);
             try (Tensor d2 = mem.decode(z, 17)) {
@@ -221,9 +222,9 @@ class VaeEncodeTest {
             }
         }
         Path decoderOnly = dir.resolve("decoder.safetensors");
-        RandomVae.write(decoderOnly, RandomVae.SMALL_CONFIG, 5, Map.of());
+        VaeDecodeTest.writeSmall(decoderOnly, false, Map.of());
         Path oneMissing = dir.resolve("one-missing.safetensors");
-        RandomVae.write(oneMissing, RandomVae.SMALL_CONFIG, 5, 6, Map.of(), "temporal_vae.quant_conv.conv.bias");
+        VaeDecodeTest.writeSmall(oneMissing, true, Map.of(), "temporal_vae.quant_conv.conv.bias");
         Path golden = Path.of("testdata/golden/vae_v12_tiny_G_decoder_weights.safetensors");
         for (Path p : new Path[] {decoderOnly, oneMissing, golden}) {
             try (VideoVae vae = VideoVae.open(p); Tensor x = video(3, 1, 3, 5, 16, 16)) {
@@ -238,7 +239,7 @@ class VaeEncodeTest {
                 assertEquals(0, vae.meter().currentBytes());
             }
         }
-        try (VideoVae vae = VideoVae.open(golden); Tensor z = RandomVae.latent(4, 1, 4, 5, 2, 2);
+        try (VideoVae vae = VideoVae.open(golden); Tensor z = VaeDecodeTest.latent(4, 1, 4, 5, 2, 2);
                 Tensor d = vae.decode(z, 17)) {
             assertTrue(d.hasShape(1, 3, 17, 16, 16), "a decoder-only checkpoint still decodes");
         }

@@ -31,17 +31,21 @@ class BlockStoreTest {
     @TempDir
     Path dir;
 
-    private SyntheticModel model;
+    private Path file;
+    private BlockLayout layout;
     private Checkpoint ckpt;
     private long[] sizes;
     private long largest;
 
     @BeforeEach
     void setUp() throws IOException {
-        model = SyntheticModel.write(dir, 6, 32, 7);
-        ckpt = Checkpoint.open(model.file);
-        model.layout.validate(ckpt);
-        sizes = BlockStore.blockBytes(ckpt, model.layout);
+        layout = syntheticLayout(6, 32);
+        file = dir.resolve("model.safetensors");
+        RandomModel.seeded(7).write(file, layout, new RandomModel.Format(BlockStoreTest::syntheticDtype, false,
+                Map.of()));
+        ckpt = Checkpoint.open(file);
+        layout.validate(ckpt);
+        sizes = BlockStore.blockBytes(ckpt, layout);
         for (long s : sizes) {
             largest = Math.max(largest, s);
         }
@@ -52,9 +56,56 @@ class BlockStoreTest {
         ckpt.close();
     }
 
+    /** A model-like layout: a small "embed" block, {@code blocks} equal "blk.i" blocks, a tiny "final" block. */
+    static BlockLayout syntheticLayout(int blocks, int width) {
+        BlockLayout.Builder b = BlockLayout.builder();
+        b.block("embed").tensor("embed.weight", 16, width).tensor("embed.bias", width);
+        for (int i = 0; i < blocks; i++) {
+            String p = "blocks." + i + ".";
+            b.block("blk." + i).tensor(p + "attn.qkv.weight", 3 * width, width).tensor(p + "attn.qkv.bias", 3 * width)
+                    .tensor(p + "mlp.fc1.weight", 4 * width, width).tensor(p + "mlp.fc2.weight", width, 4 * width)
+                    .tensor(p + "norm.scale", width);
+        }
+        return b.block("final").tensor("final.weight", 4, width).build();
+    }
+
+    /** Mixed storage: BF16 qkv and fc1 weights, F16 fc2 weights, the rest F32. */
+    static DType syntheticDtype(String name) {
+        if (name.endsWith("qkv.weight") || name.endsWith("fc1.weight")) {
+            return DType.BF16;
+        }
+        return name.endsWith("fc2.weight") ? DType.F16 : DType.F32;
+    }
+
+    /**
+     * A fake forward pass: {@code passes} times, acquires every block in layout order, reads every tensor (the
+     * "compute", optionally sleeping {@code computeMillis} per block) and releases it. Returns the values seen.
+     */
+    static List<float[]> run(BlockSource src, int passes, long computeMillis) {
+        List<float[]> seen = new ArrayList<>();
+        for (int p = 0; p < passes; p++) {
+            for (BlockLayout.BlockSpec spec : src.layout().blocks()) {
+                Block blk = src.acquire(spec.name());
+                try {
+                    for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                        seen.add(blk.get(e.getKey()).toArray());
+                    }
+                    if (computeMillis > 0) {
+                        Thread.sleep(computeMillis);
+                    }
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    src.release(blk);
+                }
+            }
+        }
+        return seen;
+    }
+
     /** Named budgets: everything, all bytes exactly, two blocks + prefetch, one block + prefetch, one, none. */
     private Map<String, BlockStore.Options> budgets() {
-        long total = model.layout.float32Bytes();
+        long total = layout.float32Bytes();
         Map<String, BlockStore.Options> m = new LinkedHashMap<>();
         m.put("unlimited", BlockStore.Options.unlimited());
         m.put("all blocks", BlockStore.Options.budget(total));
@@ -73,20 +124,20 @@ class BlockStoreTest {
     @Test
     void sizesAreTheFloat32BytesOfTheLayout() {
         for (int i = 0; i < sizes.length; i++) {
-            assertEquals(model.layout.blocks().get(i).float32Bytes(), sizes[i]);
+            assertEquals(layout.blocks().get(i).float32Bytes(), sizes[i]);
         }
     }
 
     @Test
     void identicalValuesUnderEveryBudget() {
         List<float[]> expected;
-        try (ResidentBlockSource res = new ResidentBlockSource(ckpt, model.layout)) {
-            expected = SyntheticModel.run(res, 3, 0);
+        try (ResidentBlockSource res = new ResidentBlockSource(ckpt, layout)) {
+            expected = run(res, 3, 0);
         }
         for (Map.Entry<String, BlockStore.Options> b : budgets().entrySet()) {
             assertTimeoutPreemptively(GUARD, () -> {
-                try (BlockStore store = new BlockStore(ckpt, model.layout, b.getValue())) {
-                    List<float[]> got = SyntheticModel.run(store, 3, 0);
+                try (BlockStore store = new BlockStore(ckpt, layout, b.getValue())) {
+                    List<float[]> got = run(store, 3, 0);
                     assertEquals(expected.size(), got.size(), b.getKey());
                     for (int i = 0; i < got.size(); i++) {
                         assertArrayEquals(expected.get(i), got.get(i), b.getKey() + " tensor read #" + i);
@@ -101,8 +152,8 @@ class BlockStoreTest {
         int n = sizes.length;
         for (Map.Entry<String, BlockStore.Options> b : budgets().entrySet()) {
             assertTimeoutPreemptively(GUARD, () -> {
-                try (BlockStore store = new BlockStore(ckpt, model.layout, b.getValue())) {
-                    SyntheticModel.run(store, 3, 2);
+                try (BlockStore store = new BlockStore(ckpt, layout, b.getValue())) {
+                    run(store, 3, 2);
                     BlockStoreStats st = store.stats();
                     ResidencyPlan plan = store.plan();
                     String what = b.getKey() + ": " + st + " / " + plan;
@@ -145,15 +196,15 @@ class BlockStoreTest {
         w2.write(sdir.resolve("b.safetensors"), false);
         java.nio.file.Files.writeString(sdir.resolve("model.safetensors.index.json"), index.append("}}"));
         List<float[]> expected;
-        try (ResidentBlockSource res = new ResidentBlockSource(ckpt, model.layout)) {
-            expected = SyntheticModel.run(res, 2, 0);
+        try (ResidentBlockSource res = new ResidentBlockSource(ckpt, layout)) {
+            expected = run(res, 2, 0);
         }
         try (Checkpoint sc = Checkpoint.open(sdir)) {
             assertTrue(sc instanceof ShardedCheckpoint);
             for (BlockStore.Options opt : List.of(BlockStore.Options.budget(2 * largest),
                     BlockStore.Options.budget(largest).withoutPrefetch())) {
-                try (BlockStore store = new BlockStore(sc, model.layout, opt)) {
-                    List<float[]> got = SyntheticModel.run(store, 2, 0);
+                try (BlockStore store = new BlockStore(sc, layout, opt)) {
+                    List<float[]> got = run(store, 2, 0);
                     for (int k = 0; k < got.size(); k++) {
                         assertArrayEquals(expected.get(k), got.get(k), opt + " read #" + k);
                     }
@@ -164,8 +215,8 @@ class BlockStoreTest {
 
     @Test
     void statsResetStartsANewGeneration() {
-        try (BlockStore store = new BlockStore(ckpt, model.layout, BlockStore.Options.budget(2 * largest))) {
-            SyntheticModel.run(store, 1, 0);
+        try (BlockStore store = new BlockStore(ckpt, layout, BlockStore.Options.budget(2 * largest))) {
+            run(store, 1, 0);
             assertTrue(store.stats().loads() >= sizes.length);
             store.resetStats();
             BlockStoreStats st = store.stats();
@@ -177,12 +228,12 @@ class BlockStoreTest {
 
     @Test
     void unlimitedLoadsEachBlockOnceAndKeepsIt() {
-        try (BlockStore store = new BlockStore(ckpt, model.layout, BlockStore.Options.unlimited())) {
-            SyntheticModel.run(store, 4, 0);
+        try (BlockStore store = new BlockStore(ckpt, layout, BlockStore.Options.unlimited())) {
+            run(store, 4, 0);
             BlockStoreStats st = store.stats();
             assertEquals(sizes.length, st.loads());
-            assertEquals(model.layout.float32Bytes(), st.bytesLoaded());
-            assertEquals(model.layout.float32Bytes(), st.residentBytes());
+            assertEquals(layout.float32Bytes(), st.bytesLoaded());
+            assertEquals(layout.float32Bytes(), st.residentBytes());
             store.close();
             assertEquals(0, store.stats().residentBytes(), "close frees every block");
         }
@@ -191,8 +242,8 @@ class BlockStoreTest {
     @Test
     void outOfOrderAcquiresStillWork() {
         assertTimeoutPreemptively(GUARD, () -> {
-            try (ResidentBlockSource res = new ResidentBlockSource(ckpt, model.layout);
-                    BlockStore store = new BlockStore(ckpt, model.layout, BlockStore.Options.budget(2 * largest)
+            try (ResidentBlockSource res = new ResidentBlockSource(ckpt, layout);
+                    BlockStore store = new BlockStore(ckpt, layout, BlockStore.Options.budget(2 * largest)
                             .withPrefetch(1))) {
                 String[] order = {"blk.3", "embed", "blk.5", "blk.4", "blk.0", "final", "blk.3", "blk.1", "blk.2"};
                 for (String name : order) {
@@ -211,10 +262,10 @@ class BlockStoreTest {
     @Test
     void budgetBelowTheLargestBlockPlusPrefetchFailsAtConstruction() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new BlockStore(ckpt, model.layout, BlockStore.Options.budget(2 * largest - 1)));
+                () -> new BlockStore(ckpt, layout, BlockStore.Options.budget(2 * largest - 1)));
         assertTrue(e.getMessage().contains((2 * largest) + " bytes"), e.getMessage());
         IllegalArgumentException e0 = assertThrows(IllegalArgumentException.class,
-                () -> new BlockStore(ckpt, model.layout, BlockStore.Options.budget(largest - 1).withoutPrefetch()));
+                () -> new BlockStore(ckpt, layout, BlockStore.Options.budget(largest - 1).withoutPrefetch()));
         assertTrue(e0.getMessage().contains(largest + " bytes"), e0.getMessage());
         assertThrows(IllegalArgumentException.class, () -> BlockStore.Options.budget(0));
         assertThrows(IllegalArgumentException.class, () -> BlockStore.Options.budget(100).withPrefetch(-1));
@@ -223,7 +274,7 @@ class BlockStoreTest {
     @Test
     void holdingTwoBlocksBeyondTheBudgetFailsInsteadOfHanging() {
         assertTimeoutPreemptively(GUARD, () -> {
-            try (BlockStore store = new BlockStore(ckpt, model.layout,
+            try (BlockStore store = new BlockStore(ckpt, layout,
                     BlockStore.Options.budget(largest).withoutPrefetch())) {
                 Block a = store.acquire("blk.0");
                 IllegalStateException e = assertThrows(IllegalStateException.class, () -> store.acquire("blk.1"));
@@ -236,8 +287,8 @@ class BlockStoreTest {
 
     @Test
     void unknownBlockAndForeignReleaseAreRejected() {
-        try (BlockStore store = new BlockStore(ckpt, model.layout, BlockStore.Options.unlimited());
-                ResidentBlockSource res = new ResidentBlockSource(ckpt, model.layout)) {
+        try (BlockStore store = new BlockStore(ckpt, layout, BlockStore.Options.unlimited());
+                ResidentBlockSource res = new ResidentBlockSource(ckpt, layout)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> store.acquire("nope"));
             assertTrue(e.getMessage().contains("nope"));
             assertThrows(IllegalArgumentException.class, () -> store.release(res.acquire("blk.0")));
@@ -257,9 +308,9 @@ class BlockStoreTest {
             FaultyCheckpoint faulty = new FaultyCheckpoint(ckpt)
                     .failOn(n -> n.startsWith("blocks.3.mlp"), injected);
             assertTimeoutPreemptively(GUARD, () -> {
-                try (BlockStore store = new BlockStore(faulty, model.layout, opt)) {
+                try (BlockStore store = new BlockStore(faulty, layout, opt)) {
                     BlockLoadException e = assertThrows(BlockLoadException.class,
-                            () -> SyntheticModel.run(store, 2, 0), opt.toString());
+                            () -> run(store, 2, 0), opt.toString());
                     assertSame(injected, e.getCause(), opt.toString());
                     assertEquals("blk.3", e.blockName());
                     // the store stays failed: every acquire reports the failure
@@ -275,8 +326,8 @@ class BlockStoreTest {
         OutOfMemoryError injected = new OutOfMemoryError("injected: no memory for block 1");
         FaultyCheckpoint faulty = new FaultyCheckpoint(ckpt).failOn(n -> n.startsWith("blocks.1."), injected);
         assertTimeoutPreemptively(GUARD, () -> {
-            try (BlockStore store = new BlockStore(faulty, model.layout, BlockStore.Options.budget(2 * largest))) {
-                BlockLoadException e = assertThrows(BlockLoadException.class, () -> SyntheticModel.run(store, 1, 0));
+            try (BlockStore store = new BlockStore(faulty, layout, BlockStore.Options.budget(2 * largest))) {
+                BlockLoadException e = assertThrows(BlockLoadException.class, () -> run(store, 1, 0));
                 assertSame(injected, e.getCause());
             }
         });
@@ -290,8 +341,8 @@ class BlockStoreTest {
                 injected);
         faulty.failOn(n -> n.startsWith("blocks.2.mlp.fc2"), injected);
         assertTimeoutPreemptively(Duration.ofSeconds(5), () -> {
-            try (BlockStore store = new BlockStore(faulty, model.layout, BlockStore.Options.budget(2 * largest))) {
-                BlockLoadException e = assertThrows(BlockLoadException.class, () -> SyntheticModel.run(store, 1, 0));
+            try (BlockStore store = new BlockStore(faulty, layout, BlockStore.Options.budget(2 * largest))) {
+                BlockLoadException e = assertThrows(BlockLoadException.class, () -> run(store, 1, 0));
                 assertSame(injected, e.getCause());
             }
         });
@@ -306,7 +357,7 @@ class BlockStoreTest {
                 BlockStore.Options.budget(largest).withoutPrefetch().withMappedReads())) {
             for (boolean mappedBefore : new boolean[] {false, true}) {
                 Path copy = dir.resolve("copy-" + (k++) + ".safetensors");
-                java.nio.file.Files.copy(model.file, copy);
+                java.nio.file.Files.copy(file, copy);
                 try (Checkpoint c = Checkpoint.open(copy)) {
                     if (mappedBefore) {
                         c.load("embed.weight").close(); // the data section is mapped before the file shrinks
@@ -317,9 +368,9 @@ class BlockStoreTest {
                     }
                     String what = opt + (mappedBefore ? ", mapped before truncation" : "");
                     assertTimeoutPreemptively(GUARD, () -> {
-                        try (BlockStore store = new BlockStore(c, model.layout, opt)) {
+                        try (BlockStore store = new BlockStore(c, layout, opt)) {
                             BlockLoadException e = assertThrows(BlockLoadException.class,
-                                    () -> SyntheticModel.run(store, 1, 0), what);
+                                    () -> run(store, 1, 0), what);
                             assertTrue(e.getCause() instanceof WeightFormatException, what + ": " + e.getCause());
                             assertTrue(e.getMessage().contains(copy.getFileName().toString()), e.getMessage());
                             if (mappedBefore || !opt.mappedReads()) {
@@ -336,7 +387,7 @@ class BlockStoreTest {
     void closeStopsASlowLoaderPromptlyAndFreesEverything() {
         FaultyCheckpoint slow = new FaultyCheckpoint(ckpt).delay(50);
         assertTimeoutPreemptively(GUARD, () -> {
-            BlockStore store = new BlockStore(slow, model.layout, BlockStore.Options.unlimited());
+            BlockStore store = new BlockStore(slow, layout, BlockStore.Options.unlimited());
             Block first = store.acquire("embed");
             Thread.sleep(60);
             long t0 = System.nanoTime();
@@ -364,8 +415,8 @@ class BlockStoreTest {
     void closeFreesEveryTensorOfEveryBudget() {
         for (BlockStore.Options opt : budgets().values()) {
             List<Tensor> seen = new ArrayList<>();
-            BlockStore store = new BlockStore(ckpt, model.layout, opt);
-            for (BlockLayout.BlockSpec spec : model.layout.blocks()) {
+            BlockStore store = new BlockStore(ckpt, layout, opt);
+            for (BlockLayout.BlockSpec spec : layout.blocks()) {
                 Block b = store.acquire(spec.name());
                 seen.addAll(b.tensors().values());
                 store.release(b);
@@ -382,7 +433,7 @@ class BlockStoreTest {
     void interruptedWaitIsACancellation() {
         FaultyCheckpoint slow = new FaultyCheckpoint(ckpt).delay(30);
         assertTimeoutPreemptively(GUARD, () -> {
-            try (BlockStore store = new BlockStore(slow, model.layout, BlockStore.Options.budget(2 * largest))) {
+            try (BlockStore store = new BlockStore(slow, layout, BlockStore.Options.budget(2 * largest))) {
                 Thread.currentThread().interrupt();
                 try {
                     assertThrows(CancellationException.class, () -> store.acquire("blk.4"));
@@ -396,9 +447,9 @@ class BlockStoreTest {
 
     @Test
     void singlePassDoesNotPrefetchPastTheEnd() throws InterruptedException {
-        try (BlockStore store = new BlockStore(ckpt, model.layout,
+        try (BlockStore store = new BlockStore(ckpt, layout,
                 BlockStore.Options.budget(2 * largest).singlePass())) {
-            SyntheticModel.run(store, 1, 0);
+            run(store, 1, 0);
             Thread.sleep(100);
             assertEquals(sizes.length, store.stats().loads());
         }

@@ -17,6 +17,8 @@ import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockStore;
 import io.github.jsora.weights.BlockStoreStats;
 import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.DType;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * The {@link BlockStoreBench} workload (XL-width STDiT3, 4 pairs, B=2, 32×32, random BF16 weights on disk) with the
@@ -42,7 +44,7 @@ public final class BlockStoreAbRun {
         Path dir = Files.createTempDirectory("jsora-blockstore-ab");
         try {
             Path file = dir.resolve("model.safetensors");
-            RandomCheckpoint.write(file, layout, 42, 0.02f);
+            RandomModel.seeded(42).write(file, layout, RandomModel.Format.of(DType.BF16));
             try (Checkpoint ckpt = Checkpoint.open(file)) {
                 long largest = 0;
                 for (long s : BlockStore.blockBytes(ckpt, layout)) {
@@ -55,7 +57,7 @@ public final class BlockStoreAbRun {
                 run(ckpt, layout, cfg, configs, frames, rounds);
             }
         } finally {
-            RandomCheckpoint.deleteTree(dir);
+            TempDirs.deleteTree(dir);
         }
     }
 

@@ -28,6 +28,8 @@ import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockStore;
 import io.github.jsora.weights.BlockStoreStats;
 import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.DType;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * CI-DL: one STDiT3 forward (XL width: hidden 1152, 16 heads, caption 4096; 4 spatial+temporal block pairs) at
@@ -82,7 +84,7 @@ public class BlockStoreBench {
         dir = Files.createTempDirectory("jsora-blockstore-bench");
         Path file = dir.resolve("model.safetensors");
         long t0 = System.nanoTime();
-        long size = RandomCheckpoint.write(file, layout, 42, 0.02f);
+        long size = RandomModel.seeded(42).write(file, layout, RandomModel.Format.of(DType.BF16));
         System.out.printf("%nblockstore-setup: wrote %s (%d MB BF16, %d MB float32) in %.1f s%n", file, size >> 20,
                 layout.float32Bytes() >> 20, (System.nanoTime() - t0) / 1e9);
         ckpt = Checkpoint.open(file);
@@ -155,6 +157,6 @@ public class BlockStoreBench {
         in.y().close();
         in.mask().close();
         out.close();
-        RandomCheckpoint.deleteTree(dir);
+        TempDirs.deleteTree(dir);
     }
 }

@@ -28,7 +28,9 @@ import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.text.T5Config;
 import io.github.jsora.text.T5Encoder;
+import io.github.jsora.weights.DType;
 import io.github.jsora.weights.ModelConfig;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * Prompt to frames (and to a GIF) through {@link VideoGenerator}, 30 steps, cfg 7:
@@ -86,7 +88,7 @@ public class EndToEndBench {
     @TearDown(Level.Trial)
     public void tearDown() {
         gen.close();
-        RandomCheckpoint.deleteTree(dir);
+        TempDirs.deleteTree(dir);
     }
 
     private GenerationRequest request() {
@@ -124,7 +126,8 @@ public class EndToEndBench {
                 + "\"class_dropout_prob\": 0.1, \"input_sq_size\": 512}";
         Files.writeString(stdit.resolve("config.json"), stditJson);
         Stdit3Config sc = Stdit3Config.parse("mid stdit", stditJson);
-        RandomCheckpoint.write(stdit.resolve("model.safetensors"), Stdit3.layout(sc, true), 1, 0.03f);
+        RandomModel.seeded(1).write(stdit.resolve("model.safetensors"), Stdit3.layout(sc, true),
+                RandomModel.Format.of(DType.BF16));
 
         Path t5 = Files.createDirectories(m.resolve("t5"));
         String t5Json = "{\"architectures\": [\"T5EncoderModel\"], \"d_model\": 256, \"d_kv\": 64, \"num_heads\": 4, "
@@ -133,7 +136,8 @@ public class EndToEndBench {
                 + "\"feed_forward_proj\": \"gated-gelu\", \"dense_act_fn\": \"gelu_new\", \"is_gated_act\": true}";
         Files.writeString(t5.resolve("config.json"), t5Json);
         T5Config tc = T5Config.from(ModelConfig.parse("mid t5", t5Json));
-        RandomCheckpoint.write(t5.resolve("model.safetensors"), T5Encoder.layout(tc, "shared.weight"), 2, 0.05f);
+        RandomModel.seeded(2).write(t5.resolve("model.safetensors"), T5Encoder.layout(tc, "shared.weight"),
+                RandomModel.Format.of(DType.BF16));
         copyResource("t5/spiece.model", t5.resolve("spiece.model"));
 
         Path vae = Files.createDirectories(m.resolve("vae"));

@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +21,7 @@ import io.github.jsora.text.T5Encoder;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.TensorInfo;
 
 /**
@@ -40,16 +40,17 @@ import io.github.jsora.weights.TensorInfo;
  *       (≈ 4.84 GB).</li>
  *   <li>{@code DIR/vae}: the published {@code config.json} and {@code model.safetensors}, F32, the complete
  *       {@code VideoAutoencoderPipeline} state dict: the decoder ({@link VaeLayout}) plus the encoders and
- *       quant_convs ({@link #vaeEncoderTensors}), names sorted, {@code format: pt} metadata: 1,573,430,548 bytes like
+ *       quant_convs ({@link VaeLayout#encoder}), names sorted, {@code format: pt} metadata: 1,573,430,548 bytes like
  *       the real file.</li>
  *   <li>{@code DIR/t5}: {@code config.json} of {@code DeepFloyd/t5-v1_1-xxl}, the encoder ({@link T5Encoder#layout}
  *       with {@code shared.weight}), F32, in two shards of 9.45 and 9.60 GB like the real ones, the index, and the demo
  *       model's {@code spiece.model} (its ids lie inside the 32,128-token vocabulary).</li>
  * </ul>
- * Values: {@link RandomCheckpoint#fanIn()} (activations stay of order 1, so a forward pass stays finite), with the
- * VAE's {@code scale}/{@code shift} set to the real config's constants and {@code rope.freqs} to the rotary
- * frequencies. {@code --check-vae} compares the names and shapes {@link #vaeTensors} derives for a safetensors
- * file's own VAE config (its metadata or config.json) with the file's tensors, e.g. on a complete tiny state dict.
+ * Values: {@link RandomModel}'s rules by tensor name (weights scaled by 1/√fan_in, so activations stay of order 1
+ * and a forward pass stays finite; {@code rope.freqs} the rotary frequencies), with the VAE's {@code scale}/
+ * {@code shift} set to the real config's constants. {@code --check-vae} compares the names and shapes
+ * {@link #vaeTensors} derives for a safetensors file's own VAE config (its metadata or config.json) with the file's
+ * tensors, e.g. on a complete tiny state dict.
  */
 public final class LookAlikeModel {
 
@@ -248,23 +249,15 @@ public final class LookAlikeModel {
         Files.createDirectories(d);
         Files.writeString(d.resolve("config.json"), STDIT_CONFIG, StandardCharsets.UTF_8);
         Stdit3Config cfg = Stdit3Config.read(d.resolve("config.json"));
-        RandomCheckpoint.Init init = RandomCheckpoint.fanIn()
-                .with(Stdit3.ROPE_FREQS, new RandomCheckpoint.Exact(ropeFreqs(cfg.headDim())));
-        timed(d.resolve("model.safetensors"), RandomCheckpoint.tensors(Stdit3.layout(cfg, true)),
-                RandomCheckpoint.Options.pretrained(init, seed));
+        timed(d.resolve("model.safetensors"), RandomModel.tensors(Stdit3.layout(cfg, true)), RandomModel.seeded(seed));
     }
 
     static void writeVae(Path d, long seed) throws IOException {
         Files.createDirectories(d);
         Files.writeString(d.resolve("config.json"), VAE_CONFIG, StandardCharsets.UTF_8);
         VaeConfig cfg = VaeConfig.read(d.resolve("config.json"));
-        float[] scale = toFloats(cfg.scale());
-        float[] shift = toFloats(cfg.shift());
-        RandomCheckpoint.Init init = RandomCheckpoint.fanIn()
-                .with("scale", new RandomCheckpoint.Exact(scale))
-                .with("shift", new RandomCheckpoint.Exact(shift));
         Path file = d.resolve("model.safetensors");
-        timed(file, vaeTensors(cfg), RandomCheckpoint.Options.pretrained(init, seed));
+        timed(file, vaeTensors(cfg), RandomModel.vae(cfg, seed));
         long size = Files.size(file);
         System.out.printf(Locale.ROOT, "  VAE file %,d B; the real file %,d B (difference %+d B)%n", size,
                 REAL_VAE_BYTES, size - REAL_VAE_BYTES);
@@ -275,9 +268,8 @@ public final class LookAlikeModel {
         Files.writeString(d.resolve("config.json"), T5_CONFIG, StandardCharsets.UTF_8);
         T5Config cfg = T5Config.read(d.resolve("config.json"));
         long t0 = System.nanoTime();
-        List<Path> shards = RandomCheckpoint.writeSharded(d, RandomCheckpoint.tensors(T5Encoder.layout(cfg,
-                T5Encoder.SHARED)), RandomCheckpoint.Options.pretrained(RandomCheckpoint.fanIn(), seed),
-                T5_SHARD_BYTES);
+        List<Path> shards = RandomModel.seeded(seed).writeSharded(d, RandomModel.tensors(T5Encoder.layout(cfg,
+                T5Encoder.SHARED)), RandomModel.Format.pretrained(), T5_SHARD_BYTES);
         double s = (System.nanoTime() - t0) / 1e9;
         long total = 0;
         for (Path p : shards) {
@@ -293,9 +285,9 @@ public final class LookAlikeModel {
         }
     }
 
-    private static void timed(Path file, Map<String, int[]> tensors, RandomCheckpoint.Options o) throws IOException {
+    private static void timed(Path file, Map<String, int[]> tensors, RandomModel m) throws IOException {
         long t0 = System.nanoTime();
-        long size = RandomCheckpoint.write(file, tensors, o);
+        long size = m.write(file, tensors, RandomModel.Format.pretrained());
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "  %s: %,d B, %d tensors, in %.1f s (%.0f MB/s)%n", file, size,
                 tensors.size(), s, size / 1e6 / s);
@@ -317,112 +309,12 @@ public final class LookAlikeModel {
 
     // ------------------------------------------------------------------ VAE state dict
 
-    /** The complete {@code VideoAutoencoderPipeline} state dict: decoder layout plus {@link #vaeEncoderTensors}. */
-    static Map<String, int[]> vaeTensors(VaeConfig cfg) {
-        Map<String, int[]> m = RandomCheckpoint.tensors(VaeLayout.of(cfg));
-        m.putAll(vaeEncoderTensors(cfg));
-        return m;
-    }
-
     /**
-     * The tensors decoding does not use (the prefixes of {@link VaeLayout#IGNORED_PREFIXES}): the diffusers
-     * {@code AutoencoderKL} encoder (conv_in; per block {@code layersPerBlock} ResNets and, except on the last, a
-     * stride-2 downsampler; mid block; norm; conv_out to 2·latent channels) and its {@code quant_conv}; the temporal
-     * encoder (conv_in; per level {@code numResBlocks} ResBlocks with a 1×1×1 {@code conv3} where the width
-     * changes, a time-downsampling conv after the levels {@code temporalDownsample} marks; top ResBlocks; norm;
-     * 1×1×1 {@code conv2} to 2·latent_embed_dim) and its {@code quant_conv}. Derived from the complete tiny state
-     * dict of the golden data ({@code vae_v12_tiny_E_weights.safetensors}; {@code --check-vae} compares).
+     * The complete {@code VideoAutoencoderPipeline} state dict: the decode-path layout ({@link VaeLayout#of}) plus the
+     * encode path ({@link VaeLayout#encoder}: the encoders and their quant_convs).
      */
-    static Map<String, int[]> vaeEncoderTensors(VaeConfig cfg) {
-        Map<String, int[]> m = new LinkedHashMap<>();
-        VaeConfig.Spatial s = cfg.spatial();
-        String e = "spatial_vae.module.encoder.";
-        int[] boc = s.blockOutChannels();
-        m.put(e + "conv_in.weight", new int[] {boc[0], s.outChannels(), 3, 3});
-        m.put(e + "conv_in.bias", new int[] {boc[0]});
-        int prev = boc[0];
-        for (int i = 0; i < boc.length; i++) {
-            for (int j = 0; j < s.layersPerBlock(); j++) {
-                resnet2d(m, e + "down_blocks." + i + ".resnets." + j + ".", prev, boc[i]);
-                prev = boc[i];
-            }
-            if (i < boc.length - 1) {
-                m.put(e + "down_blocks." + i + ".downsamplers.0.conv.weight", new int[] {prev, prev, 3, 3});
-                m.put(e + "down_blocks." + i + ".downsamplers.0.conv.bias", new int[] {prev});
-            }
-        }
-        if (s.midAttention()) {
-            String p = e + "mid_block.attentions.0.";
-            m.put(p + "group_norm.weight", new int[] {prev});
-            m.put(p + "group_norm.bias", new int[] {prev});
-            for (String lin : new String[] {"to_q", "to_k", "to_v", "to_out.0"}) {
-                m.put(p + lin + ".weight", new int[] {prev, prev});
-                m.put(p + lin + ".bias", new int[] {prev});
-            }
-        }
-        resnet2d(m, e + "mid_block.resnets.0.", prev, prev);
-        resnet2d(m, e + "mid_block.resnets.1.", prev, prev);
-        int moments = 2 * s.latentChannels();                                  // mean and log-variance
-        m.put(e + "conv_norm_out.weight", new int[] {prev});
-        m.put(e + "conv_norm_out.bias", new int[] {prev});
-        m.put(e + "conv_out.weight", new int[] {moments, prev, 3, 3});
-        m.put(e + "conv_out.bias", new int[] {moments});
-        m.put("spatial_vae.module.quant_conv.weight", new int[] {moments, moments, 1, 1});
-        m.put("spatial_vae.module.quant_conv.bias", new int[] {moments});
-
-        VaeConfig.Temporal t = cfg.temporal();
-        String te = "temporal_vae.encoder.";
-        m.put(te + "conv_in.conv.weight", new int[] {t.filters(), t.inOutChannels(), 3, 3, 3});
-        prev = t.filters();
-        boolean[] down = t.temporalDownsample();
-        for (int level = 0; level < t.levels(); level++) {
-            int ch = t.channels(level);
-            for (int j = 0; j < t.numResBlocks(); j++) {
-                resBlock3d(m, te + "block_res_blocks." + level + "." + j + ".", prev, ch);
-                prev = ch;
-            }
-            if (level < t.levels() - 1 && down[level]) {
-                m.put(te + "conv_blocks." + level + ".conv.weight", new int[] {prev, prev, 3, 3, 3});
-                m.put(te + "conv_blocks." + level + ".conv.bias", new int[] {prev});
-            }
-        }
-        for (int j = 0; j < t.numResBlocks(); j++) {
-            resBlock3d(m, te + "res_blocks." + j + ".", prev, prev);
-        }
-        m.put(te + "norm1.weight", new int[] {prev});
-        m.put(te + "norm1.bias", new int[] {prev});
-        m.put(te + "conv2.conv.weight", new int[] {2 * t.latentEmbedDim(), prev, 1, 1, 1});
-        m.put(te + "conv2.conv.bias", new int[] {2 * t.latentEmbedDim()});
-        m.put("temporal_vae.quant_conv.conv.weight", new int[] {2 * t.embedDim(), 2 * t.latentEmbedDim(), 1, 1, 1});
-        m.put("temporal_vae.quant_conv.conv.bias", new int[] {2 * t.embedDim()});
-        return m;
-    }
-
-    private static void resnet2d(Map<String, int[]> m, String p, int in, int out) {
-        m.put(p + "norm1.weight", new int[] {in});
-        m.put(p + "norm1.bias", new int[] {in});
-        m.put(p + "conv1.weight", new int[] {out, in, 3, 3});
-        m.put(p + "conv1.bias", new int[] {out});
-        m.put(p + "norm2.weight", new int[] {out});
-        m.put(p + "norm2.bias", new int[] {out});
-        m.put(p + "conv2.weight", new int[] {out, out, 3, 3});
-        m.put(p + "conv2.bias", new int[] {out});
-        if (in != out) {
-            m.put(p + "conv_shortcut.weight", new int[] {out, in, 1, 1});
-            m.put(p + "conv_shortcut.bias", new int[] {out});
-        }
-    }
-
-    private static void resBlock3d(Map<String, int[]> m, String p, int in, int out) {
-        m.put(p + "norm1.weight", new int[] {in});
-        m.put(p + "norm1.bias", new int[] {in});
-        m.put(p + "conv1.conv.weight", new int[] {out, in, 3, 3, 3});
-        m.put(p + "norm2.weight", new int[] {out});
-        m.put(p + "norm2.bias", new int[] {out});
-        m.put(p + "conv2.conv.weight", new int[] {out, out, 3, 3, 3});
-        if (in != out) {
-            m.put(p + "conv3.conv.weight", new int[] {out, in, 1, 1, 1});
-        }
+    static Map<String, int[]> vaeTensors(VaeConfig cfg) {
+        return RandomModel.tensors(VaeLayout.of(cfg), VaeLayout.encoder(cfg));
     }
 
     /** Compares {@link #vaeTensors} for a file's own config with the file's tensors; prints the differences. */
@@ -453,24 +345,5 @@ public final class LookAlikeModel {
                     + " derived, " + bad + " differences");
             return bad == 0;
         }
-    }
-
-    // ------------------------------------------------------------------ values
-
-    /** Rotary frequencies 10000^(−2i/d), i &lt; d/2, in float32 (the values rotary-embedding-torch stores). */
-    static float[] ropeFreqs(int headDim) {
-        float[] f = new float[headDim / 2];
-        for (int i = 0; i < f.length; i++) {
-            f[i] = 1f / (float) Math.pow(10000.0, (float) (2 * i) / headDim);
-        }
-        return f;
-    }
-
-    private static float[] toFloats(double[] v) {
-        float[] f = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            f[i] = (float) v[i];
-        }
-        return f;
     }
 }

@@ -19,7 +19,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import io.github.jsora.dit.RandomWeights;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
@@ -32,6 +31,7 @@ import io.github.jsora.sampling.SampleResult;
 import io.github.jsora.sampling.SamplerOptions;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * A full guided sample (30 steps, cfg 7) on a mid-size random STDiT3 (hidden 384, depth 4, 6 heads, T5-XXL-width
@@ -78,7 +78,7 @@ public class SamplerBench {
     @Setup(Level.Trial)
     public void setup() {
         Stdit3Config cfg = new Stdit3Config(384, 4, 6, 4.0, 1, 2, 2, 4, 4096, 300, true, true, 512, 0.1);
-        weights = RandomWeights.source(cfg, true, 7);
+        weights = RandomModel.seeded(7).source(Stdit3.layout(cfg, true));
         model = Stdit3.withSource(cfg, weights);
         noise = TorchCpuRandom.randn(42, 1, 4, 8, 16, 16);
         SplittableRandom rnd = new SplittableRandom(3);

@@ -18,13 +18,13 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import io.github.jsora.dit.ForwardStats;
-import io.github.jsora.dit.RandomWeights;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.BlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * STDiT3 forward passes with random weights.
@@ -117,7 +117,7 @@ public class Stdit3Bench {
     @Setup(Level.Trial)
     public void setUp() {
         Geometry g = geometry(shape);
-        weights = RandomWeights.source(g.cfg(), true, 42);
+        weights = RandomModel.seeded(42).source(Stdit3.layout(g.cfg(), true));
         model = Stdit3.withSource(g.cfg(), weights);
         Random rnd = new Random(7);
         x = GemmBench.random(rnd, g.b(), g.cfg().inChannels(), g.t(), g.h(), g.w());

@@ -89,7 +89,7 @@ public final class StepCachingTimeRun {
                         + "(analytic); first setting is the base of 'x vs off'%n", rounds, stepFlops / 1e9);
             }
         } finally {
-            RandomCheckpoint.deleteTree(dir);
+            TempDirs.deleteTree(dir);
         }
     }
 

@@ -28,9 +28,10 @@ import io.github.jsora.text.T5Config;
 import io.github.jsora.text.T5Encoder;
 import io.github.jsora.text.T5Tokenizer;
 import io.github.jsora.text.TokenizedBatch;
+import io.github.jsora.weights.Block;
 import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
-import io.github.jsora.weights.ResidentBlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * Text side throughput.
@@ -104,25 +105,13 @@ public class T5Bench {
 
         Random rnd = new Random(1);
         BlockLayout layout = T5Encoder.layout(XXL_BLOCK, T5Encoder.SHARED);
+        source = RandomModel.seeded(1).source(layout);
         weights = new LinkedHashMap<>();
-        Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
-            Map<String, Tensor> m = new LinkedHashMap<>();
-            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
-                int[] s = e.getValue();
-                float std = e.getKey().endsWith("layer_norm.weight") ? 0f : (float) (1.0 / Math.sqrt(s[s.length - 1]));
-                Tensor t = GemmBench.random(rnd, std, s);
-                if (std == 0f) {
-                    float[] ones = new float[s[0]];
-                    java.util.Arrays.fill(ones, 1f);
-                    t.write(0, ones, 0, ones.length);
-                }
-                m.put(e.getKey(), t);
-                weights.put(e.getKey(), t);
-            }
-            blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
+            Block blk = source.acquire(spec.name());
+            spec.tensors().keySet().forEach(n -> weights.put(n, blk.get(n)));
+            source.release(blk);
         }
-        source = new ResidentBlockSource(layout, blocks);
         encoder = new T5Encoder(XXL_BLOCK, source);
         TokenizedBatch b = new T5Tokenizer(spm, T5Tokenizer.Options.openSora().withExtraIds(0)).encode(prompt);
         ids = b.inputIds();

@@ -12,6 +12,8 @@ import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockStore;
 import io.github.jsora.weights.BlockStoreStats;
 import io.github.jsora.weights.Checkpoint;
+import io.github.jsora.weights.DType;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * Peak-RSS check of the block store on a T5-XXL-width encoder: 8 random BF16 blocks at d_model 4096, d_ff 10240
@@ -44,7 +46,8 @@ public final class T5BudgetRun {
         if (args[0].equals("write")) {
             Files.createDirectories(dir);
             long t0 = System.nanoTime();
-            long size = RandomCheckpoint.write(dir.resolve("model.safetensors"), layout, 7, 0.02f);
+            long size = RandomModel.seeded(7).write(dir.resolve("model.safetensors"), layout,
+                    RandomModel.Format.of(DType.BF16));
             System.out.printf("wrote %s: %.2f GB BF16 (%.2f GB float32) in %.0f s%n", dir, size / 1e9,
                     layout.float32Bytes() / 1e9, (System.nanoTime() - t0) / 1e9);
             return;

@@ -1,8 +1,6 @@
 package io.github.jsora.bench;
 
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -24,9 +22,8 @@ import io.github.jsora.tensor.Tensor;
 import io.github.jsora.vae.VaeConfig;
 import io.github.jsora.vae.VaeLayout;
 import io.github.jsora.vae.VideoVae;
-import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
-import io.github.jsora.weights.ResidentBlockSource;
+import io.github.jsora.weights.RandomModel;
 
 /**
  * The real-width Open-Sora v1.2 VAE decoder ({@link VaeConfig#openSoraV12()}: SD-XL spatial decoder 128/256/512/512,
@@ -78,8 +75,8 @@ public class VaeBench {
     @Setup(Level.Trial)
     public void setup() {
         cfg = VaeConfig.openSoraV12();
-        weights = randomWeights(cfg, 42);
-        encoderWeights = randomWeights(cfg, VaeLayout.encoder(cfg), 43);
+        weights = RandomModel.vae(cfg, 42).source(VaeLayout.of(cfg));
+        encoderWeights = RandomModel.vae(cfg, 42).source(VaeLayout.encoder(cfg));
         vae = new VideoVae(cfg, weights, encoderWeights, 1);
         z = random(new SplittableRandom(7), 1f, 1, 4, LATENT_FRAMES, LATENT_HW, LATENT_HW);
         video = random(new SplittableRandom(8), 0.5f, 1, 3, FRAMES, LATENT_HW * 8, LATENT_HW * 8);
@@ -317,51 +314,9 @@ public class VaeBench {
         return f + conv(prev, moments, 1, tt * hw) + conv(moments, 2L * t.embedDim(), 1, tt * hw);
     }
 
-    // ------------------------------------------------------------------ random weights
+    // ------------------------------------------------------------------ random inputs
 
     static Tensor random(SplittableRandom rnd, float std, int... shape) {
         return GemmBench.random(rnd, std, shape);
-    }
-
-    /** Every decode-path tensor: conv/linear weights with std 1/√fan_in, norm weights ≈1, biases small. */
-    static BlockSource randomWeights(VaeConfig cfg, long seed) {
-        return randomWeights(cfg, VaeLayout.of(cfg), seed);
-    }
-
-    /** Every tensor of {@code layout} ({@link VaeLayout#of} or {@link VaeLayout#encoder}), drawn as above. */
-    static BlockSource randomWeights(VaeConfig cfg, BlockLayout layout, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
-        for (BlockLayout.BlockSpec spec : layout.blocks()) {
-            Map<String, Tensor> m = new LinkedHashMap<>();
-            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
-                int[] s = e.getValue();
-                String name = e.getKey();
-                Tensor t;
-                if (name.equals("scale") || name.equals("shift")) {
-                    t = Tensor.zeros(s);
-                    double[] v = name.equals("scale") ? cfg.scale() : cfg.shift();
-                    for (int i = 0; i < v.length; i++) {
-                        t.set(i, (float) v[i]);
-                    }
-                } else if (s.length >= 2) {
-                    long fanIn = 1;
-                    for (int i = 1; i < s.length; i++) {
-                        fanIn *= s[i];
-                    }
-                    t = random(rnd, (float) (1 / Math.sqrt(fanIn)), s);
-                } else if (name.contains("norm") && name.endsWith(".weight")) {
-                    t = random(rnd, 0.1f, s);
-                    for (int i = 0; i < s[0]; i++) {
-                        t.set(i, t.get(i) + 1f);
-                    }
-                } else {
-                    t = random(rnd, 0.05f, s);
-                }
-                m.put(name, t);
-            }
-            blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
-        }
-        return new ResidentBlockSource(layout, blocks);
     }
 }

@@ -1,10 +1,6 @@
 package io.github.jsora.bench;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +19,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import io.github.jsora.tensor.Tensor;
+import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.DType;
+import io.github.jsora.weights.RandomModel;
 import io.github.jsora.weights.SafetensorsFile;
 
 /**
@@ -50,32 +48,11 @@ public class WeightsBench {
     public void setup() throws IOException {
         dir = Files.createTempDirectory("jsora-weights-bench");
         file = dir.resolve("bf16.safetensors");
-        StringBuilder h = new StringBuilder("{");
-        long off = 0;
+        BlockLayout.Builder layout = BlockLayout.builder().block("all");
         for (int i = 0; i < TENSORS; i++) {
-            long len = (long) ELEMENTS * 2;
-            h.append(i > 0 ? "," : "").append("\"w.").append(i).append("\":{\"dtype\":\"BF16\",\"shape\":[")
-                    .append(ELEMENTS).append("],\"data_offsets\":[").append(off).append(',').append(off + len)
-                    .append("]}");
-            off += len;
+            layout.tensor("w." + i, ELEMENTS);
         }
-        h.append('}');
-        while (h.length() % 8 != 0) {
-            h.append(' ');
-        }
-        byte[] hb = h.toString().getBytes(StandardCharsets.UTF_8);
-        try (OutputStream out = Files.newOutputStream(file)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length).array());
-            out.write(hb);
-            ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            java.util.Random rnd = new java.util.Random(3);
-            while (chunk.hasRemaining()) {
-                chunk.putShort(DType.floatToBf16((float) rnd.nextGaussian()));
-            }
-            for (long written = 0; written < off; written += chunk.capacity()) {
-                out.write(chunk.array());
-            }
-        }
+        RandomModel.seeded(3).write(file, layout.build(), RandomModel.Format.of(DType.BF16));
         targets = new Tensor[TENSORS];
         for (int i = 0; i < TENSORS; i++) {
             targets[i] = Tensor.zeros(ELEMENTS);
