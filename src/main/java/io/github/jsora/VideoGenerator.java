@@ -353,7 +353,7 @@ public final class VideoGenerator implements AutoCloseable {
         }
         try {
             GeneratorOptions.Builder b = GeneratorOptions.builder().embeddingCache(options.embeddingCache().orElse(null))
-                    .weightCache(options.weightCache().orElse(null));
+                    .weightCache(options.weightCache().orElse(null)).computePrecision(options.computePrecision());
             for (GeneratorOptions.Model m : GeneratorOptions.Model.values()) {
                 b.precision(m, options.precision(m));
             }
