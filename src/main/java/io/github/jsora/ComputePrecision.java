@@ -3,7 +3,8 @@ package io.github.jsora;
 import java.util.Locale;
 
 /**
- * The arithmetic of the transformers' (STDiT3 and T5) matrix products: {@link GeneratorOptions.Builder#computePrecision}.
+ * The arithmetic of the transformers' (STDiT3 and T5) matrix products, set with
+ * {@link GeneratorOptions.Builder#computePrecision}.
  *
  * <ul>
  * <li>{@link #FP32}: float32 products and kernels (the reference's results; with {@code bf16} weights they are

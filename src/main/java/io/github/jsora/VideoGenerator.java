@@ -201,8 +201,8 @@ public final class VideoGenerator implements AutoCloseable {
         try {
             BlockLayout ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
             boolean ditBf16 = bf16Compute(options, GeneratorOptions.Model.DIT);
-            this.ditSource = new StagedBlockSource(ckpt, ditLayout, weightPrecision(options, GeneratorOptions.Model.DIT),
-                    ditBf16 ? Stdit3.BF16_PRODUCTS : null);
+            this.ditSource = new StagedBlockSource(ckpt, ditLayout,
+                    weightPrecision(options, GeneratorOptions.Model.DIT), ditBf16 ? Stdit3.BF16_PRODUCTS : null);
             StagedBlockSource[] vs = new StagedBlockSource[1];
             WeightPrecision vp = options.precision(GeneratorOptions.Model.VAE);
             v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout, vp));
@@ -353,7 +353,8 @@ public final class VideoGenerator implements AutoCloseable {
         }
         try {
             GeneratorOptions.Builder b = GeneratorOptions.builder().embeddingCache(options.embeddingCache().orElse(null))
-                    .weightCache(options.weightCache().orElse(null)).computePrecision(options.computePrecision());
+                    .weightCache(options.weightCache().orElse(null))
+                    .computePrecision(options.computePrecision());
             for (GeneratorOptions.Model m : GeneratorOptions.Model.values()) {
                 b.precision(m, options.precision(m));
             }

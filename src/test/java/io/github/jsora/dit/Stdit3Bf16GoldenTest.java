@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.DynamicTest;
@@ -29,15 +28,16 @@ import io.github.jsora.weights.SafetensorsFile;
  * bf16 weights, float32 products). Also: a block store streaming part of the blocks computes bit for bit what the
  * resident source computes.
  *
- * <p>Measured on the golden tiny model (JDK 17, AVX512-BF16 EPYC): native {@value #MEASURED_NATIVE}, expand
- * {@value #MEASURED_EXPAND} (the float32 run agrees with the reference to 1e-4 absolute, Stdit3GoldenTest). Bounds: about
- * 2× the worst measured case, {@link #NATIVE_BOUND} and {@link #EXPAND_BOUND}; garbage weights give errors of order 1.
+ * <p>Measured on the golden tiny model (JDK 17, AVX512-BF16 EPYC): native 3.40e-3 (basic), 3.70e-3
+ * (xmask_oddhw); expand 2.84e-3 (basic), 3.20e-3 (xmask_oddhw). The float32 run agrees with the reference to 1e-4
+ * absolute (Stdit3GoldenTest). Bounds: about 2× the worst measured case, {@link #NATIVE_BOUND} and
+ * {@link #EXPAND_BOUND}; garbage weights give errors of order 1.
  */
 class Stdit3Bf16GoldenTest {
 
-    static final String MEASURED_NATIVE = "3.40e-3 (basic), 3.70e-3 (xmask_oddhw)";
-    static final String MEASURED_EXPAND = "2.84e-3 (basic), 3.20e-3 (xmask_oddhw)";
+    /** Bound of the native route (measured: 3.40e-3 (basic), 3.70e-3 (xmask_oddhw)). */
     static final double NATIVE_BOUND = 7.5e-3;
+    /** Bound of the expand route (measured: 2.84e-3 (basic), 3.20e-3 (xmask_oddhw)). */
     static final double EXPAND_BOUND = 6.5e-3;
 
     @TestFactory
@@ -53,23 +53,13 @@ class Stdit3Bf16GoldenTest {
             BlockLayout layout = Stdit3.validatedLayout(cfg, w);
             Stdit3Input in = Stdit3GoldenTest.input(c, owned);
             float[] ref = c.loadFloats("out.output");
-            for (Bf16Gemm.Route route : Bf16Gemm.Route.values()) {
-                float[] got = Bf16Routes.with(route, () -> {
-                    try (ResidentBlockSource src = new ResidentBlockSource(w, layout, Stdit3.BF16_PRODUCTS)) {
-                        return forward(cfg, in, src);
-                    }
-                });
-                double rel = Bf16Routes.relL2(ref, got);
-                double bound = route == Bf16Gemm.Route.NATIVE ? NATIVE_BOUND : EXPAND_BOUND;
-                System.out.printf(Locale.ROOT, "bf16 compute stdit3 %s %s: velocity rel_l2=%.3e bound=%.1e%n",
-                        file.getFileName(), route, rel, bound);
-                assertTrue(rel <= bound, file.getFileName() + " " + route + ": relative L2 error " + rel
-                        + " above " + bound);
-                if (route == Bf16Gemm.Route.NATIVE) {
-                    assertArrayEquals(got, Bf16Routes.with(route, () -> streamed(cfg, in, w, layout)),
-                            file.getFileName() + ": a streaming store differs from the resident source");
+            float[] nat = Bf16Routes.checkRoutes("stdit3 velocity", file, ref, NATIVE_BOUND, EXPAND_BOUND, () -> {
+                try (ResidentBlockSource src = new ResidentBlockSource(w, layout, Stdit3.BF16_PRODUCTS)) {
+                    return forward(cfg, in, src);
                 }
-            }
+            });
+            assertArrayEquals(nat, Bf16Routes.with(Bf16Gemm.Route.NATIVE, () -> streamed(cfg, in, w, layout)),
+                    file.getFileName() + ": a streaming store differs from the resident source");
         } finally {
             owned.forEach(Tensor::close);
         }

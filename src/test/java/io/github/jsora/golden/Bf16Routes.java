@@ -1,5 +1,9 @@
 package io.github.jsora.golden;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.function.Supplier;
 
 import io.github.jsora.tensor.Bf16Gemm;
@@ -24,6 +28,28 @@ public final class Bf16Routes {
             Bf16Gemm.setMinNativeMacs(Bf16Gemm.MIN_NATIVE_MACS);
             Bf16Gemm.setRoute(null);
         }
+    }
+
+    /**
+     * Runs {@code run} on each route and asserts its output's {@link #relL2} error against {@code ref} within the
+     * route's bound (printing the measured error). @return the native route's output
+     */
+    public static float[] checkRoutes(String what, Path file, float[] ref, double nativeBound, double expandBound,
+            Supplier<float[]> run) {
+        float[] nat = null;
+        for (Bf16Gemm.Route route : Bf16Gemm.Route.values()) {
+            float[] got = with(route, run);
+            double rel = relL2(ref, got);
+            double bound = route == Bf16Gemm.Route.NATIVE ? nativeBound : expandBound;
+            System.out.printf(Locale.ROOT, "bf16 compute %s %s %s: rel_l2=%.3e bound=%.1e%n", what,
+                    file.getFileName(), route, rel, bound);
+            assertTrue(rel <= bound, what + " " + file.getFileName() + " " + route + ": relative L2 error " + rel
+                    + " above " + bound);
+            if (route == Bf16Gemm.Route.NATIVE) {
+                nat = got;
+            }
+        }
+        return nat;
     }
 
     /** ‖got − ref‖₂ / ‖ref‖₂ in double. */

@@ -1,9 +1,6 @@
 package io.github.jsora.text;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.DynamicTest;
@@ -24,15 +21,16 @@ import io.github.jsora.weights.SafetensorsFile;
  * GELU·mul) against the float32 reference last hidden state of every {@code t5_encoder_fwd*} golden case: relative
  * L2 error, on the native route (every product native) and on the expand route (the fallback).
  *
- * <p>Measured on the golden tiny model (JDK 17, AVX512-BF16 EPYC): native {@value #MEASURED_NATIVE}, expand
- * {@value #MEASURED_EXPAND} (the float32 run agrees with the reference to 1e-5 absolute, T5EncoderGoldenTest). Bounds about 2× the measured values: {@link #NATIVE_BOUND},
+ * <p>Measured on the golden tiny model (JDK 17, AVX512-BF16 EPYC): native 5.40e-3, expand
+ * 3.58e-3 (the float32 run agrees with the reference to 1e-5 absolute, T5EncoderGoldenTest).
+ * Bounds about 2× the measured values: {@link #NATIVE_BOUND},
  * {@link #EXPAND_BOUND}; garbage weights give errors of order 1.
  */
 class T5Bf16GoldenTest {
 
-    static final String MEASURED_NATIVE = "5.40e-3";
-    static final String MEASURED_EXPAND = "3.58e-3";
+    /** Bound of the native route (measured: 5.40e-3). */
     static final double NATIVE_BOUND = 1.1e-2;
+    /** Bound of the expand route (measured: 3.58e-3). */
     static final double EXPAND_BOUND = 7.5e-3;
 
     @TestFactory
@@ -48,20 +46,12 @@ class T5Bf16GoldenTest {
             int[][] ids = Golden.intRows(c, "in.input_ids");
             int[][] mask = Golden.intRows(c, "in.attention_mask");
             float[] ref = c.loadFloats("out.last_hidden_state");
-            for (Bf16Gemm.Route route : Bf16Gemm.Route.values()) {
-                float[] got = Bf16Routes.with(route, () -> {
-                    try (ResidentBlockSource src = new ResidentBlockSource(weights, layout, T5Encoder.BF16_PRODUCTS);
-                            Tensor out = new T5Encoder(config, src).forward(ids, mask)) {
-                        return out.toArray();
-                    }
-                });
-                double rel = Bf16Routes.relL2(ref, got);
-                double bound = route == Bf16Gemm.Route.NATIVE ? NATIVE_BOUND : EXPAND_BOUND;
-                System.out.printf(Locale.ROOT, "bf16 compute t5 %s %s: hidden state rel_l2=%.3e bound=%.1e%n",
-                        file.getFileName(), route, rel, bound);
-                assertTrue(rel <= bound, file.getFileName() + " " + route + ": relative L2 error " + rel
-                        + " above " + bound);
-            }
+            Bf16Routes.checkRoutes("t5 hidden state", file, ref, NATIVE_BOUND, EXPAND_BOUND, () -> {
+                try (ResidentBlockSource src = new ResidentBlockSource(weights, layout, T5Encoder.BF16_PRODUCTS);
+                        Tensor out = new T5Encoder(config, src).forward(ids, mask)) {
+                    return out.toArray();
+                }
+            });
         }
     }
 }
