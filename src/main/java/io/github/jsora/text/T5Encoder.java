@@ -1,5 +1,7 @@
 package io.github.jsora.text;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -52,8 +54,9 @@ public final class T5Encoder {
     public static final String EMBED_TOKENS = "encoder.embed_tokens.weight";
 
     /**
-     * The product weights bf16 compute keeps packed ({@code BlockStore.Options.withPackedProducts}): q, k, v, o,
-     * wi_0, wi_1 (or wi) and wo of every block. The embedding, the position bias table and the norms stay float32.
+     * The weights bf16 compute keeps packed ({@code BlockStore.Options.withPackedProducts}): q, k, v, o, wi_0,
+     * wi_1 (or wi) and wo of every block, and the embedding table (its rows are widened to float32 as they are
+     * looked up). The position bias table and the norms stay float32.
      */
     public static final Predicate<String> BF16_PRODUCTS = T5Encoder::isProduct;
 
@@ -62,6 +65,9 @@ public final class T5Encoder {
             "1.DenseReluDense.wi_1.weight", "1.DenseReluDense.wi.weight", "1.DenseReluDense.wo.weight");
 
     private static boolean isProduct(String name) {
+        if (name.equals(SHARED) || name.equals(EMBED_TOKENS)) {
+            return true;
+        }
         if (!name.startsWith("encoder.block.")) {
             return false;
         }
@@ -470,11 +476,21 @@ public final class T5Encoder {
         int l = ids[0].length;
         Block emb = weights.acquire(EMBEDDING_BLOCK);
         try {
-            Tensor table = emb.get(embeddingName);                               // [vocab, d]
+            PackedWeight packed = emb.packed(embeddingName);                     // bf16 compute: [vocab, d] bf16
+            Tensor table = packed == null ? emb.get(embeddingName) : null;       // [vocab, d]
             float[] row = new float[d];
+            ByteBuffer bits = packed == null ? null : ByteBuffer.allocate(2 * d).order(ByteOrder.LITTLE_ENDIAN);
             for (int b = 0; b < ids.length; b++) {
                 for (int i = 0; i < l; i++) {
-                    table.read((long) ids[b][i] * d, row, 0, d);
+                    if (packed == null) {
+                        table.read((long) ids[b][i] * d, row, 0, d);
+                    } else {
+                        bits.clear();
+                        packed.readRaw((long) ids[b][i] * d, bits);
+                        for (int j = 0; j < d; j++) {
+                            row[j] = Float.intBitsToFloat(bits.getShort(2 * j) << 16);
+                        }
+                    }
                     x2.write(((long) b * l + i) * d, row, 0, d);
                 }
             }

@@ -65,6 +65,7 @@ public final class ResidentBlockSource implements BlockSource {
      * Validates nothing by itself: call {@link BlockLayout#validate}.
      */
     public ResidentBlockSource(Checkpoint ckpt, BlockLayout layout, Predicate<String> products) {
+        java.util.Objects.requireNonNull(products, "product weights");
         this.layout = layout;
         this.precision = WeightPrecision.BF16;
         try (WeightLoader loader = new WeightLoader(ckpt, WeightPrecision.BF16, true)) {
