@@ -32,12 +32,14 @@ public final class GeneratorOptions {
     private final Path embeddingCache;
     private final Map<Model, WeightPrecision> precision;
     private final Path weightCache;
+    private final ComputePrecision computePrecision;
 
     private GeneratorOptions(Builder b) {
         this.folders = b.folders;
         this.embeddingCache = b.embeddingCache;
         this.precision = new EnumMap<>(b.precision);
         this.weightCache = b.weightCache;
+        this.computePrecision = b.computePrecision;
     }
 
     /**
@@ -86,10 +88,19 @@ public final class GeneratorOptions {
         return Optional.ofNullable(weightCache);
     }
 
+    /**
+     * The arithmetic of the transformers' products (default {@link ComputePrecision#AUTO}).
+     *
+     * @return the compute precision requested
+     */
+    public ComputePrecision computePrecision() {
+        return computePrecision;
+    }
+
     @Override
     public String toString() {
         return "GeneratorOptions[folders=" + folders + ", embeddingCache=" + embeddingCache + ", weights="
-                + precision + ", weightCache=" + weightCache + "]";
+                + precision + ", weightCache=" + weightCache + ", compute=" + computePrecision + "]";
     }
 
     /** Builder; every setting has a default. */
@@ -98,6 +109,21 @@ public final class GeneratorOptions {
         private Path embeddingCache;
         private final Map<Model, WeightPrecision> precision = new EnumMap<>(Model.class);
         private Path weightCache;
+        private ComputePrecision computePrecision = ComputePrecision.AUTO;
+
+        /**
+         * The arithmetic of the STDiT3 and T5 matrix products: {@link ComputePrecision#BF16} (bf16 products with
+         * float32 accumulation where the CPU has native bf16; implies bf16 weights for t5 and dit),
+         * {@link ComputePrecision#FP32}, or {@link ComputePrecision#AUTO} (default: bf16 for a model with bf16
+         * weights).
+         *
+         * @param p the compute precision
+         * @return this builder
+         */
+        public Builder computePrecision(ComputePrecision p) {
+            this.computePrecision = Objects.requireNonNull(p, "compute precision");
+            return this;
+        }
 
         /**
          * Keeps a model's resident weights in a lighter precision, expanded to float32 block by block when used:

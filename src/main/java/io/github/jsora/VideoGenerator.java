@@ -34,6 +34,7 @@ import io.github.jsora.sampling.StepCaching;
 import io.github.jsora.sampling.SamplingCancelledException;
 import io.github.jsora.sampling.StepProgress;
 import io.github.jsora.sampling.TorchCpuRandom;
+import io.github.jsora.tensor.Bf16Gemm;
 import io.github.jsora.tensor.MemoryBudgetExceededException;
 import io.github.jsora.tensor.NativeMemory;
 import io.github.jsora.tensor.Parallel;
@@ -198,17 +199,21 @@ public final class VideoGenerator implements AutoCloseable {
         T5TextEncoder text = null;
         try {
             BlockLayout ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
-            this.ditSource = new StagedBlockSource(ckpt, ditLayout, options.precision(GeneratorOptions.Model.DIT));
+            boolean ditBf16 = bf16Compute(options, GeneratorOptions.Model.DIT);
+            this.ditSource = new StagedBlockSource(ckpt, ditLayout,
+                    weightPrecision(options, GeneratorOptions.Model.DIT), ditBf16 ? Stdit3.BF16_PRODUCTS : null);
             StagedBlockSource[] vs = new StagedBlockSource[1];
             WeightPrecision vp = options.precision(GeneratorOptions.Model.VAE);
             v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout, vp));
             this.vaeSource = vs[0];
-            WeightPrecision tp = options.precision(GeneratorOptions.Model.T5);
+            WeightPrecision tp = weightPrecision(options, GeneratorOptions.Model.T5);
+            java.util.function.Predicate<String> t5Products = bf16Compute(options, GeneratorOptions.Model.T5)
+                    ? T5Encoder.BF16_PRODUCTS : null;
             java.util.function.Function<Path, Checkpoint> t5Weights = options.weightCache().isPresent()
                     && tp != WeightPrecision.FLOAT32
                     ? dir -> WeightCache.open(dir, tp, options.weightCache().get()) : Checkpoint::open;
             text = T5TextEncoder.open(t5Dir, T5Tokenizer.Options.openSora().withMaxLength(ditConfig.modelMaxLength()),
-                    (c, layout) -> t5Source[0] = new StagedBlockSource(c, layout, tp), t5Weights);
+                    (c, layout) -> t5Source[0] = new StagedBlockSource(c, layout, tp, t5Products), t5Weights);
         } catch (RuntimeException e) {
             if (v != null) {
                 v.close();
@@ -237,6 +242,32 @@ public final class VideoGenerator implements AutoCloseable {
                 ditConfig.hiddenSize(), ditConfig.depth(), NativeMemory.mib(ditSource.totalBytes()),
                 NativeMemory.mib(vaeSource.totalBytes()), NativeMemory.mib(t5Source[0].totalBytes()),
                 NativeMemory.mib(defaultBudget));
+    }
+
+    /** A transformer's weight precision: bf16 when bf16 compute is requested, else as the options say. */
+    private static WeightPrecision weightPrecision(GeneratorOptions o, GeneratorOptions.Model m) {
+        return o.computePrecision() == ComputePrecision.BF16 ? WeightPrecision.BF16 : o.precision(m);
+    }
+
+    /**
+     * Whether a transformer computes in bf16: requested (or {@code auto} with bf16 weights) and the bf16 products
+     * run natively ({@link Bf16Gemm#selection()}); otherwise its bf16 weights expand to float32. Logged.
+     */
+    private static boolean bf16Compute(GeneratorOptions o, GeneratorOptions.Model m) {
+        ComputePrecision p = o.computePrecision();
+        if (p == ComputePrecision.FP32
+                || (p == ComputePrecision.AUTO && o.precision(m) != WeightPrecision.BF16)) {
+            return false;
+        }
+        Bf16Gemm.Selection s = Bf16Gemm.selection();
+        if (s.route() != Bf16Gemm.Route.NATIVE) {
+            LOG.info("{} compute: float32 with bf16 weights expanded block by block, bf16 compute ({}) is not "
+                    + "available here: {}", m, p, s.reason());
+            return false;
+        }
+        LOG.info("{} compute: bf16 products with float32 accumulation, weights packed in bf16 ({}; {})", m, p,
+                s.reason());
+        return true;
     }
 
     private static Path component(Path dir, String name, String what) {
@@ -321,7 +352,8 @@ public final class VideoGenerator implements AutoCloseable {
         }
         try {
             GeneratorOptions.Builder b = GeneratorOptions.builder().embeddingCache(options.embeddingCache().orElse(null))
-                    .weightCache(options.weightCache().orElse(null));
+                    .weightCache(options.weightCache().orElse(null))
+                    .computePrecision(options.computePrecision());
             for (GeneratorOptions.Model m : GeneratorOptions.Model.values()) {
                 b.precision(m, options.precision(m));
             }

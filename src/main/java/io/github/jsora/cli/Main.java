@@ -160,6 +160,9 @@ public final class Main {
               --embedding-cache DIR  keep T5 outputs in DIR so a prompt is never encoded twice
               --weights SPEC      keep weights in a lighter precision, e.g. t5=int8,dit=bf16 or bf16 (models t5,
                                   dit, vae; f32, bf16, int8); expanded to float32 block by block when used
+              --precision P       arithmetic of the STDiT3 and T5 products: fp32, bf16 (bf16 products with float32
+                                  accumulation where the CPU has native bf16; implies bf16 weights for t5 and dit)
+                                  or auto (default: bf16 for models with --weights bf16, else fp32)
               --weight-cache DIR  write T5 in its --weights precision once into DIR and read that copy later
               --overwrite         replace existing output files
 
@@ -330,6 +333,9 @@ public final class Main {
         }
         if (o.weightCache != null) {
             g.weightCache(Path.of(o.weightCache));
+        }
+        if (o.precision != null) {
+            g.computePrecision(o.precision);
         }
         if (o.model == null) {
             return VideoGenerator.openDefault(g.build());
@@ -624,6 +630,7 @@ public final class Main {
         String saveLatent;
         String embeddingCache;
         String weights;
+        io.github.jsora.ComputePrecision precision;
         String weightCache;
         boolean overwrite;
         boolean pngDir; // --png-dir: PNG frames into the directory `out`
@@ -706,6 +713,7 @@ public final class Main {
                 case "--embedding-cache" -> embeddingCache = v;
                 case "--weights" -> weights = v;
                 case "--weight-cache" -> weightCache = v;
+                case "--precision" -> precision = parsePrecision(v);
                 // --- reference frames: begin
                 case "--image" -> image = v;
                 case "--video" -> video = v;
@@ -846,6 +854,14 @@ public final class Main {
             }
         }
         // --- reference frames: end
+
+        private static io.github.jsora.ComputePrecision parsePrecision(String v) {
+            try {
+                return io.github.jsora.ComputePrecision.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--precision must be fp32, bf16 or auto, found '" + v + "'");
+            }
+        }
 
         private static int parseInt(String opt, String v) {
             try {

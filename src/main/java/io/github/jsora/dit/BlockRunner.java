@@ -18,6 +18,7 @@ final class BlockRunner {
 
     private final Stdit3Config cfg;
     private final StageTimer timer;
+    private boolean fast; // bf16 compute: the block holds packed product weights; fast kernels
 
     BlockRunner(Stdit3Config cfg, StageTimer timer) {
         this.cfg = cfg;
@@ -40,6 +41,7 @@ final class BlockRunner {
         boolean merge = tq != t;
         int rows = b * tq * s;
         int allRows = Math.toIntExact(w.tokens);
+        fast = wts.packed(p + "attn.qkv.weight") != null;
 
         modulationRows(wts, p, b, w);
 
@@ -47,16 +49,16 @@ final class BlockRunner {
         crossAttention(wts, p, g, w, tq);
 
         // ---- MLP on all frames
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
+        ComputeKernels.modulatedLayerNorm(fast, w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
                 Modulation.SCALE_MLP, null);                                  // xm [allRows, C]
         timer.lap("modulate");
         int mlp = cfg.mlpHidden();
         Tensor hidden = w.wide.view(0, allRows, mlp);                         // [allRows, mlp]
-        Linear.product(w.xm, wts.get(p + "mlp.fc1.weight"), hidden, timer);
+        Linear.product(w.xm, wts, p + "mlp.fc1.weight", hidden, w, timer);
         Kernels.biasGelu(hidden, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), mlp);
         timer.lap("gelu");
         Tensor mlpOut = w.ao.view(0, allRows, c);                             // [allRows, C]
-        Linear.product(hidden, wts.get(p + "mlp.fc2.weight"), mlpOut, timer);
+        Linear.product(hidden, wts, p + "mlp.fc2.weight", mlpOut, w, timer);
         Kernels.gatedResidual(w.x, mlpOut, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod,
                 w.frameRow, Modulation.GATE_MLP);                             // x [B, Tp·S, C] += gate·(out + bias)
         timer.lap("residual");
@@ -84,8 +86,9 @@ final class BlockRunner {
      * cache's signal); w.x is not changed.
      */
     void modulatedInput(Block wts, String p, InputGeometry g, Workspace w) {
+        fast = wts.packed(p + "attn.qkv.weight") != null;
         modulationRows(wts, p, g.b, w);
-        Kernels.modulatedLayerNorm(w.x, w.xm, g.b * g.tp, g.s, cfg.hiddenSize(), w.mod, w.frameRow,
+        ComputeKernels.modulatedLayerNorm(fast, w.x, w.xm, g.b * g.tp, g.s, cfg.hiddenSize(), w.mod, w.frameRow,
                 Modulation.SHIFT_MSA, Modulation.SCALE_MSA, null);
         timer.lap("modulate");
     }
@@ -102,7 +105,7 @@ final class BlockRunner {
         int rows = b * tq * s;
         float scale = (float) (1.0 / Math.sqrt(hd));
 
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MSA,
+        ComputeKernels.modulatedLayerNorm(fast, w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MSA,
                 Modulation.SCALE_MSA, null);                                  // xm [B·Tp·S, C]
         timer.lap("modulate");
         Tensor src = w.xm;
@@ -113,7 +116,7 @@ final class BlockRunner {
         }
         Tensor qkv = w.wide.view(0, rows, 3 * c);                             // [rows, 3C]
         Tensor srcRows = src.view(0, rows, c);                                // [rows, C]
-        Linear.product(srcRows, wts.get(p + "attn.qkv.weight"), qkv, timer);
+        Linear.product(srcRows, wts, p + "attn.qkv.weight", qkv, w, timer);
         Kernels.Sequences seqs = temporal ? Kernels.Sequences.temporal(b, tq, s) : Kernels.Sequences.spatial(b, tq, s);
         float[][] norms = null;
         if (cfg.qkNorm()) {
@@ -130,13 +133,13 @@ final class BlockRunner {
         int len = seqs.len();
         Tensor ao = w.ao.view(0, nseq, len, hd);                              // [seqs·heads, len, hd]
         Attention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
-                w.v.view(0, nseq, len, hd), 1f, null, null, w.scores, ao);
+                w.v.view(0, nseq, len, hd), 1f, null, null, w.scores, ao, ComputeKernels.softmax(fast));
         timer.lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor heads2d = w.xm.view(0, rows, c);                               // [rows, C] token-major again
         Kernels.mergeHeads(ao, seqs, heads, hd, heads2d);
         timer.lap("merge-heads");
         Tensor proj = w.wide.view(0, rows, c);                                // [rows, C]
-        Linear.product(heads2d, wts.get(p + "attn.proj.weight"), proj, timer);
+        Linear.product(heads2d, wts, p + "attn.proj.weight", proj, w, timer);
         Kernels.gatedResidual(w.x, proj, Linear.read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod,
                 w.frameRow, Modulation.GATE_MSA);                             // x [B, Tp·S, C] += gate·unmerge(proj)
         timer.lap("residual");
@@ -161,7 +164,7 @@ final class BlockRunner {
         }
         Tensor qRows = qsrc.view(0, rows, c);                                 // [rows, C]
         Tensor qLin = w.wide.view(0, rows, c);                                // [rows, C]
-        Linear.product(qRows, wts.get(p + "cross_attn.q_linear.weight"), qLin, timer);
+        Linear.product(qRows, wts, p + "cross_attn.q_linear.weight", qLin, w, timer);
         Kernels.Sequences qs = Kernels.Sequences.sample(b, tq, s);
         // q head-major per sample [B, heads, Tq·S, hd]
         Kernels.splitHeads(qLin, Linear.read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), qs, heads, hd,
@@ -170,7 +173,7 @@ final class BlockRunner {
         int total = g.totalLen;
         Tensor yRows = w.yPacked.view(0, total, c);                           // [ΣL_b, C]
         Tensor kv = w.yKv.view(0, total, 2 * c);                              // [ΣL_b, 2C]
-        Linear.product(yRows, wts.get(p + "cross_attn.kv_linear.weight"), kv, timer);
+        Linear.product(yRows, wts, p + "cross_attn.kv_linear.weight", kv, w, timer);
         float[] kvBias = Linear.read(wts.get(p + "cross_attn.kv_linear.bias"), w.bias);
         int off = 0;
         for (int i = 0; i < b; i++) {
@@ -191,7 +194,7 @@ final class BlockRunner {
             Tensor kh = w.kc.view((long) off * c, heads, li, hd);             // [heads, L_i, hd]
             Tensor vh = w.vc.view((long) off * c, heads, li, hd);             // [heads, L_i, hd]
             Tensor oh = w.ao.view(qo, heads, perSample, hd);                  // [heads, Tq·S, hd]
-            Attention.sdpa(qh, kh, vh, 1f, null, null, w.scores, oh);
+            Attention.sdpa(qh, kh, vh, 1f, null, null, w.scores, oh, ComputeKernels.softmax(fast));
             timer.lap("attention-cross");
             off += li;
         }
@@ -199,7 +202,7 @@ final class BlockRunner {
         Kernels.mergeHeads(w.ao.view(0, rows * c), qs, heads, hd, cross);
         timer.lap("merge-heads");
         Tensor cproj = w.wide.view(0, rows, c);                               // [rows, C]
-        Linear.product(cross, wts.get(p + "cross_attn.proj.weight"), cproj, timer);
+        Linear.product(cross, wts, p + "cross_attn.proj.weight", cproj, w, timer);
         Kernels.gatedResidual(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s, c,
                 w.mod, w.frameRow, Modulation.UNGATED);                       // x [B, Tp·S, C] += unmerge(cproj)
         timer.lap("residual");

@@ -1,11 +1,18 @@
 package io.github.jsora.dit;
 
+import io.github.jsora.tensor.Bf16Gemm;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
+import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tensor;
+import io.github.jsora.weights.Block;
 
-/** The linear layers of STDiT3: out = x·Wᵀ + bias, timed as {@code gemm} (the product) and {@code bias}. */
+/**
+ * The linear layers of STDiT3: out = x·Wᵀ + bias, timed as {@code gemm} (the product) and {@code bias}. A weight the
+ * block holds packed for bf16 compute ({@link Block#packed}) is multiplied by {@link Bf16Gemm} in the workspace's
+ * scratch; a float32 weight by the float32 sgemm, exactly as before.
+ */
 final class Linear {
 
     private Linear() {
@@ -26,6 +33,21 @@ final class Linear {
     /** out [N, O] = x [N, I] · weight [O, I]ᵀ, timed as {@code gemm}; the caller adds the bias in a fused kernel. */
     static void product(Tensor x, Tensor weight, Tensor out, StageTimer timer) {
         Gemm.matmul(x, false, weight, true, out, 1f, 0f);
+        timer.lap("gemm");
+    }
+
+    /**
+     * out [N, O] = x [N, I] · W [O, I]ᵀ with the block's weight {@code name}: in bf16 when the block holds it packed
+     * (scratch from the workspace, no allocation), else as {@link #product(Tensor, Tensor, Tensor, StageTimer)}.
+     */
+    static void product(Tensor x, Block wts, String name, Tensor out, Workspace w, StageTimer timer) {
+        PackedWeight pw = wts.packed(name);
+        if (pw == null) {
+            product(x, wts.get(name), out, timer);
+            return;
+        }
+        int rows = Math.toIntExact(x.size() / pw.rowLength());
+        Bf16Gemm.linear(x, pw, null, out, w.bf16Scratch(Bf16Gemm.scratchFloats(rows, pw)));
         timer.lap("gemm");
     }
 

@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +46,31 @@ public final class Stdit3 implements AutoCloseable {
     public static final String EMBEDDERS = "embedders";
     /** Block of the final layer. */
     public static final String FINAL = "final";
+    /** Weight names of the seven products of a block (after {@code spatial_blocks.i.} / {@code temporal_blocks.i.}). */
+    private static final List<String> BLOCK_PRODUCTS = List.of("attn.qkv.weight", "attn.proj.weight",
+            "cross_attn.q_linear.weight", "cross_attn.kv_linear.weight", "cross_attn.proj.weight", "mlp.fc1.weight",
+            "mlp.fc2.weight");
+
+    /**
+     * The product weights bf16 compute keeps packed ({@code BlockStore.Options.withPackedProducts}): the seven
+     * linear weights of every spatial and temporal block. The embedders and the final layer (a few small products
+     * a step) stay float32.
+     */
+    public static final Predicate<String> BF16_PRODUCTS = Stdit3::isBlockProduct;
+
+    private static boolean isBlockProduct(String name) {
+        String rest;
+        if (name.startsWith("spatial_blocks.")) {
+            rest = name.substring("spatial_blocks.".length());
+        } else if (name.startsWith("temporal_blocks.")) {
+            rest = name.substring("temporal_blocks.".length());
+        } else {
+            return false;
+        }
+        int dot = rest.indexOf('.');
+        return dot > 0 && BLOCK_PRODUCTS.contains(rest.substring(dot + 1));
+    }
+
     /** Name of the stored rotary frequencies (optional in a checkpoint). */
     public static final String ROPE_FREQS = "rope.freqs";
 

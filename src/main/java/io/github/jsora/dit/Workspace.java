@@ -31,6 +31,7 @@ final class Workspace implements AutoCloseable {
     final int captionLen;
     final int c;
     final long tokens;          // B·Tp·S
+    final int mlp;
 
     private final List<Tensor> owned = new ArrayList<>();
 
@@ -38,6 +39,7 @@ final class Workspace implements AutoCloseable {
     final Tensor x;             // [B, Tp, S, C] residual stream
     final Tensor xm;            // [B·Tp·S, C] modulated tokens / merged attention heads
     Tensor merged;              // [B·⌈Tp/2⌉·S, C] TDTM merged frames (allocated on first use)
+    private Tensor bf16Scratch; // bf16 compute: operands of the block products (allocated on first use)
     final Tensor wide;          // [B·Tp·S, max(3C, mlp, C)] qkv / MLP hidden / projections
     final Tensor q;             // [B·Tp·S·C] head-major queries
     final Tensor k;             // [B·Tp·S·C] head-major keys
@@ -99,6 +101,7 @@ final class Workspace implements AutoCloseable {
         this.tokens = (long) b * tp * s;
         int rows = Math.toIntExact(tokens);
         int mlp = cfg.mlpHidden();
+        this.mlp = mlp;
         int pv = cfg.patchVolume();
         int outW = pv * cfg.outChannels();
         int wideCols = Math.max(Math.max(3 * c, mlp), Math.max(c, outW));
@@ -197,6 +200,25 @@ final class Workspace implements AutoCloseable {
             merged = own(Tensor.zeros(Math.toIntExact((long) b * ((tp + 1) / 2) * s), c));
         }
         return merged;
+    }
+
+    /**
+     * The scratch of bf16 block products ({@code Bf16Gemm.scratchFloats}), allocated in bf16 compute only, on first
+     * use, large enough for every block product of this geometry (not part of {@link #estimateBytes}: at most the
+     * size of {@code wide}). @param floats what the product at hand needs
+     */
+    Tensor bf16Scratch(long floats) {
+        if (bf16Scratch == null || bf16Scratch.size() < floats) {
+            long rowsMax = Math.max(tokens, (long) b * captionLen);
+            long widest = Math.max(3L * c, mlp);
+            long bound = Math.max(Math.max(widest * c, rowsMax * (c + widest) / 2 + 2), floats);
+            if (bf16Scratch != null) {
+                owned.remove(bf16Scratch);
+                bf16Scratch.close();
+            }
+            bf16Scratch = own(Tensor.zeros(Math.toIntExact(bound)));
+        }
+        return bf16Scratch;
     }
 
     long bytes() {

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * picks {@link Route#NATIVE} only if the CPU reports bf16 arithmetic ({@code avx512_bf16} or {@code amx_bf16} on
  * x86, {@code bf16} on ARM, see {@link #detectCpu}) <em>and</em> a calibration product (1024×1152×1152) runs
  * faster natively than in float32 by at least 10 %. Products below {@link #MIN_NATIVE_MACS} multiply-adds always
- * expand: the native op's fixed cost per call dominates them.
+ * expand: the native op's fixed cost per call dominates them ({@link #setMinNativeMacs} changes that bound).
  */
 public final class Bf16Gemm {
 
@@ -58,8 +58,10 @@ public final class Bf16Gemm {
     /** System property forcing the route: {@code native}, {@code expand} or {@code auto}. */
     public static final String ROUTE_PROPERTY = "jsora.bf16.route";
 
-    /** Smallest product (M·N·K multiply-adds) sent to the native route. */
+    /** Smallest product (M·N·K multiply-adds) sent to the native route by default. */
     public static final long MIN_NATIVE_MACS = 1L << 24;
+
+    private static volatile long minNativeMacs = MIN_NATIVE_MACS;
 
     /** How a bf16-weight product is computed. */
     public enum Route {
@@ -138,6 +140,17 @@ public final class Bf16Gemm {
             }
         }
         return s;
+    }
+
+    /**
+     * Sets the smallest product sent to the native route (default {@link #MIN_NATIVE_MACS}; 0 sends every product,
+     * e.g. so that tests of a tiny model exercise the native route). @param macs M·N·K multiply-adds, ≥ 0
+     */
+    public static void setMinNativeMacs(long macs) {
+        if (macs < 0) {
+            throw new IllegalArgumentException("minimum native product must be >= 0 multiply-adds, found " + macs);
+        }
+        minNativeMacs = macs;
     }
 
     /** Forces the route ({@code null}: select again automatically on next use). */
@@ -263,7 +276,7 @@ public final class Bf16Gemm {
         }
         Tensor x2 = x.reshape(rows, in);
         Tensor o2 = out.reshape(rows, outF);
-        if (route == Route.NATIVE && (long) rows * in * outF >= MIN_NATIVE_MACS) {
+        if (route == Route.NATIVE && (long) rows * in * outF >= minNativeMacs) {
             if (scratch != null) {
                 nativeLinear(x2, w, o2, rows, scratch);
             } else {

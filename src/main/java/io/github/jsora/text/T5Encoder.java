@@ -1,12 +1,17 @@
 package io.github.jsora.text;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import io.github.jsora.tensor.Attention;
+import io.github.jsora.tensor.Bf16Gemm;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
+import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
@@ -47,6 +52,28 @@ public final class T5Encoder {
     /** Embedding tensor names accepted (T5EncoderModel stores the same tied tensor under both). */
     public static final String SHARED = "shared.weight";
     public static final String EMBED_TOKENS = "encoder.embed_tokens.weight";
+
+    /**
+     * The weights bf16 compute keeps packed ({@code BlockStore.Options.withPackedProducts}): q, k, v, o, wi_0,
+     * wi_1 (or wi) and wo of every block, and the embedding table (its rows are widened to float32 as they are
+     * looked up). The position bias table and the norms stay float32.
+     */
+    public static final Predicate<String> BF16_PRODUCTS = T5Encoder::isProduct;
+
+    private static final List<String> PRODUCTS = List.of("0.SelfAttention.q.weight", "0.SelfAttention.k.weight",
+            "0.SelfAttention.v.weight", "0.SelfAttention.o.weight", "1.DenseReluDense.wi_0.weight",
+            "1.DenseReluDense.wi_1.weight", "1.DenseReluDense.wi.weight", "1.DenseReluDense.wo.weight");
+
+    private static boolean isProduct(String name) {
+        if (name.equals(SHARED) || name.equals(EMBED_TOKENS)) {
+            return true;
+        }
+        if (!name.startsWith("encoder.block.")) {
+            return false;
+        }
+        int layer = name.indexOf(".layer.");
+        return layer > 0 && PRODUCTS.contains(name.substring(layer + ".layer.".length()));
+    }
 
     private final T5Config config;
     private final BlockSource weights;
@@ -295,7 +322,8 @@ public final class T5Encoder {
                 Tensor ff0 = Tensor.zeros(rows, config.dFf());                   // [B·L, dff]
                 Tensor ff1 = config.gated() ? Tensor.zeros(rows, config.dFf()) : null;
                 Tensor bias = Tensor.zeros(heads, l, l);                         // [H, L, L]
-                Tensor keyMask = Tensor.of(maskAdd, bsz, l)) {                   // [B, L] additive
+                Tensor keyMask = Tensor.of(maskAdd, bsz, l);                     // [B, L] additive
+                Products mm = new Products(rows, config)) {
             Tensor x2 = x.reshape(rows, d);
             embed(ids, x2);
             for (int i = 0; i < config.numLayers(); i++) {
@@ -314,28 +342,38 @@ public final class T5Encoder {
                     }
                     // self-attention sub-layer
                     Ops.rmsNorm(x2, blk.get(p + "0.layer_norm.weight"), eps, h);
-                    Gemm.linear(h, blk.get(p + "0.SelfAttention.q.weight"), null, q);
-                    Gemm.linear(h, blk.get(p + "0.SelfAttention.k.weight"), null, k);
-                    Gemm.linear(h, blk.get(p + "0.SelfAttention.v.weight"), null, v);
+                    mm.linear(h, blk, p + "0.SelfAttention.q.weight", q);
+                    mm.linear(h, blk, p + "0.SelfAttention.k.weight", k);
+                    mm.linear(h, blk, p + "0.SelfAttention.v.weight", v);
                     Attention.splitHeads(q, bsz, l, heads, dk, qh);
                     Attention.splitHeads(k, bsz, l, heads, dk, kh);
                     Attention.splitHeads(v, bsz, l, heads, dk, vh);
-                    Attention.sdpa(qh, kh, vh, 1f, bias, keyMask, ah);
+                    boolean fast = blk.packed(p + "0.SelfAttention.q.weight") != null;   // bf16 compute
+                    if (fast) {
+                        Attention.sdpa(qh, kh, vh, 1f, bias, keyMask, mm.scores(bsz * heads, l), ah,
+                                Attention.Softmax.FAST);
+                    } else {
+                        Attention.sdpa(qh, kh, vh, 1f, bias, keyMask, ah);
+                    }
                     Attention.mergeHeads(ah, bsz, l, heads, dk, q);                        // q reused as [B·L, H·dk]
-                    Gemm.linear(q, blk.get(p + "0.SelfAttention.o.weight"), null, proj);
+                    mm.linear(q, blk, p + "0.SelfAttention.o.weight", proj);
                     Ops.addInPlace(x2, proj);
                     // feed-forward sub-layer
                     Ops.rmsNorm(x2, blk.get(p + "1.layer_norm.weight"), eps, h);
                     if (config.gated()) {
-                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi_0.weight"), null, ff0);
-                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi_1.weight"), null, ff1);
-                        activate(ff0);
-                        Ops.mul(ff0, ff1, ff0);
+                        mm.linear(h, blk, p + "1.DenseReluDense.wi_0.weight", ff0);
+                        mm.linear(h, blk, p + "1.DenseReluDense.wi_1.weight", ff1);
+                        if (fast && config.activation() == T5Config.Activation.GELU_TANH) {
+                            Ops.geluTanhMul(ff0, ff1, ff0);                       // one pass, same values
+                        } else {
+                            activate(ff0);
+                            Ops.mul(ff0, ff1, ff0);
+                        }
                     } else {
-                        Gemm.linear(h, blk.get(p + "1.DenseReluDense.wi.weight"), null, ff0);
+                        mm.linear(h, blk, p + "1.DenseReluDense.wi.weight", ff0);
                         activate(ff0);
                     }
-                    Gemm.linear(ff0, blk.get(p + "1.DenseReluDense.wo.weight"), null, proj);
+                    mm.linear(ff0, blk, p + "1.DenseReluDense.wo.weight", proj);
                     Ops.addInPlace(x2, proj);
                 } finally {
                     weights.release(blk);
@@ -379,17 +417,80 @@ public final class T5Encoder {
         return floats * Float.BYTES;
     }
 
+    /**
+     * The products of a forward: {@code out = x·Wᵀ} with a block's weight, in bf16 ({@link Bf16Gemm}) when the block
+     * holds it packed, else the float32 sgemm as before. The bf16 scratch and the score buffer of the fast
+     * attention are allocated once per forward, on first use (bf16 compute only).
+     */
+    private static final class Products implements AutoCloseable {
+        private final int rows;
+        private final long bound; // scratch floats of the largest product of a block
+        private Tensor scratch;
+        private Tensor scores;
+
+        Products(int rows, T5Config c) {
+            this.rows = rows;
+            long widest = Math.max(c.dFf(), c.innerDim());
+            this.bound = Math.max(widest * c.dModel(), (long) rows * (c.dModel() + widest) / 2 + 2);
+        }
+
+        void linear(Tensor x, Block blk, String name, Tensor out) {
+            PackedWeight w = blk.packed(name);
+            if (w == null) {
+                Gemm.linear(x, blk.get(name), null, out);
+                return;
+            }
+            long need = Bf16Gemm.scratchFloats(rows, w);
+            if (scratch == null || scratch.size() < need) {
+                if (scratch != null) {
+                    scratch.close();
+                }
+                scratch = null;
+                scratch = Tensor.zeros(Math.toIntExact(Math.max(need, bound)));
+            }
+            Bf16Gemm.linear(x, w, null, out, scratch);
+        }
+
+        /** The score buffer {@link Attention#sdpa} would allocate for {@code batch} rows of L×L. */
+        Tensor scores(int batch, int l) {
+            if (scores == null) {
+                scores = Tensor.zeros(Math.toIntExact(Attention.scoreFloats(batch, (long) l * l)));
+            }
+            return scores;
+        }
+
+        @Override
+        public void close() {
+            if (scratch != null) {
+                scratch.close();
+            }
+            if (scores != null) {
+                scores.close();
+            }
+        }
+    }
+
     /** x[r] = E[ids[r]] for every token. */
     private void embed(int[][] ids, Tensor x2) {
         int d = config.dModel();
         int l = ids[0].length;
         Block emb = weights.acquire(EMBEDDING_BLOCK);
         try {
-            Tensor table = emb.get(embeddingName);                               // [vocab, d]
+            PackedWeight packed = emb.packed(embeddingName);                     // bf16 compute: [vocab, d] bf16
+            Tensor table = packed == null ? emb.get(embeddingName) : null;       // [vocab, d]
             float[] row = new float[d];
+            ByteBuffer bits = packed == null ? null : ByteBuffer.allocate(2 * d).order(ByteOrder.LITTLE_ENDIAN);
             for (int b = 0; b < ids.length; b++) {
                 for (int i = 0; i < l; i++) {
-                    table.read((long) ids[b][i] * d, row, 0, d);
+                    if (packed == null) {
+                        table.read((long) ids[b][i] * d, row, 0, d);
+                    } else {
+                        bits.clear();
+                        packed.readRaw((long) ids[b][i] * d, bits);
+                        for (int j = 0; j < d; j++) {
+                            row[j] = Float.intBitsToFloat(bits.getShort(2 * j) << 16);
+                        }
+                    }
                     x2.write(((long) b * l + i) * d, row, 0, d);
                 }
             }

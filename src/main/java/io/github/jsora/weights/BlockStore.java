@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,6 +60,13 @@ import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
  * block computing in float32 plus the prefetched streamed blocks; working copies are accounted like streamed
  * blocks, before they are allocated. With FLOAT32 (the default) the store behaves exactly as without the option.
  *
+ * <p><b>bf16 compute.</b> With {@link Options#withPackedProducts} every block, resident or streamed, is loaded once
+ * (on the loader thread) into the form bf16 compute uses: the model's product weights packed to bfloat16 and handed
+ * out as such ({@link Block#packed}), never expanded; the other tensors float32 with the bf16 rounding. There are no
+ * working copies: {@code acquire} returns the held block as in float32, and the plan counts each block at that size
+ * ({@link #computeBytes}), about half the float32 size for a transformer block. Resident and streamed blocks are
+ * the same values, so results do not depend on the budget.
+ *
  * <p><b>Accounting.</b> {@link #stats()} returns an immutable {@link BlockStoreStats}; {@link #resetStats()} starts
  * a new generation.
  *
@@ -79,9 +87,11 @@ public final class BlockStore implements BlockSource {
      *                      instead of positional reads; touched pages of the mapping then count in the process's
      *                      resident set for as long as the checkpoint is open (see {@link PositionalTensorReader})
      * @param precision     the form resident blocks are kept in ({@link WeightPrecision#FLOAT32}: as today)
+     * @param packedProducts for bf16 compute: the product weights to hand out packed ({@link Block#packed}), or
+     *                      null (blocks are float32); requires {@link WeightPrecision#BF16}
      */
     public record Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads,
-            WeightPrecision precision) {
+            WeightPrecision precision, Predicate<String> packedProducts) {
 
         public Options {
             if (budgetBytes <= 0) {
@@ -93,6 +103,16 @@ public final class BlockStore implements BlockSource {
             if (precision == null) {
                 throw new IllegalArgumentException("weight precision must not be null (use FLOAT32)");
             }
+            if (packedProducts != null && precision != WeightPrecision.BF16) {
+                throw new IllegalArgumentException("packed product weights (bf16 compute) need bf16 weights, found "
+                        + precision);
+            }
+        }
+
+        /** Options keeping resident blocks in {@code precision}, handing out float32 blocks. */
+        public Options(long budgetBytes, int prefetchDepth, boolean cyclic, boolean mappedReads,
+                WeightPrecision precision) {
+            this(budgetBytes, prefetchDepth, cyclic, mappedReads, precision, null);
         }
 
         /** Float32 options. */
@@ -102,7 +122,16 @@ public final class BlockStore implements BlockSource {
 
         /** The same keeping resident blocks in {@code precision}. */
         public Options withPrecision(WeightPrecision precision) {
-            return new Options(budgetBytes, prefetchDepth, cyclic, mappedReads, precision);
+            return new Options(budgetBytes, prefetchDepth, cyclic, mappedReads, precision, null);
+        }
+
+        /**
+         * The same for bf16 compute: bf16 weights, the weights {@code products} names handed out packed and never
+         * expanded to float32 (null: float32 blocks in {@link #precision()}).
+         */
+        public Options withPackedProducts(Predicate<String> products) {
+            return new Options(budgetBytes, prefetchDepth, cyclic, mappedReads,
+                    products == null ? precision : WeightPrecision.BF16, products);
         }
 
         /** A budget in bytes, prefetch of one block ahead, cyclic passes. */
@@ -117,7 +146,7 @@ public final class BlockStore implements BlockSource {
 
         /** The same with room reserved for {@code depth} streamed blocks in flight (0 disables prefetch). */
         public Options withPrefetch(int depth) {
-            return new Options(budgetBytes, depth, cyclic, mappedReads, precision);
+            return new Options(budgetBytes, depth, cyclic, mappedReads, precision, packedProducts);
         }
 
         /** The same without loader thread: blocks load in {@code acquire}. */
@@ -127,7 +156,7 @@ public final class BlockStore implements BlockSource {
 
         /** The same for a model run once per request: no prefetch past the last block. */
         public Options singlePass() {
-            return new Options(budgetBytes, prefetchDepth, false, mappedReads, precision);
+            return new Options(budgetBytes, prefetchDepth, false, mappedReads, precision, packedProducts);
         }
 
         /**
@@ -135,7 +164,7 @@ public final class BlockStore implements BlockSource {
          * safetensors files always are).
          */
         public Options withMappedReads() {
-            return new Options(budgetBytes, prefetchDepth, cyclic, true, precision);
+            return new Options(budgetBytes, prefetchDepth, cyclic, true, precision, packedProducts);
         }
 
         @Override
@@ -143,7 +172,8 @@ public final class BlockStore implements BlockSource {
             return "budget " + (budgetBytes == Long.MAX_VALUE ? "unlimited" : budgetBytes + " bytes")
                     + ", prefetch " + (prefetchDepth == 0 ? "off" : "depth " + prefetchDepth)
                     + (cyclic ? ", cyclic" : ", single pass") + (mappedReads ? ", mapped reads" : "")
-                    + (precision == WeightPrecision.FLOAT32 ? "" : ", resident " + precision);
+                    + (precision == WeightPrecision.FLOAT32 ? "" : ", resident " + precision)
+                    + (packedProducts == null ? "" : ", bf16 compute (product weights packed)");
         }
     }
 
@@ -155,7 +185,7 @@ public final class BlockStore implements BlockSource {
         final boolean resident;
         final boolean packs;        // resident and kept packed: acquire hands out working copies
         final long workingBytes;    // float32 bytes of a working copy
-        MaterialBlock block;
+        Block block;                // MaterialBlock, or ComputeBlock for bf16 compute
         PackedBlock packed;
         boolean loading;
         int holders;
@@ -196,6 +226,7 @@ public final class BlockStore implements BlockSource {
     private final Thread loader;
     private final PositionalTensorReader reader; // null: read with Checkpoint.loadInto
     private final WeightLoader weightLoader;     // lighter precisions only
+    private final Predicate<String> products;    // bf16 compute: product weights handed out packed; else null
     private final Map<Block, Slot> workingCopies = new IdentityHashMap<>(); // guarded by lock
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -231,12 +262,17 @@ public final class BlockStore implements BlockSource {
         this.ckpt = ckpt;
         this.layout = layout;
         this.options = options;
-        long[] sizes = blockBytes(ckpt, layout);
+        long[] sizes = blockBytes(ckpt, layout); // validates
         List<String> names = new ArrayList<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             names.add(spec.name());
         }
-        boolean packedMode = options.precision() != WeightPrecision.FLOAT32;
+        boolean lighter = options.precision() != WeightPrecision.FLOAT32;
+        this.products = options.packedProducts();
+        boolean packedMode = lighter && products == null;
+        if (products != null) {
+            sizes = computeBytes(layout, products);
+        }
         this.plan = packedMode
                 ? ResidencyPlan.planPacked(names, blockBytes(ckpt, layout, options.precision()), sizes,
                         options.budgetBytes(), options.prefetchDepth())
@@ -248,8 +284,8 @@ public final class BlockStore implements BlockSource {
                     packedMode && plan.isResident(i), sizes[i]);
             byName.put(specs.get(i).name(), slots[i]);
         }
-        this.reader = options.mappedReads() || packedMode ? null : PositionalTensorReader.forCheckpoint(ckpt);
-        this.weightLoader = packedMode ? new WeightLoader(ckpt, options.precision(), !options.mappedReads()) : null;
+        this.reader = options.mappedReads() || lighter ? null : PositionalTensorReader.forCheckpoint(ckpt);
+        this.weightLoader = lighter ? new WeightLoader(ckpt, options.precision(), !options.mappedReads()) : null;
         LOG.info("block store for {} ({}): {}", ckpt.source().getFileName(), options, plan);
         if (options.prefetchDepth() > 0 && slots.length > 0) {
             loader = new Thread(this::loaderLoop, "jsora-block-loader-" + ckpt.source().getFileName());
@@ -301,6 +337,20 @@ public final class BlockStore implements BlockSource {
         long[] sizes = new long[specs.size()];
         for (int i = 0; i < sizes.length; i++) {
             sizes[i] = WeightLoader.residentBytes(specs.get(i), precision);
+        }
+        return sizes;
+    }
+
+    /**
+     * Bytes each block of the layout occupies in the form bf16 compute uses (layout order): the weights
+     * {@code products} names as bfloat16, every other tensor float32. Shapes from the layout (validate them with
+     * {@link #blockBytes(Checkpoint, BlockLayout)}).
+     */
+    public static long[] computeBytes(BlockLayout layout, Predicate<String> products) {
+        List<BlockLayout.BlockSpec> specs = layout.blocks();
+        long[] sizes = new long[specs.size()];
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = ComputeBlock.bytes(specs.get(i), products);
         }
         return sizes;
     }
@@ -638,7 +688,7 @@ public final class BlockStore implements BlockSource {
             s.packed.free();
             s.packed = null;
         } else {
-            s.block.free();
+            ComputeBlock.freeOwned(s.block);
             s.block = null;
         }
         unreserve(s);
@@ -646,7 +696,7 @@ public final class BlockStore implements BlockSource {
 
     /** Materialises a reserved block (lock NOT held) and installs it, or records the failure. */
     private void load(Slot s) {
-        MaterialBlock b = null;
+        Block b = null;
         PackedBlock pb = null;
         Throwable error = null;
         long t0 = System.nanoTime();
@@ -656,13 +706,14 @@ public final class BlockStore implements BlockSource {
                 pb = weightLoader.pack(s.spec, this::checkNotClosed);
                 got = pb.bytes();
             } else {
-                b = weightLoader != null ? weightLoader.loadRounded(s.spec, this::checkNotClosed)
+                b = products != null ? weightLoader.loadCompute(s.spec, products, this::checkNotClosed)
+                        : weightLoader != null ? weightLoader.loadRounded(s.spec, this::checkNotClosed)
                         : materialise(s.spec);
                 got = b.bytes();
             }
             if (got != s.bytes) {
                 if (b != null) {
-                    b.free();
+                    ComputeBlock.freeOwned(b);
                 }
                 if (pb != null) {
                     pb.free();
@@ -690,7 +741,7 @@ public final class BlockStore implements BlockSource {
                 }
             } else if (closed) {
                 if (b != null) {
-                    b.free();
+                    ComputeBlock.freeOwned(b);
                 }
                 if (pb != null) {
                     pb.free();

@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import io.github.jsora.tensor.Tensor;
 
@@ -55,6 +56,56 @@ public final class ResidentBlockSource implements BlockSource {
             close();
             throw e;
         }
+    }
+
+    /**
+     * Loads every block of the layout in the form bf16 compute uses ({@link BlockStore.Options#withPackedProducts}):
+     * the weights {@code products} names packed to bfloat16 and handed out by {@link Block#packed}, never expanded;
+     * the other tensors float32 with the bf16 rounding. Acquire returns the resident block; release does nothing.
+     * Validates nothing by itself: call {@link BlockLayout#validate}.
+     */
+    public ResidentBlockSource(Checkpoint ckpt, BlockLayout layout, Predicate<String> products) {
+        java.util.Objects.requireNonNull(products, "product weights");
+        this.layout = layout;
+        this.precision = WeightPrecision.BF16;
+        try (WeightLoader loader = new WeightLoader(ckpt, WeightPrecision.BF16, true)) {
+            for (BlockLayout.BlockSpec spec : layout.blocks()) {
+                blocks.put(spec.name(), loader.loadCompute(spec, products, () -> { }));
+            }
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    private ResidentBlockSource(BlockLayout layout, Map<String, Block> computeBlocks, WeightPrecision precision) {
+        this.layout = layout;
+        this.precision = precision;
+        blocks.putAll(computeBlocks);
+    }
+
+    /**
+     * A bf16-compute source over float32 blocks already in memory (random weights for tests and benchmarks),
+     * taking ownership of them: the weights {@code products} names packed to bfloat16 (their float32 tensors
+     * freed), the other tensors of rank ≥ 2 rounded to bfloat16 in place; the same values as
+     * {@link #ResidentBlockSource(Checkpoint, BlockLayout, Predicate)} over a checkpoint of these blocks.
+     */
+    public static ResidentBlockSource bf16Compute(BlockLayout layout, Map<String, MaterialBlock> materialBlocks,
+            Predicate<String> products) {
+        Map<String, Block> m = new LinkedHashMap<>();
+        try {
+            for (BlockLayout.BlockSpec spec : layout.blocks()) {
+                MaterialBlock b = materialBlocks.get(spec.name());
+                if (b == null) {
+                    throw new IllegalArgumentException("no material block for layout block " + spec.name());
+                }
+                m.put(spec.name(), ComputeBlock.of(b, products));
+            }
+        } catch (RuntimeException | Error e) {
+            m.values().forEach(ComputeBlock::freeOwned);
+            throw e;
+        }
+        return new ResidentBlockSource(layout, m, WeightPrecision.BF16);
     }
 
     /**
@@ -179,7 +230,7 @@ public final class ResidentBlockSource implements BlockSource {
     @Override
     public void close() {
         for (Block b : blocks.values()) {
-            ((MaterialBlock) b).free();
+            ComputeBlock.freeOwned(b);
         }
         blocks.clear();
         packed.values().forEach(PackedBlock::free);

@@ -1,6 +1,7 @@
 package io.github.jsora.weights;
 
 import java.util.Arrays;
+import java.util.function.Predicate;
 
 /**
  * The block source a model is built over once, whose residency is chosen per stage: {@link #open} puts a
@@ -19,6 +20,7 @@ public final class StagedBlockSource implements BlockSource {
     private final long[] blockBytes;
     private final long totalBytes;
     private final WeightPrecision precision;
+    private final Predicate<String> products; // bf16 compute: product weights handed out packed; else null
     private volatile BlockStore store;
 
     /** Checks that every tensor of the layout is in the checkpoint with its shape and a floating dtype. */
@@ -31,22 +33,42 @@ public final class StagedBlockSource implements BlockSource {
      * expanded to float32 working copies when acquired.
      */
     public StagedBlockSource(Checkpoint ckpt, BlockLayout layout, WeightPrecision precision) {
+        this(ckpt, layout, precision, null);
+    }
+
+    /**
+     * A source for bf16 compute when {@code products} is not null: its stores hand out the weights it names packed
+     * to bfloat16 ({@link BlockStore.Options#withPackedProducts}, the precision is then bf16); with null the same
+     * as {@link #StagedBlockSource(Checkpoint, BlockLayout, WeightPrecision)}.
+     */
+    public StagedBlockSource(Checkpoint ckpt, BlockLayout layout, WeightPrecision precision,
+            Predicate<String> products) {
         this.ckpt = ckpt;
         this.layout = layout;
-        this.precision = precision;
-        this.blockBytes = BlockStore.blockBytes(ckpt, layout);
-        if (precision == WeightPrecision.FLOAT32) {
+        this.precision = products != null ? WeightPrecision.BF16 : precision;
+        this.products = products;
+        long[] f32 = BlockStore.blockBytes(ckpt, layout); // validates
+        // the bytes a store plans with: each block in the form the store holds it
+        this.blockBytes = products != null ? BlockStore.computeBytes(layout, products) : f32;
+        if (products != null) {
+            this.totalBytes = Arrays.stream(blockBytes).sum();
+        } else if (this.precision == WeightPrecision.FLOAT32) {
             this.totalBytes = Arrays.stream(blockBytes).sum();
         } else {
             // every block packed, plus the float32 working copy of the one computing
             this.totalBytes = Arrays.stream(BlockStore.blockBytes(ckpt, layout, precision)).sum()
-                    + Arrays.stream(blockBytes).max().orElse(0);
+                    + Arrays.stream(f32).max().orElse(0);
         }
     }
 
     /** The precision resident blocks are kept in. */
     public WeightPrecision precision() {
         return precision;
+    }
+
+    /** True when the stores hand out packed product weights for bf16 compute. */
+    public boolean bf16Compute() {
+        return products != null;
     }
 
     /** The checkpoint the blocks come from. */
@@ -75,7 +97,7 @@ public final class StagedBlockSource implements BlockSource {
      * options are the same, else closes it first.
      */
     public synchronized void open(BlockStore.Options requested) {
-        BlockStore.Options options = requested.withPrecision(precision);
+        BlockStore.Options options = requested.withPrecision(precision).withPackedProducts(products);
         BlockStore s = store;
         if (s != null && s.options().equals(options)) {
             s.resetStats();

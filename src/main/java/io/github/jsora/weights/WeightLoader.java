@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.Tensor;
@@ -78,17 +79,53 @@ final class WeightLoader implements AutoCloseable {
         try {
             for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
                 checkCancel.run();
-                Tensor t = loadFloat(e.getKey(), e.getValue());
-                m.put(e.getKey(), t);
-                if (precision.packs(e.getValue()) && !storedInFormat(ckpt.info(e.getKey()))) {
-                    PackedWeight.roundInPlace(t, precision.format());
-                }
+                m.put(e.getKey(), loadRounded(e.getKey(), e.getValue()));
             }
         } catch (RuntimeException | Error e) {
             m.values().forEach(Tensor::close);
             throw e;
         }
         return new MaterialBlock(spec.name(), m);
+    }
+
+    /**
+     * The block in the form bf16 compute uses ({@link ComputeBlock}): the weights {@code products} names packed to
+     * bfloat16, the others as {@link #loadRounded}; the same values bit for bit. BF16 only.
+     */
+    ComputeBlock loadCompute(BlockLayout.BlockSpec spec, Predicate<String> products, Runnable checkCancel) {
+        if (precision != WeightPrecision.BF16) {
+            throw new IllegalStateException("bf16 compute needs bf16 weights, found " + precision);
+        }
+        Map<String, Tensor> f = new LinkedHashMap<>();
+        Map<String, PackedWeight> p = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, int[]> e : spec.tensors().entrySet()) {
+                checkCancel.run();
+                if (ComputeBlock.isPacked(e.getKey(), e.getValue(), products)) {
+                    p.put(e.getKey(), packTensor(e.getKey(), e.getValue()));
+                } else {
+                    f.put(e.getKey(), loadRounded(e.getKey(), e.getValue()));
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            new ComputeBlock(spec.name(), f, p).free();
+            throw e;
+        }
+        return new ComputeBlock(spec.name(), f, p);
+    }
+
+    /** One tensor as float32 with the precision's rounding applied when it is of rank ≥ 2. */
+    private Tensor loadRounded(String name, int[] shape) {
+        Tensor t = loadFloat(name, shape);
+        try {
+            if (precision.packs(shape) && !storedInFormat(ckpt.info(name))) {
+                PackedWeight.roundInPlace(t, precision.format());
+            }
+        } catch (RuntimeException | Error e) {
+            t.close();
+            throw e;
+        }
+        return t;
     }
 
     /** True when the stored values already are what the precision keeps (BF16 data, or a converted I8 weight). */

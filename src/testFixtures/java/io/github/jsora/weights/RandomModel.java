@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.vae.VaeConfig;
@@ -198,13 +199,27 @@ public final class RandomModel {
 
     /** A resident block source holding every tensor of {@code layout} (closing it frees them). */
     public BlockSource source(BlockLayout layout) {
+        return new ResidentBlockSource(layout, blocks(layout));
+    }
+
+    /**
+     * A resident source for bf16 compute: the same values, with the weights {@code products} names held packed in
+     * bfloat16 for {@link Block#packed} and every other tensor of rank ≥ 2 rounded to bfloat16
+     * ({@link ResidentBlockSource#bf16Compute}).
+     */
+    public BlockSource bf16ComputeSource(BlockLayout layout, Predicate<String> products) {
+        return ResidentBlockSource.bf16Compute(layout, blocks(layout), products);
+    }
+
+    /** Every tensor of {@code layout}, block by block (the caller owns them). */
+    public Map<String, ResidentBlockSource.MaterialBlock> blocks(BlockLayout layout) {
         Map<String, ResidentBlockSource.MaterialBlock> blocks = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Map<String, Tensor> m = new LinkedHashMap<>();
             spec.tensors().forEach((name, shape) -> m.put(name, tensor(name, shape)));
             blocks.put(spec.name(), new ResidentBlockSource.MaterialBlock(spec.name(), m));
         }
-        return new ResidentBlockSource(layout, blocks);
+        return blocks;
     }
 
     /** Elements {@code start … start+k-1} of tensor {@code name} into {@code dst[0 … k-1]}. */

@@ -21,8 +21,11 @@ import io.github.jsora.dit.ForwardStats;
 import io.github.jsora.dit.Stdit3;
 import io.github.jsora.dit.Stdit3Config;
 import io.github.jsora.dit.Stdit3Input;
+import io.github.jsora.tensor.Bf16Gemm;
 import io.github.jsora.tensor.Gemm;
+import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.Tensor;
+import io.github.jsora.weights.BlockLayout;
 import io.github.jsora.weights.BlockSource;
 import io.github.jsora.weights.RandomModel;
 
@@ -48,6 +51,10 @@ import io.github.jsora.weights.RandomModel;
  * <p>Because the machine is shared, each measurement iteration of an XL shape is followed (in its teardown, outside
  * the score) by the ceiling product of the same regime, [N, 1152]·[1152, 4608] (the MLP's first product), best of
  * two; the printed line "paired" gives the forward's GFLOP/s, the ceiling's and their ratio from the same minute.
+ *
+ * <p>{@code precision = fp32 / bf16}: float32 compute, or bf16 compute (the block products' weights packed to bf16,
+ * {@link Bf16Gemm} on the native route, fast kernels). The ceiling is of the same precision: the float32 sgemm, or
+ * the same product as a native {@link Bf16Gemm#linear} with a packed weight.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -59,6 +66,9 @@ public class Stdit3Bench {
 
     @Param({"xl32", "xl24", "tiny"})
     public String shape;
+
+    @Param({"fp32", "bf16"})
+    public String precision = "fp32";
 
     /** TDTM: attend on merged frame pairs (used by {@link TdtmBench}). */
     public boolean merge;
@@ -73,6 +83,8 @@ public class Stdit3Bench {
     private Tensor ceilA;
     private Tensor ceilB;
     private Tensor ceilC;
+    private PackedWeight ceilPacked; // bf16: the ceiling's weight
+    private Tensor ceilScratch;
 
     /** A configuration and input geometry for a named shape. */
     record Geometry(Stdit3Config cfg, int b, int t, int h, int w, int l, int valid) {
@@ -117,7 +129,17 @@ public class Stdit3Bench {
     @Setup(Level.Trial)
     public void setUp() {
         Geometry g = geometry(shape);
-        weights = RandomModel.seeded(42).source(Stdit3.layout(g.cfg(), true));
+        boolean bf16 = precision.equals("bf16");
+        if (!bf16 && !precision.equals("fp32")) {
+            throw new IllegalArgumentException("precision must be fp32 or bf16, found " + precision);
+        }
+        BlockLayout layout = Stdit3.layout(g.cfg(), true);
+        if (bf16) {
+            Bf16Gemm.setRoute(Bf16Gemm.Route.NATIVE);
+            weights = RandomModel.seeded(42).bf16ComputeSource(layout, Stdit3.BF16_PRODUCTS);
+        } else {
+            weights = RandomModel.seeded(42).source(layout);
+        }
         model = Stdit3.withSource(g.cfg(), weights);
         Random rnd = new Random(7);
         x = GemmBench.random(rnd, g.b(), g.cfg().inChannels(), g.t(), g.h(), g.w());
@@ -136,8 +158,13 @@ public class Stdit3Bench {
             ceilA = GemmBench.random(rnd, tokens, 1152);
             ceilB = GemmBench.random(rnd, 4608, 1152);
             ceilC = Tensor.zeros(tokens, 4608);
+            if (bf16) {
+                ceilPacked = PackedWeight.pack(ceilB, PackedWeight.Format.BF16);
+                ceilScratch = Tensor.zeros(Math.toIntExact(Bf16Gemm.scratchFloats(tokens, ceilPacked)));
+            }
         }
-        System.out.printf("%n%s: %.1f GFLOP per forward (merge=%b)%n", shape, flops(g, merge) / 1e9, merge);
+        System.out.printf("%n%s %s: %.1f GFLOP per forward (merge=%b)%n", shape, precision, flops(g, merge) / 1e9,
+                merge);
     }
 
     @TearDown(Level.Iteration)
@@ -153,12 +180,16 @@ public class Stdit3Bench {
             long best = Long.MAX_VALUE;
             for (int i = 0; i < 2; i++) {
                 long t0 = System.nanoTime();
-                Gemm.matmul(ceilA, false, ceilB, true, ceilC, 1f, 0f);
+                if (ceilPacked != null) {
+                    Bf16Gemm.linear(ceilA, ceilPacked, null, ceilC, ceilScratch, Bf16Gemm.Route.NATIVE);
+                } else {
+                    Gemm.matmul(ceilA, false, ceilB, true, ceilC, 1f, 0f);
+                }
                 best = Math.min(best, System.nanoTime() - t0);
             }
             double ceil = 2.0 * ceilA.dim(0) * 1152 * 4608 / best;
-            System.out.printf("paired %s merge=%b: forward %.1f GFLOP/s, ceiling gemm %dx1152x4608 %.1f GFLOP/s, "
-                    + "ratio %.2f%n", shape, merge, gf, ceilA.dim(0), ceil, gf / ceil);
+            System.out.printf("paired %s %s merge=%b: forward %.1f GFLOP/s, ceiling %s gemm %dx1152x4608 %.1f "
+                    + "GFLOP/s, ratio %.2f%n", shape, precision, merge, gf, precision, ceilA.dim(0), ceil, gf / ceil);
         }
     }
 
@@ -182,6 +213,11 @@ public class Stdit3Bench {
             ceilB.close();
             ceilC.close();
         }
+        if (ceilPacked != null) {
+            ceilPacked.close();
+            ceilScratch.close();
+        }
+        Bf16Gemm.setRoute(null);
     }
 
     @Benchmark

@@ -15,13 +15,16 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import io.github.jsora.tensor.Bf16Gemm;
 import io.github.jsora.tensor.Gemm;
+import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.text.SentencePieceTokenizer;
 import io.github.jsora.text.T5Config;
@@ -50,12 +53,19 @@ import io.github.jsora.weights.RandomModel;
  * <li>{@code t5BlockGemms}: the block's seven weight products alone (q, k, v, o, wi_0, wi_1, wo; 115.76 GFLOP):
  *     block time / this time = the share of the block that is not weight GEMM.</li>
  * </ul>
+ * {@code precision = fp32 / bf16}: float32 compute, or bf16 compute (the seven products' weights packed to bf16,
+ * {@link Bf16Gemm} on the native route, fast softmax and fused GELU·mul); {@code gemmCeiling} and
+ * {@code t5BlockGemms} then run the same products as native {@link Bf16Gemm#linear} calls, so the block's ratio to
+ * the ceiling of its own precision is {@code gemmCeiling time · 117.24 / (25.17 · t5BlockXxl time)}.
  */
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgs = {"-Xmx8g"})
 @Warmup(iterations = 1, time = 2)
 @Measurement(iterations = 3, time = 3)
 public class T5Bench {
+
+    @Param({"fp32", "bf16"})
+    public String precision;
 
     static final int L = 300;
     static final T5Config XXL_BLOCK = new T5Config(1000, 4096, 64, 64, 10240, 1, 32, 128, 1e-6, "gated-gelu");
@@ -75,11 +85,12 @@ public class T5Bench {
     private int[][] ids;
     private int[][] mask;
     private Tensor x;
-    private Tensor w;
     private Tensor y;
     private Tensor q;
     private Tensor ff;
     private Tensor ff2;
+    private Map<String, PackedWeight> packed; // bf16: the block's product weights
+    private Tensor scratch;
 
     static Path findModel() {
         String p = System.getProperty("jsora.spm");
@@ -105,19 +116,37 @@ public class T5Bench {
 
         Random rnd = new Random(1);
         BlockLayout layout = T5Encoder.layout(XXL_BLOCK, T5Encoder.SHARED);
-        source = RandomModel.seeded(1).source(layout);
+        boolean bf16 = precision.equals("bf16");
+        if (bf16) {
+            Bf16Gemm.setRoute(Bf16Gemm.Route.NATIVE);
+            source = RandomModel.seeded(1).bf16ComputeSource(layout, T5Encoder.BF16_PRODUCTS);
+            packed = new LinkedHashMap<>();   // the product weights, held packed
+        } else if (precision.equals("fp32")) {
+            source = RandomModel.seeded(1).source(layout);
+        } else {
+            throw new IllegalArgumentException("precision must be fp32 or bf16, found " + precision);
+        }
         weights = new LinkedHashMap<>();
         for (BlockLayout.BlockSpec spec : layout.blocks()) {
             Block blk = source.acquire(spec.name());
-            spec.tensors().keySet().forEach(n -> weights.put(n, blk.get(n)));
+            for (String n : spec.tensors().keySet()) {
+                if (blk.packed(n) != null) {
+                    packed.put(n, blk.packed(n));
+                } else {
+                    weights.put(n, blk.get(n));
+                }
+            }
             source.release(blk);
+        }
+        if (bf16) {
+            scratch = Tensor.zeros(Math.toIntExact(Bf16Gemm.scratchFloats(L,
+                    packed.get("encoder.block.0.layer.1.DenseReluDense.wo.weight"))));
         }
         encoder = new T5Encoder(XXL_BLOCK, source);
         TokenizedBatch b = new T5Tokenizer(spm, T5Tokenizer.Options.openSora().withExtraIds(0)).encode(prompt);
         ids = b.inputIds();
         mask = b.attentionMask();
         x = GemmBench.random(rnd, 1f, L, 4096);
-        w = weights.get("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
         y = Tensor.zeros(L, 10240);
         q = Tensor.zeros(L, 4096);
         ff = Tensor.zeros(L, 10240);
@@ -132,6 +161,10 @@ public class T5Bench {
         q.close();
         ff.close();
         ff2.close();
+        if (scratch != null) {
+            scratch.close();
+        }
+        Bf16Gemm.setRoute(null);
     }
 
     @Benchmark
@@ -164,19 +197,28 @@ public class T5Bench {
         String p = "encoder.block.0.layer.";
         for (String n : new String[] {"0.SelfAttention.q.weight", "0.SelfAttention.k.weight", "0.SelfAttention.v.weight",
             "0.SelfAttention.o.weight"}) {
-            Gemm.linear(x, weights.get(p + n), null, q);
+            product(x, p + n, q);
         }
-        Gemm.linear(x, weights.get(p + "1.DenseReluDense.wi_0.weight"), null, ff);
-        Gemm.linear(x, weights.get(p + "1.DenseReluDense.wi_1.weight"), null, ff);
-        Gemm.linear(ff, weights.get(p + "1.DenseReluDense.wo.weight"), null, ff2);
+        product(x, p + "1.DenseReluDense.wi_0.weight", ff);
+        product(x, p + "1.DenseReluDense.wi_1.weight", ff);
+        product(ff, p + "1.DenseReluDense.wo.weight", ff2);
         return ff2;
+    }
+
+    /** out = x·Wᵀ with a block-0 weight in this run's precision. */
+    private void product(Tensor in, String name, Tensor out) {
+        if (packed != null) {
+            Bf16Gemm.linear(in, packed.get(name), null, out, scratch, Bf16Gemm.Route.NATIVE);
+        } else {
+            Gemm.linear(in, weights.get(name), null, out);
+        }
     }
 
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     public Tensor gemmCeiling() {
-        Gemm.linear(x, w, null, y);
+        product(x, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight", y);
         return y;
     }
 }
