@@ -238,6 +238,36 @@ final class Kernels {
         long tokens() {
             return (long) count * len;
         }
+
+        /** Position of token row {@code row} inside its sequence. */
+        int position(long row) {
+            return (int) switch (mode) {
+                case SPATIAL -> row % s;
+                case TEMPORAL -> row / s % tq;
+                case SAMPLE -> row % ((long) tq * s);
+            };
+        }
+
+        /**
+         * Element offsets of the head matrices [len, hd] of every sequence inside token rows of {@code width}
+         * floats, in the order [seq·heads + h]; {@code start} is the offset of the part's first column (e.g. C for
+         * the k of a qkv row). Their row stride is {@link #ld}.
+         */
+        long[] headOffsets(int heads, int hd, int width, long start) {
+            long[] off = new long[count * heads];
+            for (int q = 0; q < count; q++) {
+                long row = base(q) * width + start;
+                for (int h = 0; h < heads; h++) {
+                    off[q * heads + h] = row + (long) h * hd;
+                }
+            }
+            return off;
+        }
+
+        /** Row stride of a sequence's head matrices inside token rows of {@code width} floats. */
+        int ld(int width) {
+            return Math.multiplyExact(width, rowStride);
+        }
     }
 
     /**
@@ -298,6 +328,63 @@ final class Kernels {
                         dst[part].write(d, out, blk, np * hd);
                     }
                 }
+            }
+        });
+    }
+
+    /**
+     * {@link #splitHeads} in place: every token row of {@code src} [rows, parts·C] gets the bias, and its parts 0 and
+     * 1 the per-head RMS norm ({@code norms[i]}) and the rotary embedding at the row's position in its sequence of
+     * {@code seqs} (when angle tables are given); part 0 is multiplied by {@code qScale}. Each value goes through the
+     * same float operations in the same order as in {@link #splitHeads}; the attention then reads the heads where
+     * they are ({@link Sequences#headOffsets}).
+     *
+     * @param seqs the sequences the rows form (only their positions are used, for the rotary embedding)
+     */
+    static void prepareHeads(Tensor src, float[] bias, Sequences seqs, int parts, int heads, int hd, float[][] norms,
+            float[] cos, float[] sin, float qScale) {
+        int c = heads * hd;
+        int width = parts * c;
+        int rows = Math.toIntExact(src.size() / width);
+        int per = rowsPerChunk(width);
+        int chunks = (rows + per - 1) / per;
+        Parallel.forRange(chunks, (long) per * width * 4, (from, to) -> {
+            float[] buf = scratch(0, per * width);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                long o = (long) r0 * width;
+                src.read(o, buf, 0, nr * width);
+                for (int r = 0; r < nr; r++) {
+                    int ro = r * width;
+                    for (int i = 0; i < width; i++) {
+                        buf[ro + i] += bias[i];
+                    }
+                    int pos = cos == null ? 0 : seqs.position(r0 + r);
+                    for (int part = 0; part < parts; part++) {
+                        float[] norm = norms == null || part >= norms.length ? null : norms[part];
+                        boolean rotate = cos != null && part < 2;
+                        boolean scaled = part == 0 && qScale != 1f;
+                        if (norm == null && !rotate && !scaled) {
+                            continue;
+                        }
+                        for (int h = 0; h < heads; h++) {
+                            int oo = ro + part * c + h * hd;
+                            if (norm != null) {
+                                Ops.rmsNormRow(buf, oo, hd, norm, 1e-6f);
+                            }
+                            if (rotate) {
+                                rotateInterleaved(buf, oo, hd, cos, sin, pos * (hd / 2));
+                            }
+                            if (scaled) {
+                                for (int i = 0; i < hd; i++) {
+                                    buf[oo + i] *= qScale;
+                                }
+                            }
+                        }
+                    }
+                }
+                src.write(o, buf, 0, nr * width);
             }
         });
     }
