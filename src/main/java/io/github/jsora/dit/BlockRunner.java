@@ -46,10 +46,7 @@ final class BlockRunner {
         selfAttention(wts, p, temporal, g, w, tq, rope);
         crossAttention(wts, p, g, w, tq);
 
-        // ---- MLP on all frames
-        Kernels.modulatedLayerNorm(w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
-                Modulation.SCALE_MLP, null);                                  // xm [allRows, C]
-        timer.lap("modulate");
+        // ---- MLP on all frames, on xm [allRows, C] = the MLP-modulated LN(x) crossAttention wrote
         int mlp = cfg.mlpHidden();
         Tensor hidden = w.wide.view(0, allRows, mlp);                         // [allRows, mlp]
         Linear.product(w.xm, wts.get(p + "mlp.fc1.weight"), hidden, timer);
@@ -137,7 +134,10 @@ final class BlockRunner {
         timer.lap("residual");
     }
 
-    /** Cross-attention: the queries of sample i attend to the i-th caption's valid tokens; ungated residual. */
+    /**
+     * Cross-attention: the queries of sample i attend to the i-th caption's valid tokens; ungated residual, fused
+     * with the MLP's modulated LayerNorm of the new x into w.xm [B·Tp·S, C].
+     */
     private void crossAttention(Block wts, String p, InputGeometry g, Workspace w, int tq) {
         int b = g.b;
         int t = g.tp;
@@ -184,8 +184,9 @@ final class BlockRunner {
         }
         Tensor cproj = w.wide.view(0, rows, c);                               // [rows, C]
         Linear.product(cross, wts.get(p + "cross_attn.proj.weight"), cproj, timer);
-        Kernels.gatedResidual(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s, c,
-                w.mod, w.frameRow, Modulation.UNGATED);                       // x [B, Tp·S, C] += unmerge(cproj)
+        // x [B, Tp·S, C] += unmerge(cproj); then xm [allRows, C] = LN(x)·(1 + scale_mlp) + shift_mlp, the MLP input
+        Kernels.gatedResidualNorm(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s,
+                c, w.mod, w.frameRow, Modulation.UNGATED, w.xm, Modulation.SHIFT_MLP, Modulation.SCALE_MLP);
         timer.lap("residual");
     }
 

@@ -51,6 +51,21 @@ final class Kernels {
 
     private static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[][][] params,
             int[] frameRow, int shiftK, int scaleK, int[] againRow, boolean fast) {
+        if (!fast) {
+            int rows = frames * s;
+            int per = rowsPerChunk(c);
+            Parallel.forRange((rows + per - 1) / per, (long) per * c * 8, (from, to) -> {
+                float[] buf = scratch(0, per * c);
+                for (int u = from; u < to; u++) {
+                    int r0 = u * per;
+                    int nr = Math.min(per, rows - r0);
+                    x.read((long) r0 * c, buf, 0, nr * c);
+                    normModulateRows(buf, r0, nr, s, c, params, frameRow, shiftK, scaleK, againRow);
+                    out.write((long) r0 * c, buf, 0, nr * c);
+                }
+            });
+            return;
+        }
         Parallel.forRange(frames * s, (long) c * 8, (from, to) -> {
             float[] row = scratch(0, c);
             for (int r = from; r < to; r++) {
@@ -81,6 +96,104 @@ final class Kernels {
     /** v = LN(v)·onePlusScale + shift (LayerNorm without affine, eps 1e-6; statistics in double). */
     static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift) {
         normModulate(v, c, onePlusScale, shift, false);
+    }
+
+    /**
+     * {@link #normModulate} on the nr rows of buf [nr, C], which are token rows r0.. of frames of s rows (modulation
+     * row {@code params[frameRow[frame]]}, second pass with {@code againRow} as in {@link #modulatedLayerNorm}).
+     */
+    private static void normModulateRows(float[] buf, int r0, int nr, int s, int c, float[][][] params,
+            int[] frameRow, int shiftK, int scaleK, int[] againRow) {
+        layerNormRows(buf, nr, c, 1e-6);
+        for (int r = 0; r < nr; r++) {
+            int f = (r0 + r) / s;
+            float[][] p = params[frameRow[f]];
+            modulate(buf, r * c, c, p[scaleK], p[shiftK]);
+            int again = againRow == null ? -1 : againRow[f];
+            if (again >= 0) {
+                float[][] q = params[again];
+                layerNormRows(buf, r * c, 1, c, 1e-6);
+                modulate(buf, r * c, c, q[scaleK], q[shiftK]);
+            }
+        }
+    }
+
+    private static void modulate(float[] v, int off, int c, float[] onePlusScale, float[] shift) {
+        for (int i = 0; i < c; i++) {
+            v[off + i] = v[off + i] * onePlusScale[i] + shift[i];
+        }
+    }
+
+    /** {@link #layerNormRows(float[], int, int, int, double)} on rows from 0. */
+    private static void layerNormRows(float[] v, int nr, int c, double eps) {
+        layerNormRows(v, 0, nr, c, eps);
+    }
+
+    /**
+     * {@link Ops#layerNormRow} on nr rows v[off + r·c ..) in place, four rows at a time: the four rows' double sums
+     * run as independent chains (each row's additions in the same order as in {@code layerNormRow}), so the results
+     * are the same bits in less time than one row after the other.
+     */
+    static void layerNormRows(float[] v, int off, int nr, int c, double eps) {
+        int r = 0;
+        for (; r + 4 <= nr; r += 4) {
+            int o0 = off + r * c;
+            int o1 = o0 + c;
+            int o2 = o1 + c;
+            int o3 = o2 + c;
+            double s0 = 0;
+            double s1 = 0;
+            double s2 = 0;
+            double s3 = 0;
+            for (int i = 0; i < c; i++) {
+                s0 += v[o0 + i];
+                s1 += v[o1 + i];
+                s2 += v[o2 + i];
+                s3 += v[o3 + i];
+            }
+            float m0 = (float) (s0 / c);
+            float m1 = (float) (s1 / c);
+            float m2 = (float) (s2 / c);
+            float m3 = (float) (s3 / c);
+            double q0 = 0;
+            double q1 = 0;
+            double q2 = 0;
+            double q3 = 0;
+            for (int i = 0; i < c; i++) {
+                float d0 = v[o0 + i] - m0;
+                float d1 = v[o1 + i] - m1;
+                float d2 = v[o2 + i] - m2;
+                float d3 = v[o3 + i] - m3;
+                q0 += d0 * d0;
+                q1 += d1 * d1;
+                q2 += d2 * d2;
+                q3 += d3 * d3;
+            }
+            center(v, o0, c, m0, (float) (1.0 / Math.sqrt(q0 / c + eps)));
+            center(v, o1, c, m1, (float) (1.0 / Math.sqrt(q1 / c + eps)));
+            center(v, o2, c, m2, (float) (1.0 / Math.sqrt(q2 / c + eps)));
+            center(v, o3, c, m3, (float) (1.0 / Math.sqrt(q3 / c + eps)));
+        }
+        for (; r < nr; r++) {
+            int o = off + r * c;
+            double sum = 0;
+            for (int i = 0; i < c; i++) {
+                sum += v[o + i];
+            }
+            float mean = (float) (sum / c);
+            double sq = 0;
+            for (int i = 0; i < c; i++) {
+                float d = v[o + i] - mean;
+                sq += d * d;
+            }
+            center(v, o, c, mean, (float) (1.0 / Math.sqrt(sq / c + eps)));
+        }
+    }
+
+    private static void center(float[] v, int off, int c, float mean, float inv) {
+        for (int i = 0; i < c; i++) {
+            v[off + i] = (v[off + i] - mean) * inv;
+        }
     }
 
     /** {@link #normModulate} with {@link Ops#layerNormRowFast} (float32 statistics) when {@code fast}. */
@@ -135,30 +248,54 @@ final class Kernels {
      */
     static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK) {
+        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0);
+    }
+
+    /**
+     * {@link #gatedResidual} followed by {@link #modulatedLayerNorm} of the new x into {@code out} (no second pass)
+     * with modulation slots shiftK and scaleK, in one pass over x: the same float operations per value as the two
+     * kernels one after the other. With {@code out == null} only the residual is applied.
+     */
+    static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
+            float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK) {
         boolean paired = tq != t;
-        Parallel.forRange(b * t * s, (long) c * 4, (from, to) -> {
-            float[] xr = scratch(0, c);
-            float[] sr = scratch(1, c);
-            for (int r = from; r < to; r++) {
-                int f = r / s;
-                int bi = f / t;
-                int ti = f % t;
-                int g = bi * tq + (paired ? ti >> 1 : ti);
-                long ox = (long) r * c;
-                long os = ((long) g * s + r % s) * c;
-                x.read(ox, xr, 0, c);
-                src.read(os, sr, 0, c);
-                if (gateK >= 0) {
-                    float[] gate = params[frameRow[f]][gateK];
-                    for (int i = 0; i < c; i++) {
-                        xr[i] += gate[i] * (sr[i] + bias[i]);
+        int rows = b * t * s;
+        int per = rowsPerChunk(c);
+        Parallel.forRange((rows + per - 1) / per, (long) per * c * (out == null ? 4 : 12), (from, to) -> {
+            float[] xr = scratch(0, per * c);
+            float[] sr = scratch(1, per * c);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                x.read((long) r0 * c, xr, 0, nr * c);
+                if (!paired) {
+                    src.read((long) r0 * c, sr, 0, nr * c);
+                }
+                for (int k = 0; k < nr; k++) {
+                    int r = r0 + k;
+                    int f = r / s;
+                    int o = k * c;
+                    if (paired) {
+                        int bi = f / t;
+                        int g = bi * tq + (f % t >> 1);
+                        src.read(((long) g * s + r % s) * c, sr, o, c);
                     }
-                } else {
-                    for (int i = 0; i < c; i++) {
-                        xr[i] += sr[i] + bias[i];
+                    if (gateK >= 0) {
+                        float[] gate = params[frameRow[f]][gateK];
+                        for (int i = 0; i < c; i++) {
+                            xr[o + i] += gate[i] * (sr[o + i] + bias[i]);
+                        }
+                    } else {
+                        for (int i = 0; i < c; i++) {
+                            xr[o + i] += sr[o + i] + bias[i];
+                        }
                     }
                 }
-                x.write(ox, xr, 0, c);
+                x.write((long) r0 * c, xr, 0, nr * c);
+                if (out != null) {
+                    normModulateRows(xr, r0, nr, s, c, params, frameRow, shiftK, scaleK, null);
+                    out.write((long) r0 * c, xr, 0, nr * c);
+                }
             }
         });
     }

@@ -1,6 +1,11 @@
 package io.github.jsora.bench;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -10,7 +15,7 @@ import io.github.jsora.dit.ForwardStats;
 /**
  * Where an STDiT3-XL block pair's time goes: the {@link Stdit3Bench} forward of one shape, run several times, each
  * forward followed by the same-run fp32 sgemm ceiling ([N, 1152]·[1152, 4608], best of two). Prints per forward and
- * as medians over the forwards: every stage lap of {@link ForwardStats} in ms, the split "linear products"
+ * as medians over the forwards (and the SHA-256 of the first counted output, to check that two builds agree bit for bit): every stage lap of {@link ForwardStats} in ms, the split "linear products"
  * ({@code gemm}) / "attention" (its products and softmax) / "rest" (every other lap), the forward's GFLOP/s, the
  * ceiling's and their ratio.
  *
@@ -44,6 +49,9 @@ public final class BlockSplitRun {
                 for (Map.Entry<String, Long> e : st.stageNanos().entrySet()) {
                     laps.computeIfAbsent(e.getKey(), k -> new double[forwards])[f] = e.getValue() / 1e6;
                 }
+                if (f == 0) {
+                    System.out.printf("output sha-256 %s%n", sha256(bench.output().toArray()));
+                }
                 ceiling[f] = bench.ceiling();
                 System.out.printf(Locale.ROOT, "forward %d: %.0f ms, %.1f GFLOP/s, ceiling %.1f GFLOP/s, ratio %.3f%n",
                         f, total[f], gflop * 1e3 / total[f], ceiling[f], gflop * 1e3 / total[f] / ceiling[f]);
@@ -73,6 +81,17 @@ public final class BlockSplitRun {
                 + "attention %.0f + rest %.0f; %.1f GFLOP/s, ceiling %.1f GFLOP/s, ratio %.3f; stages ms:%s%n", label,
                 shape, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil, gfs / ceil,
                 stages);
+    }
+
+    /** SHA-256 of the floats' bits (little-endian), to check that two builds give identical outputs. */
+    static String sha256(float[] v) {
+        ByteBuffer buf = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(v);
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(buf.array()));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static double median(double[] a) {

@@ -167,6 +167,11 @@ public class Stdit3Bench {
         return 2.0 * ceilA.dim(0) * 1152 * 4608 / best;
     }
 
+    /** The output of the last forward. */
+    Tensor output() {
+        return out;
+    }
+
     /** Statistics of the last forward. */
     ForwardStats lastStats() {
         return model.lastStats();
