@@ -502,14 +502,14 @@ final class Kernels {
                         float[] norm = norms == null || part >= norms.length ? null : norms[part];
                         boolean rotate = cos != null && part < 2;
                         boolean scaled = part == 0 && qScale != 1f;
-                        if (norm == null && !rotate && !scaled) {
+                        if (norm != null) {
+                            rmsNormHeads(buf, ro + part * c, heads, hd, norm, 1e-6f);
+                        }
+                        if (!rotate && !scaled) {
                             continue;
                         }
                         for (int h = 0; h < heads; h++) {
                             int oo = ro + part * c + h * hd;
-                            if (norm != null) {
-                                Ops.rmsNormRow(buf, oo, hd, norm, 1e-6f);
-                            }
                             if (rotate) {
                                 rotateInterleaved(buf, oo, hd, cos, sin, pos * (hd / 2));
                             }
@@ -524,6 +524,48 @@ final class Kernels {
                 src.write(o, buf, 0, nr * width);
             }
         });
+    }
+
+    /**
+     * {@link Ops#rmsNormRow} with weight w on each of {@code heads} consecutive runs of hd floats from v[off], four
+     * heads at a time with their double sums as independent chains (each head's additions in the same order as in
+     * {@code rmsNormRow}, so the same bits).
+     */
+    static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
+        int h = 0;
+        for (; h + 4 <= heads; h += 4) {
+            int o0 = off + h * hd;
+            int o1 = o0 + hd;
+            int o2 = o1 + hd;
+            int o3 = o2 + hd;
+            double q0 = 0;
+            double q1 = 0;
+            double q2 = 0;
+            double q3 = 0;
+            for (int i = 0; i < hd; i++) {
+                float a0 = v[o0 + i];
+                float a1 = v[o1 + i];
+                float a2 = v[o2 + i];
+                float a3 = v[o3 + i];
+                q0 += a0 * a0;
+                q1 += a1 * a1;
+                q2 += a2 * a2;
+                q3 += a3 * a3;
+            }
+            scaleByWeight(v, o0, hd, (float) (1.0 / Math.sqrt(q0 / hd + eps)), w);
+            scaleByWeight(v, o1, hd, (float) (1.0 / Math.sqrt(q1 / hd + eps)), w);
+            scaleByWeight(v, o2, hd, (float) (1.0 / Math.sqrt(q2 / hd + eps)), w);
+            scaleByWeight(v, o3, hd, (float) (1.0 / Math.sqrt(q3 / hd + eps)), w);
+        }
+        for (; h < heads; h++) {
+            Ops.rmsNormRow(v, off + h * hd, hd, w, eps);
+        }
+    }
+
+    private static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+        for (int i = 0; i < n; i++) {
+            v[off + i] = v[off + i] * inv * w[i];
+        }
     }
 
     /** Angle tables of the interleaved rotary embedding: cos/sin of pos·freqs[i] for pos &lt; len (float32 like the reference). */

@@ -14,7 +14,8 @@ import io.github.jsora.tensor.Tensor;
 
 /**
  * The chunked, row-interleaved norm kernels against the row-at-a-time twins they replace, bit for bit:
- * {@link Kernels#layerNormRows} against {@link Ops#layerNormRow}, {@link Kernels#modulatedLayerNorm} against
+ * {@link Kernels#layerNormRows} against {@link Ops#layerNormRow}, {@link Kernels#rmsNormHeads} against
+ * {@link Ops#rmsNormRow}, {@link Kernels#modulatedLayerNorm} against
  * {@link Kernels#normModulate} per row, {@link Kernels#gatedResidual} and {@link Kernels#gatedResidualNorm} against
  * the per-element residual formula followed by {@code normModulate}.
  */
@@ -39,6 +40,22 @@ class KernelsRowsTest {
             System.arraycopy(row, 0, want, off + r * c, c);
         }
         Kernels.layerNormRows(v, off, nr, c, 1e-6);
+        assertArrayEquals(want, v);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1, 72", "4, 72", "16, 72", "7, 5"})
+    void rmsNormHeadsMatchesOneHeadAtATime(int heads, int hd) {
+        int off = 3;
+        float[] v = new float[off + heads * hd + 2];
+        float[] src = Naive.randn(rnd, v.length);
+        System.arraycopy(src, 0, v, 0, v.length);
+        float[] w = Naive.randn(rnd, hd);
+        float[] want = v.clone();
+        for (int h = 0; h < heads; h++) {
+            Ops.rmsNormRow(want, off + h * hd, hd, w, 1e-6f);
+        }
+        Kernels.rmsNormHeads(v, off, heads, hd, w, 1e-6f);
         assertArrayEquals(want, v);
     }
 

@@ -14,7 +14,8 @@ import io.github.jsora.tensor.Tensor;
  * four interleaved rows). Prints the minimum and median wall ms of each over the rounds (minimum: the least disturbed
  * by the other processes of a shared machine) and the speed-up of the minima.
  *
- * <p>Usage: {@code java -cp ... io.github.jsora.dit.BlockKernelsAbRun [rounds]} (default 7, after one warm-up).
+ * <p>Usage: {@code java -cp ... io.github.jsora.dit.BlockKernelsAbRun [rounds] [name filter]} (default 7 rounds, after
+ * one warm-up; only the comparisons whose name contains the filter).
  * In the {@code io.github.jsora.dit} package because the kernels are package-private.
  */
 public final class BlockKernelsAbRun {
@@ -27,11 +28,15 @@ public final class BlockKernelsAbRun {
     private static final int C = HEADS * HD;
     private static final int ROWS = B * T * S;
 
+    /** Runs only the comparisons whose name contains this (second argument). */
+    private static String only = "";
+
     private BlockKernelsAbRun() {
     }
 
     public static void main(String[] args) {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 7;
+        only = args.length > 1 ? args[1] : "";
         String core = System.getenv("OPENBLAS_CORETYPE");
         System.out.printf(Locale.ROOT, "OPENBLAS_CORETYPE=%s, %d rounds%n", core == null ? "(unset)" : core, rounds);
         Random rnd = new Random(9);
@@ -67,6 +72,41 @@ public final class BlockKernelsAbRun {
                     qkv.write(0, qkvInit, 0, qkvInit.length);
                     long t0 = System.nanoTime();
                     Kernels.prepareHeads(qkv, bias, seqs, 3, HEADS, HD, norms, cos, sin, scale);
+                    int ld = seqs.ld(3 * C);
+                    Attention.sdpa(new Attention.Strided(qkv, seqs.headOffsets(HEADS, HD, 3 * C, 0), ld),
+                            new Attention.Strided(qkv, seqs.headOffsets(HEADS, HD, 3 * C, C), ld),
+                            new Attention.Strided(qkv, seqs.headOffsets(HEADS, HD, 3 * C, 2 * C), ld), len, len, HD,
+                            HD, 1f, scores, new Attention.Strided(out, seqs.headOffsets(HEADS, HD, C, 0), seqs.ld(C)));
+                    return System.nanoTime() - t0;
+                });
+            }
+            for (boolean temporal : new boolean[] {false, true}) {
+                Kernels.Sequences seqs = temporal ? Kernels.Sequences.temporal(B, T, S)
+                        : Kernels.Sequences.spatial(B, T, S);
+                int nseq = seqs.count() * HEADS;
+                int len = seqs.len();
+                String kind = temporal ? "temporal" : "spatial";
+                compare(kind + " head preparation (copy to head-major vs in place)", rounds, () -> {
+                    qkv.write(0, qkvInit, 0, qkvInit.length);
+                    long t0 = System.nanoTime();
+                    Kernels.splitHeads(qkv, bias, seqs, HEADS, HD, new Tensor[] {q, k, v}, norms,
+                            temporal ? rope[0] : null, temporal ? rope[1] : null, scale);
+                    return System.nanoTime() - t0;
+                }, () -> {
+                    qkv.write(0, qkvInit, 0, qkvInit.length);
+                    long t0 = System.nanoTime();
+                    Kernels.prepareHeads(qkv, bias, seqs, 3, HEADS, HD, norms, temporal ? rope[0] : null,
+                            temporal ? rope[1] : null, scale);
+                    return System.nanoTime() - t0;
+                });
+                compare(kind + " attention (head-major + merge vs heads in place)", rounds, () -> {
+                    long t0 = System.nanoTime();
+                    Attention.sdpa(q.view(0, nseq, len, HD), k.view(0, nseq, len, HD), v.view(0, nseq, len, HD), 1f,
+                            null, null, scores, ao.view(0, nseq, len, HD));
+                    Kernels.mergeHeads(ao, seqs, HEADS, HD, out);
+                    return System.nanoTime() - t0;
+                }, () -> {
+                    long t0 = System.nanoTime();
                     int ld = seqs.ld(3 * C);
                     Attention.sdpa(new Attention.Strided(qkv, seqs.headOffsets(HEADS, HD, 3 * C, 0), ld),
                             new Attention.Strided(qkv, seqs.headOffsets(HEADS, HD, 3 * C, C), ld),
@@ -133,6 +173,9 @@ public final class BlockKernelsAbRun {
     }
 
     private static void compare(String name, int rounds, Timed old, Timed neu) {
+        if (!name.contains(only)) {
+            return;
+        }
         double[][] ms = new double[2][rounds];
         for (int r = -1; r < rounds; r++) {
             for (int s = 0; s < 2; s++) {
