@@ -16,12 +16,6 @@ public final class Attention {
     /** Largest score buffer the allocating overload makes, in floats (256 MiB). */
     private static final long MAX_SCORE_FLOATS = 64L * 1024 * 1024;
 
-    /**
-     * Score floats per slab of the in-place attention (4 MiB): the slab's scores stay in cache between the score
-     * products, the softmax and the value products.
-     */
-    private static final long SLAB_FLOATS = 1L << 20;
-
     private Attention() {
     }
 
@@ -145,7 +139,7 @@ public final class Attention {
             throw new IllegalArgumentException("attention scratch of " + scratch.size() + " floats is smaller than one "
                     + m + "x" + n + " score matrix");
         }
-        int slab = (int) Math.min(bt, Math.max(1, Math.min(scratch.size(), SLAB_FLOATS) / perRow));
+        int slab = (int) Math.min(bt, scratch.size() / perRow);
         long[] sOff = new long[slab];
         for (int i = 0; i < slab; i++) {
             sOff[i] = i * perRow;
