@@ -136,43 +136,19 @@ final class Kernels {
      */
     static void layerNormRows(float[] v, int off, int nr, int c, double eps) {
         int r = 0;
+        double[] sums = new double[4];
         for (; r + 4 <= nr; r += 4) {
             int o0 = off + r * c;
-            int o1 = o0 + c;
-            int o2 = o1 + c;
-            int o3 = o2 + c;
-            double s0 = 0;
-            double s1 = 0;
-            double s2 = 0;
-            double s3 = 0;
-            for (int i = 0; i < c; i++) {
-                s0 += v[o0 + i];
-                s1 += v[o1 + i];
-                s2 += v[o2 + i];
-                s3 += v[o3 + i];
-            }
-            float m0 = (float) (s0 / c);
-            float m1 = (float) (s1 / c);
-            float m2 = (float) (s2 / c);
-            float m3 = (float) (s3 / c);
-            double q0 = 0;
-            double q1 = 0;
-            double q2 = 0;
-            double q3 = 0;
-            for (int i = 0; i < c; i++) {
-                float d0 = v[o0 + i] - m0;
-                float d1 = v[o1 + i] - m1;
-                float d2 = v[o2 + i] - m2;
-                float d3 = v[o3 + i] - m3;
-                q0 += d0 * d0;
-                q1 += d1 * d1;
-                q2 += d2 * d2;
-                q3 += d3 * d3;
-            }
-            center(v, o0, c, m0, (float) (1.0 / Math.sqrt(q0 / c + eps)));
-            center(v, o1, c, m1, (float) (1.0 / Math.sqrt(q1 / c + eps)));
-            center(v, o2, c, m2, (float) (1.0 / Math.sqrt(q2 / c + eps)));
-            center(v, o3, c, m3, (float) (1.0 / Math.sqrt(q3 / c + eps)));
+            sum4(v, o0, c, c, sums);
+            float m0 = (float) (sums[0] / c);
+            float m1 = (float) (sums[1] / c);
+            float m2 = (float) (sums[2] / c);
+            float m3 = (float) (sums[3] / c);
+            squares4(v, o0, c, c, m0, m1, m2, m3, sums);
+            center(v, o0, c, m0, (float) (1.0 / Math.sqrt(sums[0] / c + eps)));
+            center(v, o0 + c, c, m1, (float) (1.0 / Math.sqrt(sums[1] / c + eps)));
+            center(v, o0 + 2 * c, c, m2, (float) (1.0 / Math.sqrt(sums[2] / c + eps)));
+            center(v, o0 + 3 * c, c, m3, (float) (1.0 / Math.sqrt(sums[3] / c + eps)));
         }
         for (; r < nr; r++) {
             int o = off + r * c;
@@ -194,6 +170,50 @@ final class Kernels {
         for (int i = 0; i < c; i++) {
             v[off + i] = (v[off + i] - mean) * inv;
         }
+    }
+
+    /** out[j] = Σ_i v[o + j·stride + i] over i &lt; n in double, for j &lt; 4, each in index order. */
+    private static void sum4(float[] v, int o, int stride, int n, double[] out) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += v[o + i];
+            s1 += v[o + stride + i];
+            s2 += v[o + 2 * stride + i];
+            s3 += v[o + 3 * stride + i];
+        }
+        out[0] = s0;
+        out[1] = s1;
+        out[2] = s2;
+        out[3] = s3;
+    }
+
+    /**
+     * out[j] = Σ_i d·d in double with the float d = v[o + j·stride + i] − m_j, for j &lt; 4, each in index order
+     * (with m_j = 0, d is v itself: the sums of squares of an RMS norm).
+     */
+    private static void squares4(float[] v, int o, int stride, int n, float m0, float m1, float m2, float m3,
+            double[] out) {
+        double q0 = 0;
+        double q1 = 0;
+        double q2 = 0;
+        double q3 = 0;
+        for (int i = 0; i < n; i++) {
+            float d0 = v[o + i] - m0;
+            float d1 = v[o + stride + i] - m1;
+            float d2 = v[o + 2 * stride + i] - m2;
+            float d3 = v[o + 3 * stride + i] - m3;
+            q0 += d0 * d0;
+            q1 += d1 * d1;
+            q2 += d2 * d2;
+            q3 += d3 * d3;
+        }
+        out[0] = q0;
+        out[1] = q1;
+        out[2] = q2;
+        out[3] = q3;
     }
 
     /** {@link #normModulate} with {@link Ops#layerNormRowFast} (float32 statistics) when {@code fast}. */
@@ -533,29 +553,13 @@ final class Kernels {
      */
     static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
         int h = 0;
+        double[] sq = new double[4];
         for (; h + 4 <= heads; h += 4) {
             int o0 = off + h * hd;
-            int o1 = o0 + hd;
-            int o2 = o1 + hd;
-            int o3 = o2 + hd;
-            double q0 = 0;
-            double q1 = 0;
-            double q2 = 0;
-            double q3 = 0;
-            for (int i = 0; i < hd; i++) {
-                float a0 = v[o0 + i];
-                float a1 = v[o1 + i];
-                float a2 = v[o2 + i];
-                float a3 = v[o3 + i];
-                q0 += a0 * a0;
-                q1 += a1 * a1;
-                q2 += a2 * a2;
-                q3 += a3 * a3;
+            squares4(v, o0, hd, hd, 0f, 0f, 0f, 0f, sq);
+            for (int j = 0; j < 4; j++) {
+                scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sq[j] / hd + eps)), w);
             }
-            scaleByWeight(v, o0, hd, (float) (1.0 / Math.sqrt(q0 / hd + eps)), w);
-            scaleByWeight(v, o1, hd, (float) (1.0 / Math.sqrt(q1 / hd + eps)), w);
-            scaleByWeight(v, o2, hd, (float) (1.0 / Math.sqrt(q2 / hd + eps)), w);
-            scaleByWeight(v, o3, hd, (float) (1.0 / Math.sqrt(q3 / hd + eps)), w);
         }
         for (; h < heads; h++) {
             Ops.rmsNormRow(v, off + h * hd, hd, w, eps);
