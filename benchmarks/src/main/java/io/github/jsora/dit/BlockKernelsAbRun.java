@@ -139,6 +139,38 @@ public final class BlockKernelsAbRun {
             for (int f = 0; f < frameRow.length; f++) {
                 frameRow[f] = f / T;
             }
+            float[] rb = randn(rnd, C);
+            compare("gated residual (row at a time vs row chunks)", rounds, () -> {
+                long t0 = System.nanoTime();
+                io.github.jsora.tensor.Parallel.forRange(ROWS, (long) C * 4, (from, to) -> {
+                    float[] xr = Kernels.scratch(0, C);
+                    float[] sr = Kernels.scratch(1, C);
+                    for (int r = from; r < to; r++) {
+                        x.read((long) r * C, xr, 0, C);
+                        xm.read((long) r * C, sr, 0, C);
+                        float[] gate = params[frameRow[r / S]][2];
+                        for (int i = 0; i < C; i++) {
+                            xr[i] += gate[i] * (sr[i] + rb[i]);
+                        }
+                        x.write((long) r * C, xr, 0, C);
+                    }
+                });
+                return System.nanoTime() - t0;
+            }, () -> {
+                long t0 = System.nanoTime();
+                Kernels.gatedResidual(x, xm, rb, B, T, T, S, C, params, frameRow, 2);
+                return System.nanoTime() - t0;
+            });
+            compare("gated residual + modulated LayerNorm (two kernels vs fused)", rounds, () -> {
+                long t0 = System.nanoTime();
+                Kernels.gatedResidual(x, out, rb, B, T, T, S, C, params, frameRow, 2);
+                Kernels.modulatedLayerNorm(x, xm, B * T, S, C, params, frameRow, 0, 1, null);
+                return System.nanoTime() - t0;
+            }, () -> {
+                long t0 = System.nanoTime();
+                Kernels.gatedResidualNorm(x, out, rb, B, T, T, S, C, params, frameRow, 2, xm, 0, 1);
+                return System.nanoTime() - t0;
+            });
             compare("modulated LayerNorm (row at a time vs 4 interleaved rows)", rounds, () -> {
                 long t0 = System.nanoTime();
                 io.github.jsora.tensor.Parallel.forRange(ROWS, (long) C * 8, (from, to) -> {
