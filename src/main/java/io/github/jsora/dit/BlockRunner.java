@@ -48,10 +48,7 @@ final class BlockRunner {
         selfAttention(wts, p, temporal, g, w, tq, rope);
         crossAttention(wts, p, g, w, tq);
 
-        // ---- MLP on all frames
-        ComputeKernels.modulatedLayerNorm(fast, w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
-                Modulation.SCALE_MLP, null);                                  // xm [allRows, C]
-        timer.lap("modulate");
+        // ---- MLP on all frames, on xm [allRows, C] = the MLP-modulated LN(x) crossAttention wrote
         int mlp = cfg.mlpHidden();
         Tensor hidden = w.wide.view(0, allRows, mlp);                         // [allRows, mlp]
         Linear.product(w.xm, wts, p + "mlp.fc1.weight", hidden, w, timer);
@@ -124,20 +121,15 @@ final class BlockRunner {
             wts.get(p + "attn.k_norm.weight").read(0, w.kNorm, 0, hd);        // [hd]
             norms = new float[][] {w.qNorm, w.kNorm};
         }
-        // q, k, v head-major [seqs·heads, len, hd]: spatial seqs = B·Tq of len S, temporal seqs = B·S of len Tq
-        Kernels.splitHeads(qkv, Linear.read(wts.get(p + "attn.qkv.bias"), w.bias), seqs, heads, hd,
-                new Tensor[] {w.q, w.k, w.v}, norms, rope == null ? null : rope[0], rope == null ? null : rope[1],
-                scale);
+        // q, k, v heads read in place from the qkv rows: spatial seqs = B·Tq of len S, temporal seqs = B·S of len Tq
+        Kernels.prepareHeads(qkv, Linear.read(wts.get(p + "attn.qkv.bias"), w.bias), seqs, 3, heads, hd, norms,
+                rope == null ? null : rope[0], rope == null ? null : rope[1], scale);
         timer.lap("split-heads");
-        int nseq = seqs.count() * heads;
         int len = seqs.len();
-        Tensor ao = w.ao.view(0, nseq, len, hd);                              // [seqs·heads, len, hd]
-        Attention.sdpa(w.q.view(0, nseq, len, hd), w.k.view(0, nseq, len, hd),
-                w.v.view(0, nseq, len, hd), 1f, null, null, w.scores, ao, ComputeKernels.softmax(fast));
+        Tensor heads2d = w.xm.view(0, rows, c);                               // [rows, C] token-major
+        Attention.sdpa(heads(qkv, seqs, 3 * c, 0), heads(qkv, seqs, 3 * c, c), heads(qkv, seqs, 3 * c, 2 * c), len,
+                len, hd, hd, 1f, w.scores, heads(heads2d, seqs, c, 0), ComputeKernels.softmax(fast));
         timer.lap(temporal ? "attention-temporal" : "attention-spatial");
-        Tensor heads2d = w.xm.view(0, rows, c);                               // [rows, C] token-major again
-        Kernels.mergeHeads(ao, seqs, heads, hd, heads2d);
-        timer.lap("merge-heads");
         Tensor proj = w.wide.view(0, rows, c);                                // [rows, C]
         Linear.product(heads2d, wts, p + "attn.proj.weight", proj, w, timer);
         Kernels.gatedResidual(w.x, proj, Linear.read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod,
@@ -145,7 +137,10 @@ final class BlockRunner {
         timer.lap("residual");
     }
 
-    /** Cross-attention: the queries of sample i attend to the i-th caption's valid tokens; ungated residual. */
+    /**
+     * Cross-attention: the queries of sample i attend to the i-th caption's valid tokens; ungated residual, fused
+     * with the MLP's modulated LayerNorm of the new x into w.xm [B·Tp·S, C].
+     */
     private void crossAttention(Block wts, String p, InputGeometry g, Workspace w, int tq) {
         int b = g.b;
         int t = g.tp;
@@ -165,47 +160,50 @@ final class BlockRunner {
         Tensor qRows = qsrc.view(0, rows, c);                                 // [rows, C]
         Tensor qLin = w.wide.view(0, rows, c);                                // [rows, C]
         Linear.product(qRows, wts, p + "cross_attn.q_linear.weight", qLin, w, timer);
-        Kernels.Sequences qs = Kernels.Sequences.sample(b, tq, s);
-        // q head-major per sample [B, heads, Tq·S, hd]
-        Kernels.splitHeads(qLin, Linear.read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), qs, heads, hd,
-                new Tensor[] {w.q}, null, null, null, scale);
+        // q heads read in place from the token rows of qLin, k and v heads from the caption rows of kv
+        Kernels.prepareHeads(qLin, Linear.read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), null, 1, heads,
+                hd, null, null, null, scale);
         timer.lap("split-heads");
         int total = g.totalLen;
         Tensor yRows = w.yPacked.view(0, total, c);                           // [ΣL_b, C]
         Tensor kv = w.yKv.view(0, total, 2 * c);                              // [ΣL_b, 2C]
         Linear.product(yRows, wts, p + "cross_attn.kv_linear.weight", kv, w, timer);
-        float[] kvBias = Linear.read(wts.get(p + "cross_attn.kv_linear.bias"), w.bias);
-        int off = 0;
-        for (int i = 0; i < b; i++) {
-            int li = g.lens[i];
-            // k, v of sample i head-major [heads, L_i, hd] at token offset off
-            Kernels.splitHeads(kv.view((long) off * 2 * c, li, 2 * c), kvBias, Kernels.Sequences.sample(1, 1, li),
-                    heads, hd, new Tensor[] {w.kc.view((long) off * c, li * c), w.vc.view((long) off * c, li * c)},
-                    null, null, null, 1f);
-            off += li;
-        }
+        Kernels.prepareHeads(kv, Linear.read(wts.get(p + "cross_attn.kv_linear.bias"), w.bias), null, 2, heads, hd,
+                null, null, null, 1f);
         timer.lap("split-heads");
-        off = 0;
+        Tensor cross = w.xm.view(0, rows, c);                                 // [rows, C] token-major
+        int off = 0;
         int perSample = tq * s;
         for (int i = 0; i < b; i++) {
             int li = g.lens[i];
+            Kernels.Sequences qi = Kernels.Sequences.sample(1, 1, perSample); // sample i's Tq·S query rows
+            Kernels.Sequences ki = Kernels.Sequences.sample(1, 1, li);        // its L_i caption rows at row off
             long qo = (long) i * perSample * c;
-            Tensor qh = w.q.view(qo, heads, perSample, hd);                   // [heads, Tq·S, hd]
-            Tensor kh = w.kc.view((long) off * c, heads, li, hd);             // [heads, L_i, hd]
-            Tensor vh = w.vc.view((long) off * c, heads, li, hd);             // [heads, L_i, hd]
-            Tensor oh = w.ao.view(qo, heads, perSample, hd);                  // [heads, Tq·S, hd]
-            Attention.sdpa(qh, kh, vh, 1f, null, null, w.scores, oh, ComputeKernels.softmax(fast));
+            long ko = (long) off * 2 * c;
+            Attention.sdpa(heads(qLin, qi, c, qo), heads(kv, ki, 2 * c, ko), heads(kv, ki, 2 * c, ko + c), perSample,
+                    li, hd, hd, 1f, w.scores, heads(cross, qi, c, qo), ComputeKernels.softmax(fast));
             timer.lap("attention-cross");
             off += li;
         }
-        Tensor cross = w.xm.view(0, rows, c);                                 // [rows, C] token-major
-        Kernels.mergeHeads(w.ao.view(0, rows * c), qs, heads, hd, cross);
-        timer.lap("merge-heads");
         Tensor cproj = w.wide.view(0, rows, c);                               // [rows, C]
         Linear.product(cross, wts, p + "cross_attn.proj.weight", cproj, w, timer);
-        Kernels.gatedResidual(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s, c,
-                w.mod, w.frameRow, Modulation.UNGATED);                       // x [B, Tp·S, C] += unmerge(cproj)
+        // x [B, Tp·S, C] += unmerge(cproj); then xm [allRows, C] = LN(x)·(1 + scale_mlp) + shift_mlp, the MLP input
+        float[] cBias = Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias);
+        if (fast) {   // bf16 compute: the residual, then the fast modulated LayerNorm
+            Kernels.gatedResidual(w.x, cproj, cBias, b, t, tq, s, c, w.mod, w.frameRow, Modulation.UNGATED);
+            ComputeKernels.modulatedLayerNorm(true, w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
+                    Modulation.SCALE_MLP, null);
+        } else {
+            Kernels.gatedResidualNorm(w.x, cproj, cBias, b, t, tq, s, c, w.mod, w.frameRow, Modulation.UNGATED, w.xm,
+                    Modulation.SHIFT_MLP, Modulation.SCALE_MLP);
+        }
         timer.lap("residual");
+    }
+
+    /** The head matrices [len, hd] of every sequence in token rows of {@code width} floats, from column {@code start}. */
+    private Attention.Strided heads(Tensor rows, Kernels.Sequences seqs, int width, long start) {
+        return new Attention.Strided(rows, seqs.headOffsets(cfg.numHeads(), cfg.headDim(), width, start),
+                seqs.ld(width));
     }
 
     /**

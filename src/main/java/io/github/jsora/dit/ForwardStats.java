@@ -16,13 +16,14 @@ import java.util.Map;
  * @param totalNanos                wall time of the forward
  * @param gemmNanos                 time in the linear layers' matrix products
  * @param attentionNanos            time in the attention products and softmax
- * @param otherNanos                everything else (norms, modulation, head split/merge, residuals, embedders)
+ * @param otherNanos                everything else (norms, modulation, head preparation, residuals, embedders)
  * @param stageNanos                wall time per stage, in first-use order: {@code gemm} (linear layers),
  *                                  {@code attention-spatial}, {@code attention-temporal}, {@code attention-cross}
  *                                  (score products, softmax, value products), {@code modulate}
  *                                  (LayerNorm + adaLN), {@code merge} (TDTM frame averaging), {@code split-heads}
- *                                  (bias, q/k norm, rotary, head-major copy), {@code merge-heads}, {@code residual}
- *                                  (bias, gate, unmerge, add), {@code gelu} (bias + activation), {@code embed},
+ *                                  (bias, q/k norm, rotary, q scale, in place on the projection rows),
+ *                                  {@code residual} (bias, gate, unmerge, add; after the cross-attention also the
+ *                                  MLP's modulated LayerNorm), {@code gelu} (bias + activation), {@code embed},
  *                                  {@code final} (final layer without its product, unpatchify)
  */
 public record ForwardStats(boolean merged, int frames, int attendedFrames, long selfAttentionCalls,

@@ -21,6 +21,12 @@ final class Kernels {
     /** Floats moved per bulk copy in row-chunked kernels. */
     private static final int CHUNK_FLOATS = 1 << 14;
 
+    /**
+     * Rows per bulk copy of the norm and residual kernels: the four rows whose statistics {@link #layerNormRows}
+     * interleaves, and few enough that a chunk stays in the L1 cache (larger chunks measured slower).
+     */
+    private static final int NORM_ROWS = 4;
+
     private static final Scratch SCRATCH = new Scratch(4);
 
     private Kernels() {
@@ -51,6 +57,21 @@ final class Kernels {
 
     private static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[][][] params,
             int[] frameRow, int shiftK, int scaleK, int[] againRow, boolean fast) {
+        if (!fast) {
+            int rows = frames * s;
+            int per = NORM_ROWS;
+            Parallel.forRange((rows + per - 1) / per, (long) per * c * 8, (from, to) -> {
+                float[] buf = scratch(0, per * c);
+                for (int u = from; u < to; u++) {
+                    int r0 = u * per;
+                    int nr = Math.min(per, rows - r0);
+                    x.read((long) r0 * c, buf, 0, nr * c);
+                    normModulateRows(buf, r0, nr, s, c, params, frameRow, shiftK, scaleK, againRow);
+                    out.write((long) r0 * c, buf, 0, nr * c);
+                }
+            });
+            return;
+        }
         Parallel.forRange(frames * s, (long) c * 8, (from, to) -> {
             float[] row = scratch(0, c);
             for (int r = from; r < to; r++) {
@@ -81,6 +102,124 @@ final class Kernels {
     /** v = LN(v)·onePlusScale + shift (LayerNorm without affine, eps 1e-6; statistics in double). */
     static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift) {
         normModulate(v, c, onePlusScale, shift, false);
+    }
+
+    /**
+     * {@link #normModulate} on the nr rows of buf [nr, C], which are token rows r0.. of frames of s rows (modulation
+     * row {@code params[frameRow[frame]]}, second pass with {@code againRow} as in {@link #modulatedLayerNorm}).
+     */
+    private static void normModulateRows(float[] buf, int r0, int nr, int s, int c, float[][][] params,
+            int[] frameRow, int shiftK, int scaleK, int[] againRow) {
+        layerNormRows(buf, nr, c, 1e-6);
+        for (int r = 0; r < nr; r++) {
+            int f = (r0 + r) / s;
+            float[][] p = params[frameRow[f]];
+            modulate(buf, r * c, c, p[scaleK], p[shiftK]);
+            int again = againRow == null ? -1 : againRow[f];
+            if (again >= 0) {
+                float[][] q = params[again];
+                layerNormRows(buf, r * c, 1, c, 1e-6);
+                modulate(buf, r * c, c, q[scaleK], q[shiftK]);
+            }
+        }
+    }
+
+    private static void modulate(float[] v, int off, int c, float[] onePlusScale, float[] shift) {
+        for (int i = 0; i < c; i++) {
+            v[off + i] = v[off + i] * onePlusScale[i] + shift[i];
+        }
+    }
+
+    /** {@link #layerNormRows(float[], int, int, int, double)} on rows from 0. */
+    private static void layerNormRows(float[] v, int nr, int c, double eps) {
+        layerNormRows(v, 0, nr, c, eps);
+    }
+
+    /**
+     * {@link Ops#layerNormRow} on nr rows v[off + r·c ..) in place, four rows at a time: the four rows' double sums
+     * run as independent chains (each row's additions in the same order as in {@code layerNormRow}), so the results
+     * are the same bits in less time than one row after the other.
+     */
+    static void layerNormRows(float[] v, int off, int nr, int c, double eps) {
+        int r = 0;
+        double[] sums = new double[4];
+        for (; r + 4 <= nr; r += 4) {
+            int o0 = off + r * c;
+            sum4(v, o0, c, c, sums);
+            float m0 = (float) (sums[0] / c);
+            float m1 = (float) (sums[1] / c);
+            float m2 = (float) (sums[2] / c);
+            float m3 = (float) (sums[3] / c);
+            squares4(v, o0, c, c, m0, m1, m2, m3, sums);
+            center(v, o0, c, m0, (float) (1.0 / Math.sqrt(sums[0] / c + eps)));
+            center(v, o0 + c, c, m1, (float) (1.0 / Math.sqrt(sums[1] / c + eps)));
+            center(v, o0 + 2 * c, c, m2, (float) (1.0 / Math.sqrt(sums[2] / c + eps)));
+            center(v, o0 + 3 * c, c, m3, (float) (1.0 / Math.sqrt(sums[3] / c + eps)));
+        }
+        for (; r < nr; r++) {
+            int o = off + r * c;
+            double sum = 0;
+            for (int i = 0; i < c; i++) {
+                sum += v[o + i];
+            }
+            float mean = (float) (sum / c);
+            double sq = 0;
+            for (int i = 0; i < c; i++) {
+                float d = v[o + i] - mean;
+                sq += d * d;
+            }
+            center(v, o, c, mean, (float) (1.0 / Math.sqrt(sq / c + eps)));
+        }
+    }
+
+    private static void center(float[] v, int off, int c, float mean, float inv) {
+        for (int i = 0; i < c; i++) {
+            v[off + i] = (v[off + i] - mean) * inv;
+        }
+    }
+
+    /** out[j] = Σ_i v[o + j·stride + i] over i &lt; n in double, for j &lt; 4, each in index order. */
+    private static void sum4(float[] v, int o, int stride, int n, double[] out) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int i = 0; i < n; i++) {
+            s0 += v[o + i];
+            s1 += v[o + stride + i];
+            s2 += v[o + 2 * stride + i];
+            s3 += v[o + 3 * stride + i];
+        }
+        out[0] = s0;
+        out[1] = s1;
+        out[2] = s2;
+        out[3] = s3;
+    }
+
+    /**
+     * out[j] = Σ_i d·d in double with the float d = v[o + j·stride + i] − m_j, for j &lt; 4, each in index order
+     * (with m_j = 0, d is v itself: the sums of squares of an RMS norm).
+     */
+    private static void squares4(float[] v, int o, int stride, int n, float m0, float m1, float m2, float m3,
+            double[] out) {
+        double q0 = 0;
+        double q1 = 0;
+        double q2 = 0;
+        double q3 = 0;
+        for (int i = 0; i < n; i++) {
+            float d0 = v[o + i] - m0;
+            float d1 = v[o + stride + i] - m1;
+            float d2 = v[o + 2 * stride + i] - m2;
+            float d3 = v[o + 3 * stride + i] - m3;
+            q0 += d0 * d0;
+            q1 += d1 * d1;
+            q2 += d2 * d2;
+            q3 += d3 * d3;
+        }
+        out[0] = q0;
+        out[1] = q1;
+        out[2] = q2;
+        out[3] = q3;
     }
 
     /** {@link #normModulate} with {@link Ops#layerNormRowFast} (float32 statistics) when {@code fast}. */
@@ -135,30 +274,56 @@ final class Kernels {
      */
     static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK) {
+        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0);
+    }
+
+    /**
+     * {@link #gatedResidual} followed by {@link #modulatedLayerNorm} of the new x into {@code out} (no second pass)
+     * with modulation slots shiftK and scaleK, in one pass over x: the same float operations per value as the two
+     * kernels one after the other. With {@code out == null} only the residual is applied.
+     */
+    static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
+            float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK) {
         boolean paired = tq != t;
-        Parallel.forRange(b * t * s, (long) c * 4, (from, to) -> {
+        int rows = b * t * s;
+        int per = out == null ? 1 : NORM_ROWS;
+        Parallel.forRange((rows + per - 1) / per, (long) per * c * (out == null ? 4 : 12), (from, to) -> {
             float[] xr = scratch(0, c);
             float[] sr = scratch(1, c);
-            for (int r = from; r < to; r++) {
-                int f = r / s;
-                int bi = f / t;
-                int ti = f % t;
-                int g = bi * tq + (paired ? ti >> 1 : ti);
-                long ox = (long) r * c;
-                long os = ((long) g * s + r % s) * c;
-                x.read(ox, xr, 0, c);
-                src.read(os, sr, 0, c);
-                if (gateK >= 0) {
-                    float[] gate = params[frameRow[f]][gateK];
-                    for (int i = 0; i < c; i++) {
-                        xr[i] += gate[i] * (sr[i] + bias[i]);
+            float[] normed = out == null ? null : scratch(2, per * c);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                for (int k = 0; k < nr; k++) {
+                    // row at a time: measured twice as fast as the same loop on chunks of rows
+                    int r = r0 + k;
+                    int f = r / s;
+                    int bi = f / t;
+                    int ti = f % t;
+                    int g = bi * tq + (paired ? ti >> 1 : ti);
+                    long ox = (long) r * c;
+                    long os = ((long) g * s + r % s) * c;
+                    x.read(ox, xr, 0, c);
+                    src.read(os, sr, 0, c);
+                    if (gateK >= 0) {
+                        float[] gate = params[frameRow[f]][gateK];
+                        for (int i = 0; i < c; i++) {
+                            xr[i] += gate[i] * (sr[i] + bias[i]);
+                        }
+                    } else {
+                        for (int i = 0; i < c; i++) {
+                            xr[i] += sr[i] + bias[i];
+                        }
                     }
-                } else {
-                    for (int i = 0; i < c; i++) {
-                        xr[i] += sr[i] + bias[i];
+                    x.write(ox, xr, 0, c);
+                    if (normed != null) {
+                        System.arraycopy(xr, 0, normed, k * c, c);
                     }
                 }
-                x.write(ox, xr, 0, c);
+                if (normed != null) {
+                    normModulateRows(normed, r0, nr, s, c, params, frameRow, shiftK, scaleK, null);
+                    out.write((long) r0 * c, normed, 0, nr * c);
+                }
             }
         });
     }
@@ -238,6 +403,36 @@ final class Kernels {
         long tokens() {
             return (long) count * len;
         }
+
+        /** Position of token row {@code row} inside its sequence. */
+        int position(long row) {
+            return (int) switch (mode) {
+                case SPATIAL -> row % s;
+                case TEMPORAL -> row / s % tq;
+                case SAMPLE -> row % ((long) tq * s);
+            };
+        }
+
+        /**
+         * Element offsets of the head matrices [len, hd] of every sequence inside token rows of {@code width}
+         * floats, in the order [seq·heads + h]; {@code start} is the offset of the part's first column (e.g. C for
+         * the k of a qkv row). Their row stride is {@link #ld}.
+         */
+        long[] headOffsets(int heads, int hd, int width, long start) {
+            long[] off = new long[count * heads];
+            for (int q = 0; q < count; q++) {
+                long row = base(q) * width + start;
+                for (int h = 0; h < heads; h++) {
+                    off[q * heads + h] = row + (long) h * hd;
+                }
+            }
+            return off;
+        }
+
+        /** Row stride of a sequence's head matrices inside token rows of {@code width} floats. */
+        int ld(int width) {
+            return Math.multiplyExact(width, rowStride);
+        }
     }
 
     /**
@@ -300,6 +495,89 @@ final class Kernels {
                 }
             }
         });
+    }
+
+    /**
+     * {@link #splitHeads} in place: every token row of {@code src} [rows, parts·C] gets the bias, and its parts 0 and
+     * 1 the per-head RMS norm ({@code norms[i]}) and the rotary embedding at the row's position in its sequence of
+     * {@code seqs} (when angle tables are given); part 0 is multiplied by {@code qScale}. Each value goes through the
+     * same float operations in the same order as in {@link #splitHeads}; the attention then reads the heads where
+     * they are ({@link Sequences#headOffsets}).
+     *
+     * @param seqs the sequences the rows form (only their positions are used, for the rotary embedding)
+     */
+    static void prepareHeads(Tensor src, float[] bias, Sequences seqs, int parts, int heads, int hd, float[][] norms,
+            float[] cos, float[] sin, float qScale) {
+        int c = heads * hd;
+        int width = parts * c;
+        int rows = Math.toIntExact(src.size() / width);
+        int per = rowsPerChunk(width);
+        int chunks = (rows + per - 1) / per;
+        Parallel.forRange(chunks, (long) per * width * 4, (from, to) -> {
+            float[] buf = scratch(0, per * width);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                long o = (long) r0 * width;
+                src.read(o, buf, 0, nr * width);
+                for (int r = 0; r < nr; r++) {
+                    int ro = r * width;
+                    for (int i = 0; i < width; i++) {
+                        buf[ro + i] += bias[i];
+                    }
+                    int pos = cos == null ? 0 : seqs.position(r0 + r);
+                    for (int part = 0; part < parts; part++) {
+                        float[] norm = norms == null || part >= norms.length ? null : norms[part];
+                        boolean rotate = cos != null && part < 2;
+                        boolean scaled = part == 0 && qScale != 1f;
+                        if (norm != null) {
+                            rmsNormHeads(buf, ro + part * c, heads, hd, norm, 1e-6f);
+                        }
+                        if (!rotate && !scaled) {
+                            continue;
+                        }
+                        for (int h = 0; h < heads; h++) {
+                            int oo = ro + part * c + h * hd;
+                            if (rotate) {
+                                rotateInterleaved(buf, oo, hd, cos, sin, pos * (hd / 2));
+                            }
+                            if (scaled) {
+                                for (int i = 0; i < hd; i++) {
+                                    buf[oo + i] *= qScale;
+                                }
+                            }
+                        }
+                    }
+                }
+                src.write(o, buf, 0, nr * width);
+            }
+        });
+    }
+
+    /**
+     * {@link Ops#rmsNormRow} with weight w on each of {@code heads} consecutive runs of hd floats from v[off], four
+     * heads at a time with their double sums as independent chains (each head's additions in the same order as in
+     * {@code rmsNormRow}, so the same bits).
+     */
+    static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
+        int h = 0;
+        double[] sq = new double[4];
+        for (; h + 4 <= heads; h += 4) {
+            int o0 = off + h * hd;
+            squares4(v, o0, hd, hd, 0f, 0f, 0f, 0f, sq);
+            for (int j = 0; j < 4; j++) {
+                scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sq[j] / hd + eps)), w);
+            }
+        }
+        for (; h < heads; h++) {
+            Ops.rmsNormRow(v, off + h * hd, hd, w, eps);
+        }
+    }
+
+    private static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+        for (int i = 0; i < n; i++) {
+            v[off + i] = v[off + i] * inv * w[i];
+        }
     }
 
     /** Angle tables of the interleaved rotary embedding: cos/sin of pos·freqs[i] for pos &lt; len (float32 like the reference). */

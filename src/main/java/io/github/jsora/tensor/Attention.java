@@ -1,5 +1,7 @@
 package io.github.jsora.tensor;
 
+import java.util.Arrays;
+
 /**
  * Scaled dot-product attention on batched, head-major tensors:
  * {@code out[b] = softmax(scale·q[b]·k[b]ᵀ + bias[b mod biasBatch] + keyMask[b / masksEvery]) · v[b]}.
@@ -103,6 +105,66 @@ public final class Attention {
         }
     }
 
+    /**
+     * Matrices of one attention operand inside a larger tensor: matrix i starts at element {@code offsets[i]} of
+     * {@code t} and has row stride {@code ld} (for example one head of a sequence's token-major q, k or v rows).
+     */
+    public record Strided(Tensor t, long[] offsets, int ld) {
+    }
+
+    /**
+     * Attention without bias or mask on matrices in place ({@link Strided}): for every i,
+     * {@code out_i = softmax(scale·q_i·k_iᵀ)·v_i} with q_i [m, d], k_i [n, d], v_i [n, dv], out_i [m, dv]. The
+     * score products, softmax and value products are those of
+     * {@link #sdpa(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor, Tensor)} on contiguous copies (same
+     * products, same softmax), so head split and merge copies are not needed.
+     *
+     * @param scratch score buffer of at least m·n floats, not overlapping the operands
+     */
+    public static void sdpa(Strided q, Strided k, Strided v, int m, int n, int d, int dv, float scale,
+            Tensor scratch, Strided out) {
+        sdpa(q, k, v, m, n, d, dv, scale, scratch, out, Softmax.EXACT);
+    }
+
+    /** {@link #sdpa(Strided, Strided, Strided, int, int, int, int, float, Tensor, Strided)} with a choice of softmax. */
+    public static void sdpa(Strided q, Strided k, Strided v, int m, int n, int d, int dv, float scale,
+            Tensor scratch, Strided out, Softmax softmax) {
+        int bt = q.offsets().length;
+        if (k.offsets().length != bt || v.offsets().length != bt || out.offsets().length != bt) {
+            throw new IllegalArgumentException("attention operands name different matrix counts: q " + bt + ", k "
+                    + k.offsets().length + ", v " + v.offsets().length + ", out " + out.offsets().length);
+        }
+        if (bt == 0 || m == 0 || dv == 0) {
+            return;
+        }
+        if (n == 0 || d == 0) {
+            throw new IllegalArgumentException("attention over zero keys or zero-width heads: n=" + n + ", d=" + d);
+        }
+        long perRow = (long) m * n;
+        if (scratch.size() < perRow) {
+            throw new IllegalArgumentException("attention scratch of " + scratch.size() + " floats is smaller than one "
+                    + m + "x" + n + " score matrix");
+        }
+        int slab = (int) Math.min(bt, scratch.size() / perRow);
+        long[] sOff = new long[slab];
+        for (int i = 0; i < slab; i++) {
+            sOff[i] = i * perRow;
+        }
+        for (int b0 = 0; b0 < bt; b0 += slab) {
+            int nb = Math.min(slab, bt - b0);
+            long[] so = nb == slab ? sOff : Arrays.copyOf(sOff, nb);
+            Gemm.matmulAt(false, true, m, n, d, 1f, q.t(), range(q.offsets(), b0, nb), q.ld(), k.t(),
+                    range(k.offsets(), b0, nb), k.ld(), 0f, scratch, so, n);
+            softmaxRows(scratch.view(0, nb, m, n), nb * m, n, scale, softmax == Softmax.FAST);
+            Gemm.matmulAt(false, false, m, dv, n, 1f, scratch, so, n, v.t(), range(v.offsets(), b0, nb), v.ld(), 0f,
+                    out.t(), range(out.offsets(), b0, nb), out.ld());
+        }
+    }
+
+    private static long[] range(long[] a, int from, int count) {
+        return from == 0 && count == a.length ? a : Arrays.copyOfRange(a, from, from + count);
+    }
+
     private static void checkShapes(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor keyMask, Tensor out) {
         if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || out.rank() != 3) {
             throw new IllegalArgumentException("attention needs rank-3 q, k, v, out; found " + q.shapeString() + ", "
@@ -168,7 +230,7 @@ public final class Attention {
                 if (bias != null) {
                     bias.read(((long) (b % biasBatch) * m + i) * n, add, 0, n);
                 } else {
-                    java.util.Arrays.fill(add, 0, n, 0f);
+                    Arrays.fill(add, 0, n, 0f);
                 }
                 if (maskRows != null) {
                     int mo = (b / maskEvery) * n;

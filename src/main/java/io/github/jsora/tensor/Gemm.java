@@ -176,4 +176,62 @@ public final class Gemm {
         return out;
     }
 
+    /**
+     * Products {@code c_i = alpha·op(a_i)·op(b_i) + beta·c_i} of matrices inside larger tensors, one BLAS call each:
+     * matrix i of an operand starts at element {@code off[i]} of its tensor and has row stride {@code ld} (so the
+     * heads of token-major rows can be multiplied in place). The products are the same row-major sgemm calls as
+     * {@link #batchedMatmul} with other leading dimensions.
+     *
+     * @param m   rows of op(a_i) and c_i
+     * @param n   columns of op(b_i) and c_i
+     * @param k   columns of op(a_i), rows of op(b_i)
+     * @param lda row stride of a_i as stored ([M, K] rows, or [K, M] with {@code transA})
+     * @param ldb row stride of b_i as stored ([K, N], or [N, K] with {@code transB})
+     * @param ldc row stride of c_i ([M, N])
+     */
+    public static void matmulAt(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a,
+            long[] aOff, int lda, Tensor b, long[] bOff, int ldb, float beta, Tensor c, long[] cOff, int ldc) {
+        int count = aOff.length;
+        if (bOff.length != count || cOff.length != count) {
+            throw new IllegalArgumentException("matmulAt needs one offset per product in a, b and c, found "
+                    + aOff.length + ", " + bOff.length + ", " + cOff.length);
+        }
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("matmulAt sizes must not be negative, found " + m + "x" + n + "x" + k);
+        }
+        if (m == 0 || n == 0 || k == 0 || count == 0) {
+            if (k == 0 && m > 0 && n > 0 && count > 0) {
+                throw new IllegalArgumentException("matmulAt with k = 0 is not supported");
+            }
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            checkSpan("a", a, aOff[i], transA ? k : m, transA ? m : k, lda, i);
+            checkSpan("b", b, bOff[i], transB ? n : k, transB ? k : n, ldb, i);
+            checkSpan("c", c, cOff[i], m, n, ldc, i);
+        }
+        a.checkLive();
+        b.checkLive();
+        c.checkLive();
+        int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+        int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+        FloatPointer pa = new FloatPointer(a.buffer().addressPointer());
+        FloatPointer pb = new FloatPointer(b.buffer().addressPointer());
+        FloatPointer pc = new FloatPointer(c.buffer().addressPointer());
+        for (int i = 0; i < count; i++) {
+            pa.position(a.offset() + aOff[i]);
+            pb.position(b.offset() + bOff[i]);
+            pc.position(c.offset() + cOff[i]);
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, alpha, pa, lda, pb, ldb,
+                    beta, pc, ldc);
+        }
+    }
+
+    /** Checks that a [rows, cols] matrix with row stride ld at offset off lies inside t. */
+    private static void checkSpan(String name, Tensor t, long off, int rows, int cols, int ld, int i) {
+        if (ld < cols || off < 0 || off + (long) (rows - 1) * ld + cols > t.size()) {
+            throw new IllegalArgumentException("matmulAt operand " + name + " matrix " + i + " [" + rows + ", " + cols
+                    + "] with row stride " + ld + " at offset " + off + " does not fit in " + t.shapeString());
+        }
+    }
 }

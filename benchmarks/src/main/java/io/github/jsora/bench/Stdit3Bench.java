@@ -177,20 +177,35 @@ public class Stdit3Bench {
         System.out.printf("%n%s merge=%b: last forward %.0f ms = %.1f GFLOP/s; %s%n", shape, merge,
                 st.totalNanos() / 1e6, gf, st);
         if (ceilA != null) {
-            long best = Long.MAX_VALUE;
-            for (int i = 0; i < 2; i++) {
-                long t0 = System.nanoTime();
-                if (ceilPacked != null) {
-                    Bf16Gemm.linear(ceilA, ceilPacked, null, ceilC, ceilScratch, Bf16Gemm.Route.NATIVE);
-                } else {
-                    Gemm.matmul(ceilA, false, ceilB, true, ceilC, 1f, 0f);
-                }
-                best = Math.min(best, System.nanoTime() - t0);
-            }
-            double ceil = 2.0 * ceilA.dim(0) * 1152 * 4608 / best;
+            double ceil = ceiling();
             System.out.printf("paired %s %s merge=%b: forward %.1f GFLOP/s, ceiling %s gemm %dx1152x4608 %.1f "
                     + "GFLOP/s, ratio %.2f%n", shape, precision, merge, gf, precision, ceilA.dim(0), ceil, gf / ceil);
         }
+    }
+
+    /** GFLOP/s of the ceiling product [N, 1152]·[1152, 4608], best of two (XL shapes only). */
+    double ceiling() {
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < 2; i++) {
+            long t0 = System.nanoTime();
+            if (ceilPacked != null) {
+                Bf16Gemm.linear(ceilA, ceilPacked, null, ceilC, ceilScratch, Bf16Gemm.Route.NATIVE);
+            } else {
+                Gemm.matmul(ceilA, false, ceilB, true, ceilC, 1f, 0f);
+            }
+            best = Math.min(best, System.nanoTime() - t0);
+        }
+        return 2.0 * ceilA.dim(0) * 1152 * 4608 / best;
+    }
+
+    /** The output of the last forward. */
+    Tensor output() {
+        return out;
+    }
+
+    /** Statistics of the last forward. */
+    ForwardStats lastStats() {
+        return model.lastStats();
     }
 
     /** Runs one forward outside the measurement and returns its wall time (for paired comparisons). */
