@@ -36,7 +36,7 @@ final class Kernels {
         return SCRATCH.get(slot, n);
     }
 
-    private static int rowsPerChunk(int width) {
+    static int rowsPerChunk(int width) {
         return Math.max(1, CHUNK_FLOATS / Math.max(width, 1));
     }
 
@@ -436,72 +436,10 @@ final class Kernels {
     }
 
     /**
-     * Splits projected rows into head-major sequences: for every token row of {@code src} (width parts·C), adds the
-     * bias and writes part i, head h into {@code dst[i]} at [seq·heads + h, pos, hd]. Parts 0 and 1 (q and k of a
-     * self-attention) are RMS-normalised per head with {@code norms[i]} when given and rotated with the interleaved
-     * rotary embedding at position {@code pos} when angle tables are given ({@code cos/sin[pos·hd/2 + i]}); part 0
-     * is finally multiplied by {@code qScale} (the attention's 1/√hd, applied to q as the reference does).
-     */
-    static void splitHeads(Tensor src, float[] bias, Sequences seqs, int heads, int hd, Tensor[] dst, float[][] norms,
-            float[] cos, float[] sin, float qScale) {
-        int parts = dst.length;
-        int c = heads * hd;
-        int width = parts * c;
-        int len = seqs.len();
-        int per = Math.min(len, rowsPerChunk(width));
-        int chunksPerSeq = (len + per - 1) / per;
-        Parallel.forRange(seqs.count() * chunksPerSeq, (long) per * width * 4, (from, to) -> {
-            float[] row = scratch(0, width);
-            float[] out = scratch(1, per * width);   // [parts·heads][np][hd]
-            for (int u = from; u < to; u++) {
-                int q = u / chunksPerSeq;
-                int p0 = (u % chunksPerSeq) * per;
-                int np = Math.min(per, len - p0);
-                long base = seqs.base(q);
-                for (int p = 0; p < np; p++) {
-                    src.read((base + (long) (p0 + p) * seqs.rowStride()) * width, row, 0, width);
-                    for (int i = 0; i < width; i++) {
-                        row[i] += bias[i];
-                    }
-                    for (int ph = 0; ph < parts * heads; ph++) {
-                        System.arraycopy(row, ph * hd, out, (ph * np + p) * hd, hd);
-                    }
-                }
-                for (int part = 0; part < parts; part++) {
-                    float[] norm = norms == null || part >= norms.length ? null : norms[part];
-                    boolean rotate = cos != null && part < 2;
-                    boolean scaled = part == 0 && qScale != 1f;
-                    for (int h = 0; h < heads; h++) {
-                        int blk = (part * heads + h) * np * hd;
-                        if (norm != null || rotate || scaled) {
-                            for (int p = 0; p < np; p++) {
-                                int oo = blk + p * hd;
-                                if (norm != null) {
-                                    Ops.rmsNormRow(out, oo, hd, norm, 1e-6f);
-                                }
-                                if (rotate) {
-                                    rotateInterleaved(out, oo, hd, cos, sin, (p0 + p) * (hd / 2));
-                                }
-                                if (scaled) {
-                                    for (int i = 0; i < hd; i++) {
-                                        out[oo + i] *= qScale;
-                                    }
-                                }
-                            }
-                        }
-                        long d = (((long) q * heads + h) * len + p0) * hd;
-                        dst[part].write(d, out, blk, np * hd);
-                    }
-                }
-            }
-        });
-    }
-
-    /**
-     * {@link #splitHeads} in place: every token row of {@code src} [rows, parts·C] gets the bias, and its parts 0 and
+     * {@code HeadCopies.splitHeads} (the test twin) in place: every token row of {@code src} [rows, parts·C] gets the bias, and its parts 0 and
      * 1 the per-head RMS norm ({@code norms[i]}) and the rotary embedding at the row's position in its sequence of
      * {@code seqs} (when angle tables are given); part 0 is multiplied by {@code qScale}. Each value goes through the
-     * same float operations in the same order as in {@link #splitHeads}; the attention then reads the heads where
+     * same float operations in the same order as in {@code HeadCopies.splitHeads} (the test twin); the attention then reads the heads where
      * they are ({@link Sequences#headOffsets}).
      *
      * @param seqs the sequences the rows form (only their positions are used, for the rotary embedding)
@@ -574,7 +512,7 @@ final class Kernels {
         }
     }
 
-    private static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+    static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
         for (int i = 0; i < n; i++) {
             v[off + i] = v[off + i] * inv * w[i];
         }
@@ -605,36 +543,5 @@ final class Kernels {
             v[off + 2 * i] = a * c - b * s;
             v[off + 2 * i + 1] = b * c + a * s;
         }
-    }
-
-    /** Inverse of the head split: head-major [seq·heads + h, pos, hd] back to token rows [rows, heads·hd]. */
-    static void mergeHeads(Tensor src, Sequences seqs, int heads, int hd, Tensor dst) {
-        int c = heads * hd;
-        int len = seqs.len();
-        int per = Math.min(len, rowsPerChunk(c));
-        int chunksPerSeq = (len + per - 1) / per;
-        Parallel.forRange(seqs.count() * chunksPerSeq, (long) per * c * 2, (from, to) -> {
-            float[] out = scratch(0, per * c);
-            float[] in = scratch(1, per * hd);
-            for (int u = from; u < to; u++) {
-                int q = u / chunksPerSeq;
-                int p0 = (u % chunksPerSeq) * per;
-                int np = Math.min(per, len - p0);
-                for (int h = 0; h < heads; h++) {
-                    src.read((((long) q * heads + h) * len + p0) * hd, in, 0, np * hd);
-                    for (int p = 0; p < np; p++) {
-                        System.arraycopy(in, p * hd, out, p * c + h * hd, hd);
-                    }
-                }
-                long base = seqs.base(q);
-                if (seqs.rowStride() == 1) {
-                    dst.write((base + p0) * c, out, 0, np * c);
-                } else {
-                    for (int p = 0; p < np; p++) {
-                        dst.write((base + (long) (p0 + p) * seqs.rowStride()) * c, out, p * c, c);
-                    }
-                }
-            }
-        });
     }
 }

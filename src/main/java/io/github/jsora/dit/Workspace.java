@@ -41,10 +41,7 @@ final class Workspace implements AutoCloseable {
     Tensor merged;              // [B·⌈Tp/2⌉·S, C] TDTM merged frames (allocated on first use)
     private Tensor bf16Scratch; // bf16 compute: operands of the block products (allocated on first use)
     final Tensor wide;          // [B·Tp·S, max(3C, mlp, C)] qkv / MLP hidden / projections
-    final Tensor q;             // [B·Tp·S·C] head-major queries
-    final Tensor k;             // [B·Tp·S·C] head-major keys
-    final Tensor v;             // [B·Tp·S·C] head-major values
-    final Tensor ao;            // [B·Tp·S·C] head-major attention output / MLP output
+    final Tensor ao;            // [B·Tp·S·C] MLP output
     final Tensor scores;        // attention score slab
 
     // embedders
@@ -59,8 +56,6 @@ final class Workspace implements AutoCloseable {
     final Tensor yEmb;          // [B·L, C]
     final Tensor yPacked;       // [B·L, C] (first ΣL_b rows used)
     final Tensor yKv;           // [B·L, 2C]
-    final Tensor kc;            // [B·L·C] caption keys, head-major per sample
-    final Tensor vc;            // [B·L·C] caption values
 
     // heap scratch
     final float[] input;        // x of the forward, [B, Cin, T, H, W]
@@ -111,9 +106,6 @@ final class Workspace implements AutoCloseable {
             x = own(Tensor.zeros(b, tp * s, c));
             xm = own(Tensor.zeros(rows, c));
             wide = own(Tensor.zeros(rows, wideCols));
-            q = own(Tensor.zeros(rows * c));
-            k = own(Tensor.zeros(rows * c));
-            v = own(Tensor.zeros(rows * c));
             ao = own(Tensor.zeros(rows * c));
             long spatial = (long) b * tp * heads * s * s;
             long temporal = (long) b * s * heads * tp * tp;
@@ -132,8 +124,6 @@ final class Workspace implements AutoCloseable {
             yEmb = own(Tensor.zeros(yRows, c));
             yPacked = own(Tensor.zeros(yRows, c));
             yKv = own(Tensor.zeros(yRows, 2 * c));
-            kc = own(Tensor.zeros(yRows * c));
-            vc = own(Tensor.zeros(yRows * c));
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -175,9 +165,8 @@ final class Workspace implements AutoCloseable {
         long cross = heads * tp * s * captionLen;
         long oneMax = Math.max((long) s * s, Math.max((long) tp * tp, (long) tp * s * captionLen));
         long scores = Math.max(oneMax, Math.min(SCORE_BUDGET, Math.max(spatial, Math.max(temporal, cross))));
-        long floats = rows * c * 2 + rows * wideCols + 4 * rows * c + scores + rows * cfg.inChannels() * pv
-                + 3 * b * 256L + 2 * 3 * b * c + 2 * 2 * b * c + 2 * b * 6 * c + 3 * yRows * c + yRows * 2 * c
-                + 2 * yRows * c;
+        long floats = rows * c * 2 + rows * wideCols + rows * c + scores + rows * cfg.inChannels() * pv
+                + 3 * b * 256L + 2 * 3 * b * c + 2 * 2 * b * c + 2 * b * 6 * c + 3 * yRows * c + yRows * 2 * c;
         if (merging) {
             floats += (long) b * ((tp + 1) / 2) * s * c;
         }

@@ -47,7 +47,7 @@ class KernelsHeadsTest {
             for (int i = 0; i < parts; i++) {
                 dst[i] = Tensor.zeros(nseq, len, hd);
             }
-            Kernels.splitHeads(copy, bias, seqs, heads, hd, dst, norms, cos, sin, qScale);
+            HeadCopies.splitHeads(copy, bias, seqs, heads, hd, dst, norms, cos, sin, qScale);
             Kernels.prepareHeads(inPlace, bias, seqs, parts, heads, hd, norms, cos, sin, qScale);
             float[] got = inPlace.toArray();
             int ld = seqs.ld(width);
@@ -81,7 +81,7 @@ class KernelsHeadsTest {
         try (Tensor ao = Tensor.zeros(nseq, len, hd); Tensor merged = Tensor.zeros(rows, c);
                 Tensor direct = Tensor.zeros(rows, c); Tensor scores = Tensor.zeros(3 * len * len)) {
             Attention.sdpa(qkvHeads[0], qkvHeads[1], qkvHeads[2], 1f, null, null, scores, ao);
-            Kernels.mergeHeads(ao, seqs, heads, hd, merged);
+            HeadCopies.mergeHeads(ao, seqs, heads, hd, merged);
             int ld = seqs.ld(3 * c);
             Attention.sdpa(new Attention.Strided(qkv, seqs.headOffsets(heads, hd, 3 * c, 0), ld),
                     new Attention.Strided(qkv, seqs.headOffsets(heads, hd, 3 * c, c), ld),

@@ -63,10 +63,10 @@ public final class BlockKernelsAbRun {
                 compare((temporal ? "temporal" : "spatial") + " self-attention (split, attend, merge)", rounds, () -> {
                     qkv.write(0, qkvInit, 0, qkvInit.length);
                     long t0 = System.nanoTime();
-                    Kernels.splitHeads(qkv, bias, seqs, HEADS, HD, new Tensor[] {q, k, v}, norms, cos, sin, scale);
+                    HeadCopies.splitHeads(qkv, bias, seqs, HEADS, HD, new Tensor[] {q, k, v}, norms, cos, sin, scale);
                     Attention.sdpa(q.view(0, nseq, len, HD), k.view(0, nseq, len, HD), v.view(0, nseq, len, HD), 1f,
                             null, null, scores, ao.view(0, nseq, len, HD));
-                    Kernels.mergeHeads(ao, seqs, HEADS, HD, out);
+                    HeadCopies.mergeHeads(ao, seqs, HEADS, HD, out);
                     return System.nanoTime() - t0;
                 }, () -> {
                     qkv.write(0, qkvInit, 0, qkvInit.length);
@@ -89,7 +89,7 @@ public final class BlockKernelsAbRun {
                 compare(kind + " head preparation (copy to head-major vs in place)", rounds, () -> {
                     qkv.write(0, qkvInit, 0, qkvInit.length);
                     long t0 = System.nanoTime();
-                    Kernels.splitHeads(qkv, bias, seqs, HEADS, HD, new Tensor[] {q, k, v}, norms,
+                    HeadCopies.splitHeads(qkv, bias, seqs, HEADS, HD, new Tensor[] {q, k, v}, norms,
                             temporal ? rope[0] : null, temporal ? rope[1] : null, scale);
                     return System.nanoTime() - t0;
                 }, () -> {
@@ -103,7 +103,7 @@ public final class BlockKernelsAbRun {
                     long t0 = System.nanoTime();
                     Attention.sdpa(q.view(0, nseq, len, HD), k.view(0, nseq, len, HD), v.view(0, nseq, len, HD), 1f,
                             null, null, scores, ao.view(0, nseq, len, HD));
-                    Kernels.mergeHeads(ao, seqs, HEADS, HD, out);
+                    HeadCopies.mergeHeads(ao, seqs, HEADS, HD, out);
                     return System.nanoTime() - t0;
                 }, () -> {
                     long t0 = System.nanoTime();
@@ -117,7 +117,7 @@ public final class BlockKernelsAbRun {
             }
             Kernels.Sequences sp = Kernels.Sequences.spatial(B, T, S);
             int nseq = sp.count() * HEADS;
-            Kernels.splitHeads(qkv, bias, sp, HEADS, HD, new Tensor[] {q, k, v}, null, null, null, scale);
+            HeadCopies.splitHeads(qkv, bias, sp, HEADS, HD, new Tensor[] {q, k, v}, null, null, null, scale);
             compare("spatial attention products + softmax, score slab whole budget vs 4 MiB", rounds, () -> {
                 long t0 = System.nanoTime();
                 Attention.sdpa(q.view(0, nseq, S, HD), k.view(0, nseq, S, HD), v.view(0, nseq, S, HD), 1f, null,
