@@ -257,7 +257,7 @@ public final class Stdit3 implements AutoCloseable {
      */
     public void forward(Stdit3Input in, boolean mergeFrames, Tensor out, Tap probe, BlockCache cache,
             boolean mayReuse) {
-        long start = System.nanoTime();
+        StageTimer.Scope forward = StageTimer.start("forward");
         InputGeometry g = InputGeometry.check(cfg, in, out);
         Workspace w = workspace(g);
         timer.restart();
@@ -284,7 +284,8 @@ public final class Stdit3 implements AutoCloseable {
             source.release(fin);
         }
         timer.lap("final");
-        long total = System.nanoTime() - start;
+        forward.close();
+        long total = forward.nanos();
         Map<String, Long> st = timer.snapshot();
         long gemm = st.getOrDefault("gemm", 0L);
         long attn = st.entrySet().stream().filter(e -> e.getKey().startsWith("attention"))

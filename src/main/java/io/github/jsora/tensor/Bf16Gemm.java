@@ -205,13 +205,14 @@ public final class Bf16Gemm {
                 double nat = Double.MAX_VALUE;
                 double f32 = Double.MAX_VALUE;
                 for (int rep = 0; rep < 3; rep++) {
-                    long t0 = System.nanoTime();
+                    StageTimer.Scope nt = StageTimer.start("native");
                     nativeLinear(x, pw, o, m, scratch);
-                    long t1 = System.nanoTime();
+                    nt.close();
+                    StageTimer.Scope ft = StageTimer.start("float32");
                     Gemm.linear(x, w, null, o);
-                    long t2 = System.nanoTime();
-                    nat = Math.min(nat, (t1 - t0) / 1e9);
-                    f32 = Math.min(f32, (t2 - t1) / 1e9);
+                    ft.close();
+                    nat = Math.min(nat, nt.nanos() / 1e9);
+                    f32 = Math.min(f32, ft.nanos() / 1e9);
                 }
                 return new double[] {nat, f32};
             }

@@ -15,6 +15,7 @@ import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tensor;
 import io.github.jsora.weights.ResidentBlockSource.MaterialBlock;
 
@@ -394,13 +395,14 @@ public final class BlockStore implements BlockSource {
             started = true;
             cursor = options.cyclic() ? (s.index + 1) % slots.length : s.index + 1;
             if (!s.loaded()) {
-                long t0 = System.nanoTime();
+                StageTimer.Scope waiting = StageTimer.start("wait");
                 demand = s;
                 try {
                     awaitLoaded(s);
                 } finally {
                     demand = null;
-                    waitNanos += System.nanoTime() - t0;
+                    waiting.close();
+                    waitNanos += waiting.nanos();
                 }
             }
             if (s.packs) {
@@ -699,7 +701,7 @@ public final class BlockStore implements BlockSource {
         Block b = null;
         PackedBlock pb = null;
         Throwable error = null;
-        long t0 = System.nanoTime();
+        StageTimer.Scope loading = StageTimer.start("load");
         try {
             long got;
             if (s.packs) {
@@ -726,7 +728,8 @@ public final class BlockStore implements BlockSource {
         } catch (Throwable t) { // errors too: an OutOfMemoryError or a fault must reach the caller, not kill us
             error = t;
         }
-        long took = System.nanoTime() - t0;
+        loading.close();
+        long took = loading.nanos();
         lock.lock();
         try {
             loadNanos += took;
