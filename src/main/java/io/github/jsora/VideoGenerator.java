@@ -160,6 +160,8 @@ public final class VideoGenerator implements AutoCloseable {
     private final boolean demo;
     private final Path tempDir; // a temporary unpacked demo model (when the cache was unusable), deleted on close
     private final Stdit3Config ditConfig;
+    private final boolean ditBf16;   // the STDiT3 computes with bf16 products (its memory estimate counts the scratch)
+    private final boolean t5Bf16;    // the T5 encoder does
     private final long defaultBudget;
     private final ReentrantLock lock = new ReentrantLock(true);
     private final RflowSampler sampler = new RflowSampler();
@@ -200,6 +202,7 @@ public final class VideoGenerator implements AutoCloseable {
         try {
             BlockLayout ditLayout = Stdit3.validatedLayout(ditConfig, ckpt);
             boolean ditBf16 = bf16Compute(options, GeneratorOptions.Model.DIT);
+            this.ditBf16 = ditBf16;
             this.ditSource = new StagedBlockSource(ckpt, ditLayout,
                     weightPrecision(options, GeneratorOptions.Model.DIT), ditBf16 ? Stdit3.BF16_PRODUCTS : null);
             StagedBlockSource[] vs = new StagedBlockSource[1];
@@ -207,8 +210,8 @@ public final class VideoGenerator implements AutoCloseable {
             v = VideoVae.open(vaeDir, (c, layout) -> vs[0] = new StagedBlockSource(c, layout, vp));
             this.vaeSource = vs[0];
             WeightPrecision tp = weightPrecision(options, GeneratorOptions.Model.T5);
-            java.util.function.Predicate<String> t5Products = bf16Compute(options, GeneratorOptions.Model.T5)
-                    ? T5Encoder.BF16_PRODUCTS : null;
+            this.t5Bf16 = bf16Compute(options, GeneratorOptions.Model.T5);
+            java.util.function.Predicate<String> t5Products = t5Bf16 ? T5Encoder.BF16_PRODUCTS : null;
             java.util.function.Function<Path, Checkpoint> t5Weights = options.weightCache().isPresent()
                     && tp != WeightPrecision.FLOAT32
                     ? dir -> WeightCache.open(dir, tp, options.weightCache().get()) : Checkpoint::open;
@@ -1421,11 +1424,12 @@ public final class VideoGenerator implements AutoCloseable {
         long carried = captions + 32 * latent * Float.BYTES + (16L << 20);
         Map<Stage, MemoryPlan.StageNeeds> needs = new java.util.EnumMap<>(Stage.class);
         needs.put(Stage.TEXT, needs("T5", t5Source[0],
-                T5Encoder.activationBytes(t5.config(), 2, len)));
+                T5Encoder.activationBytes(t5.config(), 2, len, t5Bf16)));
         // the reference's encode runs in the denoise stage's turn, before the DiT's blocks: the larger of the two
         needs.put(Stage.DENOISE, needs("STDiT3", ditSource, Math.max(encodeBytes(referenceVideo),
                 latentShape.length == 5
-                ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging)
+                ? Stdit3.workspaceBytes(ditConfig, 2, latentShape[2], latentShape[3], latentShape[4], len, merging,
+                        ditBf16)
                         + stepCacheBytes(caching, latentShape) : 0)));
         needs.put(Stage.DECODE, needs("VAE", vaeSource, latentShape.length == 5 && latentShape[1] == vae.config()
                 .latentChannels() && latentShape[3] > 0 && latentShape[4] > 0

@@ -410,9 +410,18 @@ public final class Stdit3 implements AutoCloseable {
      */
     public static long workspaceBytes(Stdit3Config cfg, int batch, int frames, int height, int width,
             int captionLen, boolean merging) {
+        return workspaceBytes(cfg, batch, frames, height, width, captionLen, merging, false);
+    }
+
+    /**
+     * {@link #workspaceBytes(Stdit3Config, int, int, int, int, int, boolean)}, with the scratch of bf16 compute
+     * (a source handing out packed product weights) when {@code bf16Compute}.
+     */
+    public static long workspaceBytes(Stdit3Config cfg, int batch, int frames, int height, int width,
+            int captionLen, boolean merging, boolean bf16Compute) {
         int tp = InputGeometry.ceilDiv(frames, cfg.patchT());
         int s = InputGeometry.ceilDiv(height, cfg.patchH()) * InputGeometry.ceilDiv(width, cfg.patchW());
-        return Workspace.estimateBytes(cfg, batch, tp, s, captionLen, merging);
+        return Workspace.estimateBytes(cfg, batch, tp, s, captionLen, merging, bf16Compute);
     }
 
     /** Frees the scratch memory kept between forwards (the next forward allocates it again). */

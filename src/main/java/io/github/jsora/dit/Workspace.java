@@ -152,6 +152,22 @@ final class Workspace implements AutoCloseable {
      * allocating; equals {@link #bytes()} of the workspace the constructor builds.
      */
     static long estimateBytes(Stdit3Config cfg, int b, int tp, int s, int captionLen, boolean merging) {
+        return estimateBytes(cfg, b, tp, s, captionLen, merging, false);
+    }
+
+    /**
+     * Floats of the bf16 compute scratch ({@link #bf16Scratch}): room for the bf16 operands of the widest block
+     * product of either the tokens or the caption rows, or for a float32 expansion of the widest weight.
+     */
+    static long bf16ScratchFloats(long c, long mlp, long tokens, long captionRows) {
+        long rowsMax = Math.max(tokens, captionRows);
+        long widest = Math.max(3L * c, mlp);
+        return Math.max(widest * c, rowsMax * (c + widest) / 2 + 2);
+    }
+
+    /** {@link #estimateBytes}, with the bf16 compute scratch when {@code bf16Compute}. */
+    static long estimateBytes(Stdit3Config cfg, int b, int tp, int s, int captionLen, boolean merging,
+            boolean bf16Compute) {
         long c = cfg.hiddenSize();
         long rows = (long) b * tp * s;
         long mlp = cfg.mlpHidden();
@@ -169,6 +185,9 @@ final class Workspace implements AutoCloseable {
                 + 3 * b * 256L + 2 * 3 * b * c + 2 * 2 * b * c + 2 * b * 6 * c + 3 * yRows * c + yRows * 2 * c;
         if (merging) {
             floats += (long) b * ((tp + 1) / 2) * s * c;
+        }
+        if (bf16Compute) {
+            floats += bf16ScratchFloats(c, mlp, rows, yRows);
         }
         return floats * Float.BYTES;
     }
@@ -198,9 +217,7 @@ final class Workspace implements AutoCloseable {
      */
     Tensor bf16Scratch(long floats) {
         if (bf16Scratch == null || bf16Scratch.size() < floats) {
-            long rowsMax = Math.max(tokens, (long) b * captionLen);
-            long widest = Math.max(3L * c, mlp);
-            long bound = Math.max(Math.max(widest * c, rowsMax * (c + widest) / 2 + 2), floats);
+            long bound = Math.max(bf16ScratchFloats(c, mlp, tokens, (long) b * captionLen), floats);
             if (bf16Scratch != null) {
                 owned.remove(bf16Scratch);
                 bf16Scratch.close();

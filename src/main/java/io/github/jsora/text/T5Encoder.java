@@ -406,6 +406,11 @@ public final class T5Encoder {
      * copy of the result ({@link T5TextEncoder#encode}).
      */
     public static long activationBytes(T5Config c, int batch, int length) {
+        return activationBytes(c, batch, length, false);
+    }
+
+    /** {@link #activationBytes(T5Config, int, int)}, with the bf16 product scratch when {@code bf16Compute}. */
+    public static long activationBytes(T5Config c, int batch, int length, boolean bf16Compute) {
         long rows = (long) batch * length;
         long heads = c.numHeads();
         long floats = 3 * rows * c.dModel()                       // x, h, proj
@@ -413,7 +418,8 @@ public final class T5Encoder {
                 + (c.gated() ? 2 : 1) * rows * c.dFf()            // feed-forward
                 + heads * length * length + rows                  // position bias, key mask
                 + Attention.scoreFloats(Math.toIntExact(batch * heads), (long) length * length)
-                + 2 * rows * c.dModel();                          // result and its copy
+                + 2 * rows * c.dModel()                           // result and its copy
+                + (bf16Compute ? Products.scratchFloats(rows, c) : 0);
         return floats * Float.BYTES;
     }
 
@@ -430,8 +436,13 @@ public final class T5Encoder {
 
         Products(int rows, T5Config c) {
             this.rows = rows;
+            this.bound = scratchFloats(rows, c);
+        }
+
+        /** Floats of the bf16 scratch: the bf16 operands of the widest product, or a float32 expansion of it. */
+        static long scratchFloats(long rows, T5Config c) {
             long widest = Math.max(c.dFf(), c.innerDim());
-            this.bound = Math.max(widest * c.dModel(), (long) rows * (c.dModel() + widest) / 2 + 2);
+            return Math.max(widest * c.dModel(), rows * (c.dModel() + widest) / 2 + 2);
         }
 
         void linear(Tensor x, Block blk, String name, Tensor out) {
