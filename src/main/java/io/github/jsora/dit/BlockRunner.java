@@ -188,15 +188,8 @@ final class BlockRunner {
         Tensor cproj = w.wide.view(0, rows, c);                               // [rows, C]
         Linear.product(cross, wts, p + "cross_attn.proj.weight", cproj, w, timer);
         // x [B, Tp·S, C] += unmerge(cproj); then xm [allRows, C] = LN(x)·(1 + scale_mlp) + shift_mlp, the MLP input
-        float[] cBias = Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias);
-        if (fast) {   // bf16 compute: the residual, then the fast modulated LayerNorm
-            Kernels.gatedResidual(w.x, cproj, cBias, b, t, tq, s, c, w.mod, w.frameRow, Modulation.UNGATED);
-            ComputeKernels.modulatedLayerNorm(true, w.x, w.xm, b * t, s, c, w.mod, w.frameRow, Modulation.SHIFT_MLP,
-                    Modulation.SCALE_MLP, null);
-        } else {
-            Kernels.gatedResidualNorm(w.x, cproj, cBias, b, t, tq, s, c, w.mod, w.frameRow, Modulation.UNGATED, w.xm,
-                    Modulation.SHIFT_MLP, Modulation.SCALE_MLP);
-        }
+        Kernels.gatedResidualNorm(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s,
+                c, w.mod, w.frameRow, Modulation.UNGATED, w.xm, Modulation.SHIFT_MLP, Modulation.SCALE_MLP, fast);
         timer.lap("residual");
     }
 

@@ -57,35 +57,16 @@ final class Kernels {
 
     private static void modulatedLayerNorm(Tensor x, Tensor out, int frames, int s, int c, float[][][] params,
             int[] frameRow, int shiftK, int scaleK, int[] againRow, boolean fast) {
-        if (!fast) {
-            int rows = frames * s;
-            int per = NORM_ROWS;
-            Parallel.forRange((rows + per - 1) / per, (long) per * c * 8, (from, to) -> {
-                float[] buf = scratch(0, per * c);
-                for (int u = from; u < to; u++) {
-                    int r0 = u * per;
-                    int nr = Math.min(per, rows - r0);
-                    x.read((long) r0 * c, buf, 0, nr * c);
-                    normModulateRows(buf, r0, nr, s, c, params, frameRow, shiftK, scaleK, againRow);
-                    out.write((long) r0 * c, buf, 0, nr * c);
-                }
-            });
-            return;
-        }
-        Parallel.forRange(frames * s, (long) c * 8, (from, to) -> {
-            float[] row = scratch(0, c);
-            for (int r = from; r < to; r++) {
-                int f = r / s;
-                long o = (long) r * c;
-                x.read(o, row, 0, c);
-                float[][] p = params[frameRow[f]];
-                normModulate(row, c, p[scaleK], p[shiftK], fast);
-                int again = againRow == null ? -1 : againRow[f];
-                if (again >= 0) {
-                    float[][] q = params[again];
-                    normModulate(row, c, q[scaleK], q[shiftK], fast);
-                }
-                out.write(o, row, 0, c);
+        int rows = frames * s;
+        int per = NORM_ROWS;
+        Parallel.forRange((rows + per - 1) / per, (long) per * c * 8, (from, to) -> {
+            float[] buf = scratch(0, per * c);
+            for (int u = from; u < to; u++) {
+                int r0 = u * per;
+                int nr = Math.min(per, rows - r0);
+                x.read((long) r0 * c, buf, 0, nr * c);
+                normModulateRows(buf, r0, nr, s, c, params, frameRow, shiftK, scaleK, againRow, fast);
+                out.write((long) r0 * c, buf, 0, nr * c);
             }
         });
     }
@@ -101,24 +82,35 @@ final class Kernels {
 
     /** v = LN(v)·onePlusScale + shift (LayerNorm without affine, eps 1e-6; statistics in double). */
     static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift) {
-        normModulate(v, c, onePlusScale, shift, false);
+        Ops.layerNormRow(v, c, 1e-6);
+        modulate(v, 0, c, onePlusScale, shift);
     }
 
     /**
      * {@link #normModulate} on the nr rows of buf [nr, C], which are token rows r0.. of frames of s rows (modulation
-     * row {@code params[frameRow[frame]]}, second pass with {@code againRow} as in {@link #modulatedLayerNorm}).
+     * row {@code params[frameRow[frame]]}, second pass with {@code againRow} as in {@link #modulatedLayerNorm});
+     * with {@code fast}, the LayerNorm of each row is {@link Ops#layerNormRowFast} (float32 statistics).
      */
     private static void normModulateRows(float[] buf, int r0, int nr, int s, int c, float[][][] params,
-            int[] frameRow, int shiftK, int scaleK, int[] againRow) {
-        layerNormRows(buf, nr, c, 1e-6);
+            int[] frameRow, int shiftK, int scaleK, int[] againRow, boolean fast) {
+        if (!fast) {
+            layerNormRows(buf, nr, c, 1e-6);
+        }
         for (int r = 0; r < nr; r++) {
             int f = (r0 + r) / s;
             float[][] p = params[frameRow[f]];
+            if (fast) {
+                Ops.layerNormRowFast(buf, r * c, c, 1e-6f);
+            }
             modulate(buf, r * c, c, p[scaleK], p[shiftK]);
             int again = againRow == null ? -1 : againRow[f];
             if (again >= 0) {
                 float[][] q = params[again];
-                layerNormRows(buf, r * c, 1, c, 1e-6);
+                if (fast) {
+                    Ops.layerNormRowFast(buf, r * c, c, 1e-6f);
+                } else {
+                    layerNormRows(buf, r * c, 1, c, 1e-6);
+                }
                 modulate(buf, r * c, c, q[scaleK], q[shiftK]);
             }
         }
@@ -222,18 +214,6 @@ final class Kernels {
         out[3] = q3;
     }
 
-    /** {@link #normModulate} with {@link Ops#layerNormRowFast} (float32 statistics) when {@code fast}. */
-    static void normModulate(float[] v, int c, float[] onePlusScale, float[] shift, boolean fast) {
-        if (fast) {
-            Ops.layerNormRowFast(v, 0, c, 1e-6f);
-        } else {
-            Ops.layerNormRow(v, c, 1e-6);
-        }
-        for (int i = 0; i < c; i++) {
-            v[i] = v[i] * onePlusScale[i] + shift[i];
-        }
-    }
-
     // ------------------------------------------------------------------ token merging (TDTM)
 
     /**
@@ -274,7 +254,7 @@ final class Kernels {
      */
     static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK) {
-        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0);
+        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0, false);
     }
 
     /**
@@ -284,6 +264,12 @@ final class Kernels {
      */
     static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK) {
+        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, out, shiftK, scaleK, false);
+    }
+
+    /** {@link #gatedResidualNorm}, its LayerNorm from {@link #modulatedLayerNormFast} when {@code fast}. */
+    static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
+            float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK, boolean fast) {
         boolean paired = tq != t;
         int rows = b * t * s;
         int per = out == null ? 1 : NORM_ROWS;
@@ -321,7 +307,7 @@ final class Kernels {
                     }
                 }
                 if (normed != null) {
-                    normModulateRows(normed, r0, nr, s, c, params, frameRow, shiftK, scaleK, null);
+                    normModulateRows(normed, r0, nr, s, c, params, frameRow, shiftK, scaleK, null, fast);
                     out.write((long) r0 * c, normed, 0, nr * c);
                 }
             }
