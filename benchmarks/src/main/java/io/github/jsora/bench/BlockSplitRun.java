@@ -20,7 +20,7 @@ import io.github.jsora.dit.ForwardStats;
  * ceiling's and their ratio.
  *
  * <p>Made for A/B comparisons of two builds run as alternating processes (the machine is shared):
- * {@code java -cp ... io.github.jsora.bench.BlockSplitRun [shape=xl32] [forwards=4] [label]}; the first forward
+ * {@code java -cp ... io.github.jsora.bench.BlockSplitRun [shape=xl32] [forwards=4] [label] [fp32|bf16]}; the first forward
  * is a warm-up and not counted. Set {@code OPENBLAS_CORETYPE} for the process to pick another OpenBLAS kernel.
  */
 public final class BlockSplitRun {
@@ -32,9 +32,11 @@ public final class BlockSplitRun {
         String shape = args.length > 0 ? args[0] : "xl32";
         int forwards = args.length > 1 ? Integer.parseInt(args[1]) : 4;
         String label = args.length > 2 ? args[2] : "";
+        String precision = args.length > 3 ? args[3] : "fp32";
         String core = System.getenv("OPENBLAS_CORETYPE");
         Stdit3Bench bench = new Stdit3Bench();
         bench.shape = shape;
+        bench.precision = precision;
         bench.setUp();
         double gflop = Stdit3Bench.flops(Stdit3Bench.geometry(shape), false) / 1e9;
         Map<String, double[]> laps = new LinkedHashMap<>();
@@ -77,9 +79,9 @@ public final class BlockSplitRun {
         double t = median(total);
         double gfs = gflop * 1e3 / t;
         double ceil = median(ceiling);
-        System.out.printf(Locale.ROOT, "split %s %s OPENBLAS_CORETYPE=%s: %.0f ms (median of %d) = linear %.0f + "
+        System.out.printf(Locale.ROOT, "split %s %s %s OPENBLAS_CORETYPE=%s: %.0f ms (median of %d) = linear %.0f + "
                 + "attention %.0f + rest %.0f; %.1f GFLOP/s, ceiling %.1f GFLOP/s, ratio %.3f; stages ms:%s%n", label,
-                shape, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil, gfs / ceil,
+                shape, precision, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil, gfs / ceil,
                 stages);
     }
 
