@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * float32 accumulation) against an exact product of the float32 activations and the same bf16 weight; the worst
  * element measured by the tests uses under half of it. Same-run speed on this machine (AMD EPYC with
  * avx512_bf16, 2 cores shared): the native route 1.5–2.5× the float32 sgemm at STDiT3-XL and T5-XXL layer shapes,
- * the bare bf16 product 1.3–2.9× ({@code Bf16GemmAbRun}).</li>
+ * the bare bf16 product 1.3–2.9× ({@code Bf16GemmAbRun}). On a Xeon with AMX, oneDNN v2.3 uses its AMX kernels
+ * only once {@link Amx} has requested them (the bare 10240×1152×4608 product: about 1950 GFLOP/s with AMX, 200 with
+ * its AVX-512 bf16 kernel, 355 for the float32 sgemm); without AMX there, calibration keeps the float32 route.</li>
  * <li>{@link Route#EXPAND}: the weight is expanded to float32 ({@link PackedWeight#expandInto}) and multiplied by
  * {@link Gemm#linear}; bit-identical to expanding first and calling {@link Gemm#linear} yourself.</li>
  * </ul>
@@ -176,8 +178,9 @@ public final class Bf16Gemm {
         }
         try {
             double[] t = calibrate(1024, 1152, 1152);
-            String times = String.format(Locale.ROOT, "%s; 1024x1152x1152: native %.1f ms, float32 %.1f ms",
-                    cpu.detail(), t[0] * 1e3, t[1] * 1e3);
+            String times = String.format(Locale.ROOT, "%s; AMX %s (%s); 1024x1152x1152: native %.1f ms, float32 "
+                    + "%.1f ms", cpu.detail(), Amx.status().enabled() ? "on" : "off", Amx.status().detail(),
+                    t[0] * 1e3, t[1] * 1e3);
             return t[0] * 1.1 < t[1] ? new Selection(Route.NATIVE, times)
                     : new Selection(Route.EXPAND, times + ": native not faster");
         } catch (RuntimeException e) {

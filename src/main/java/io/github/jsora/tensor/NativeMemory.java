@@ -35,6 +35,7 @@ public final class NativeMemory {
                 System.setProperty(p, "0");
             }
         }
+        Amx.init(); // before oneDNN's first product: it reads its ISA setting once
     }
 
     private NativeMemory() {

@@ -1,0 +1,108 @@
+package io.github.jsora.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+/** The AMX request: every branch of the decision, and what this JVM (started with the foreign linker) got. */
+class AmxTest {
+
+    /** Records the libc calls instead of making them. */
+    private static final class FakeLibc implements Amx.LibcCalls {
+        final List<String> calls = new ArrayList<>();
+        final long prctl;
+
+        FakeLibc(long prctl) {
+            this.prctl = prctl;
+        }
+
+        @Override
+        public long syscall(long number, long a, long b) {
+            calls.add("syscall " + number + " 0x" + Long.toHexString(a) + " " + b);
+            return prctl;
+        }
+
+        @Override
+        public int setenv(String name, String value) {
+            calls.add("setenv " + name + "=" + value);
+            return 0;
+        }
+    }
+
+    @Test
+    void grantedPermissionSetsOneDnnsIsaAfterAskingTheKernel() {
+        FakeLibc libc = new FakeLibc(0);
+        Amx.Status s = Amx.request("auto", true, true, true, null, () -> libc);
+        assertTrue(s.enabled(), s.detail());
+        assertEquals(List.of("syscall 158 0x1023 18", "setenv DNNL_MAX_CPU_ISA=AVX512_CORE_AMX"), libc.calls);
+    }
+
+    @Test
+    void aRefusalLeavesTheIsaAloneSoNoTileInstructionRuns() {
+        FakeLibc libc = new FakeLibc(-22);
+        Amx.Status s = Amx.request("auto", true, true, true, null, () -> libc);
+        assertFalse(s.enabled());
+        assertTrue(s.detail().contains("refused") && s.detail().contains("-22"), s.detail());
+        assertEquals(List.of("syscall 158 0x1023 18"), libc.calls);
+    }
+
+    @Test
+    void theUsersOwnIsaSettingIsKept() {
+        FakeLibc libc = new FakeLibc(0);
+        Amx.Status capped = Amx.request("auto", true, true, true, "AVX512_CORE_BF16", () -> libc);
+        assertFalse(capped.enabled(), capped.detail());
+        assertTrue(capped.detail().contains("AVX512_CORE_BF16"), capped.detail());
+        assertEquals(List.of("syscall 158 0x1023 18"), libc.calls);
+        assertTrue(Amx.request("auto", true, true, true, "avx512_core_amx", () -> new FakeLibc(0)).enabled());
+    }
+
+    @Test
+    void nothingIsCalledWhereAmxIsOffUnsupportedOrUnreachable() {
+        Amx.LibcOpener never = () -> {
+            throw new AssertionError("libc must not be opened");
+        };
+        assertEquals("jsora.amx=off", Amx.request(" OFF ", true, true, true, null, never).detail());
+        assertTrue(Amx.request("sometimes", true, true, true, null, never).detail()
+                .contains("must be auto or off, found 'sometimes'"));
+        assertTrue(Amx.request("auto", false, false, true, null, never).detail().contains("x86-64"));
+        assertTrue(Amx.request("auto", true, false, true, null, never).detail().contains("no amx_bf16"));
+        Amx.Status noModule = Amx.request("auto", true, true, false, null, never);
+        assertFalse(noModule.enabled());
+        assertTrue(noModule.detail().contains("--add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED"),
+                noModule.detail());
+    }
+
+    @Test
+    void aLinkerThatCannotBeUsedIsReportedNotThrown() {
+        Amx.Status s = Amx.request("auto", true, true, true, null, () -> {
+            throw new IllegalCallerException("native access not enabled");
+        });
+        assertFalse(s.enabled());
+        assertTrue(s.detail().contains("native access not enabled") && s.detail().contains("--enable-native-access"),
+                s.detail());
+    }
+
+    /** The test JVM is started with the foreign linker (pom.xml), so on an AMX CPU the request must have worked. */
+    @Test
+    void thisJvmGotAmxWhereTheCpuHasIt() throws Exception {
+        String cpuinfo = Files.readString(Path.of("/proc/cpuinfo"), StandardCharsets.ISO_8859_1);
+        boolean cpuAmx = cpuinfo.lines().filter(l -> l.startsWith("flags")).findFirst()
+                .map(l -> (" " + l.substring(l.indexOf(':') + 1) + " ").contains(" amx_bf16 ")).orElse(false);
+        Amx.Status s = Amx.status();
+        boolean x86 = System.getProperty("os.arch").equals("amd64");
+        if (x86 && cpuAmx && System.getenv("DNNL_MAX_CPU_ISA") == null) {
+            assertTrue(s.enabled() || s.detail().contains("refused"), s.detail());
+        } else if (!cpuAmx) {
+            assertFalse(s.enabled(), s.detail());
+        }
+        assertFalse(s.detail().isBlank());
+    }
+}
