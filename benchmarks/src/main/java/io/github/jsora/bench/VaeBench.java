@@ -11,11 +11,20 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+
+import org.nd4j.linalg.api.blas.params.MMulTranspose;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.layers.convolution.Conv2D;
+import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig;
+import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
+import org.nd4j.linalg.factory.Nd4j;
 
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Tensor;
@@ -196,6 +205,82 @@ public class VaeBench {
     public Tensor gemmCeiling() {
         Gemm.matmul(a, false, b, false, c, 1f, 0f);
         return c;
+    }
+
+    /**
+     * The decoder's largest convolution (512 → 512 channels, 3×3, 64×64) as ND4J runs it in the precision asked, and
+     * the product ceiling of that precision in the same fork: the [512, 4608]·[4608, 4096] product the convolution
+     * is made of, so both do 2·512·4608·4096 = 19.3 GFLOP and the ratio to the ceiling is the ceiling's time over
+     * the convolution's. jsora's VAE runs float32; {@code bf16} shows whether a bf16 VAE would pay on this ND4J
+     * (on ND4J 1.0.0-M2.1 it does not: its bf16 convolution is not handed to oneDNN).
+     * {@code benchmarks/run 'VaeBench.ConvPrecision' -p precision=fp32,bf16}.
+     */
+    @State(Scope.Benchmark)
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 1, time = 1)
+    @Measurement(iterations = 3, time = 2)
+    @Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules", "jdk.incubator.foreign",
+            "--enable-native-access=ALL-UNNAMED"})
+    public static class ConvPrecision {
+        /** fp32 or bf16 (bf16 inputs and weights; a bf16 product accumulates in float32). */
+        @Param({"fp32", "bf16"})
+        public String precision;
+
+        private INDArray x;
+        private INDArray w;
+        private INDArray a;
+        private INDArray b;
+        private INDArray c;
+        private Conv2DConfig conv;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            DataType dt = switch (precision) {
+                case "fp32" -> DataType.FLOAT;
+                case "bf16" -> DataType.BFLOAT16;
+                default -> throw new IllegalArgumentException("precision must be fp32 or bf16, found " + precision);
+            };
+            Tensor.zeros(1).close(); // jsora's set-up (AMX request) before ND4J's first product
+            try (INDArray xf = Nd4j.rand(DataType.FLOAT, 1, 512, 64, 64);
+                    INDArray wf = Nd4j.rand(DataType.FLOAT, 3, 3, 512, 512).muli(0.01);
+                    INDArray af = Nd4j.rand(DataType.FLOAT, 512, 4608);
+                    INDArray bf = Nd4j.rand(DataType.FLOAT, 4608, 4096)) {
+                x = copyAs(xf, dt);
+                w = copyAs(wf, dt);
+                a = copyAs(af, dt);
+                b = copyAs(bf, dt);
+            }
+            c = Nd4j.create(dt, 512, 4096);
+            conv = Conv2DConfig.builder().kH(3).kW(3).sH(1).sW(1).pH(1).pW(1).dH(1).dW(1).dataFormat("NCHW").build();
+        }
+
+        /** A new array (castTo returns the array itself when the type already matches). */
+        private static INDArray copyAs(INDArray t, DataType dt) {
+            return t.dataType() == dt ? t.dup() : t.castTo(dt);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            for (INDArray t : new INDArray[] {x, w, a, b, c}) {
+                t.close();
+            }
+        }
+
+        /** 19.3 GFLOP: GFLOP/s = 19.3 / seconds. */
+        @Benchmark
+        public double conv3x3Channels512At64() {
+            try (INDArray out = Nd4j.exec(new Conv2D(new INDArray[] {x, w}, null, conv))[0]) {
+                return out.getDouble(0);
+            }
+        }
+
+        /** The same 19.3 GFLOP as one product in this precision. */
+        @Benchmark
+        public INDArray productCeiling() {
+            Nd4j.exec(new Mmul(a, b, c, MMulTranspose.builder().build()));
+            return c;
+        }
     }
 
     // ------------------------------------------------------------------ FLOP counts (2 per multiply-add)
