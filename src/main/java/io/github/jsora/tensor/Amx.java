@@ -1,15 +1,9 @@
 package io.github.jsora.tensor;
 
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodType;
-import java.lang.reflect.Array;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Optional;
 
 /**
  * Turns on Intel AMX (the tile matrix unit of Sapphire Rapids and later Xeons) for the bf16 products that
@@ -22,12 +16,11 @@ import java.util.Optional;
  * product. So, before ND4J loads, this class asks the kernel for the permission and, only if it was granted, sets
  * {@code DNNL_MAX_CPU_ISA=AVX512_CORE_AMX} in the process environment (a value the user set is kept).
  *
- * <p>jsora has no native code of its own: both calls go through the JDK's foreign linker, which Java 17 ships as
- * the incubator module {@code jdk.incubator.foreign}. It is used only when the JVM was started with
- * {@code --add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED}; without them, or on a CPU
- * without {@code amx_bf16}, or with {@code -Djsora.amx=off}, nothing is changed and oneDNN uses its AVX-512 bf16
- * kernels. Measured on a 2-core Xeon with AMX: a 10240×1152×4608 bf16 product at about 1950 GFLOP/s with AMX
- * against 200 without (float32 sgemm: 355).
+ * <p>jsora has no native code of its own: both libc calls go through JNA, which ND4J already brings (it is on every
+ * ND4J classpath through OSHI), so no JVM option is needed. Nothing is changed on a CPU without {@code amx_bf16}, where
+ * the kernel refuses, or with {@code -Djsora.amx=off}; oneDNN then uses its AVX-512 bf16 kernels. Measured on a 2-core
+ * Xeon with AMX: a 10240×1152×4608 bf16 product at about 1950 GFLOP/s with AMX against 200 without (float32 sgemm:
+ * 355).
  *
  * <p>float32 work is not affected: AMX has no float32 arithmetic, and oneDNN's float32 kernels are the same under
  * either setting.
@@ -77,9 +70,8 @@ public final class Amx {
     private static Status request() {
         String arch = System.getProperty("os.arch", "");
         boolean x86 = arch.equals("amd64") || arch.equals("x86_64");
-        return request(System.getProperty(PROPERTY, "auto"), x86, x86 && cpuHasAmx(),
-                ModuleLayer.boot().findModule("jdk.incubator.foreign").isPresent(), System.getenv(ISA_VARIABLE),
-                Libc::new);
+        return request(System.getProperty(PROPERTY, "auto"), x86, x86 && cpuHasAmx(), jnaPresent(),
+                System.getenv(ISA_VARIABLE), Libc::new);
     }
 
     /** The two libc calls the request makes (an interface so that the decision can be tested without them). */
@@ -91,17 +83,17 @@ public final class Amx {
         int setenv(String name, String value) throws Throwable;
     }
 
-    /** Opens the {@link LibcCalls}; it may fail (no native access). */
+    /** Opens the {@link LibcCalls}; it may fail (JNA cannot load its native part). */
     interface LibcOpener {
         LibcCalls open() throws Throwable;
     }
 
     /**
      * The decision, from its inputs. @param mode the {@value #PROPERTY} value @param x86 whether this is x86-64
-     * @param cpuAmx whether the CPU reports amx_bf16 @param foreignModule whether the JVM resolved
-     * jdk.incubator.foreign @param userIsa the user's own {@code DNNL_MAX_CPU_ISA}, or null
+     * @param cpuAmx whether the CPU reports amx_bf16 @param jna whether JNA is on the class path
+     * @param userIsa the user's own {@code DNNL_MAX_CPU_ISA}, or null
      */
-    static Status request(String mode, boolean x86, boolean cpuAmx, boolean foreignModule, String userIsa,
+    static Status request(String mode, boolean x86, boolean cpuAmx, boolean jna, String userIsa,
             LibcOpener libc) {
         String m = mode.trim().toLowerCase(Locale.ROOT);
         if (m.equals("off")) {
@@ -118,9 +110,9 @@ public final class Amx {
         if (!cpuAmx) {
             return new Status(false, "CPU reports no amx_bf16");
         }
-        if (!foreignModule) {
-            return new Status(false, "CPU has amx_bf16, but the JVM was started without --add-modules "
-                    + "jdk.incubator.foreign --enable-native-access=ALL-UNNAMED, which jsora needs to request it");
+        if (!jna) {
+            return new Status(false, "CPU has amx_bf16, but JNA (net.java.dev.jna:jna, which jsora uses to request "
+                    + "it) is not on the class path");
         }
         try {
             LibcCalls c = libc.open();
@@ -139,9 +131,7 @@ public final class Amx {
         } catch (VirtualMachineError e) {
             throw e;
         } catch (Throwable t) {
-            Throwable cause = t instanceof InvocationTargetException && t.getCause() != null ? t.getCause() : t;
-            return new Status(false, "CPU has amx_bf16, but the foreign linker could not request it (" + cause
-                    + "); the JVM needs --enable-native-access=ALL-UNNAMED");
+            return new Status(false, "CPU has amx_bf16, but libc could not be called through JNA (" + t + ")");
         }
     }
 
@@ -158,67 +148,44 @@ public final class Amx {
         return false;
     }
 
+    private static boolean jnaPresent() {
+        try {
+            Class.forName("com.sun.jna.NativeLibrary", false, Amx.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
     /**
-     * libc's {@code syscall} and {@code setenv} through Java 17's incubating foreign linker, reached by reflection
-     * so that jsora compiles and runs without the incubator module (it is then simply not used).
+     * libc's {@code syscall} and {@code setenv} through JNA. JNA unpacks its native part under
+     * {@code java.io.tmpdir} into a {@code jna-<user>} directory it never removes; unless the user set
+     * {@code jna.tmpdir}, it unpacks into JavaCPP's cache instead (where ND4J's natives already are), and deletes
+     * the unpacked file once loaded, so nothing is left.
      */
     private static final class Libc implements LibcCalls {
-        private final Class<?> linkerClass = Class.forName("jdk.incubator.foreign.CLinker");
-        private final Class<?> layoutClass = Class.forName("jdk.incubator.foreign.MemoryLayout");
-        private final Class<?> addressClass = Class.forName("jdk.incubator.foreign.MemoryAddress");
-        private final Class<?> scopeClass = Class.forName("jdk.incubator.foreign.ResourceScope");
-        private final Object linker = linkerClass.getMethod("getInstance").invoke(null);
-        private final Object libc = linkerClass.getMethod("systemLookup").invoke(null);
+        private final com.sun.jna.NativeLibrary libc;
 
-        Libc() throws ReflectiveOperationException {
+        Libc() {
+            if (System.getProperty("jna.tmpdir") == null) {
+                try {
+                    System.setProperty("jna.tmpdir", org.bytedeco.javacpp.Loader.getCacheDir().getPath());
+                } catch (java.io.IOException | RuntimeException e) {
+                    // JNA's own default then
+                }
+            }
+            libc = com.sun.jna.NativeLibrary.getInstance("c");
         }
 
         @Override
-        public long syscall(long number, long a, long b) throws Throwable {
-            Object cLong = layout("C_LONG");
-            Object vaLong = linkerClass.getMethod("asVarArg", layoutClass).invoke(null, cLong);
-            MethodHandle h = downcall("syscall", MethodType.methodType(long.class, long.class, long.class,
-                    long.class), cLong, cLong, vaLong, vaLong);
-            return (long) h.invokeWithArguments(number, a, b);
+        public long syscall(long number, long a, long b) {
+            return libc.getFunction("syscall").invokeLong(new Object[] {number, a, b});
         }
 
         @Override
-        public int setenv(String name, String value) throws Throwable {
-            Object cPtr = layout("C_POINTER");
-            MethodHandle h = downcall("setenv", MethodType.methodType(int.class, addressClass, addressClass,
-                    int.class), layout("C_INT"), cPtr, cPtr, layout("C_INT"));
-            Object scope = scopeClass.getMethod("newConfinedScope").invoke(null);
-            try {
-                Method toC = linkerClass.getMethod("toCString", String.class, scopeClass);
-                Object n = toC.invoke(null, name, scope);
-                Object v = toC.invoke(null, value, scope);
-                Method address = Class.forName("jdk.incubator.foreign.MemorySegment").getMethod("address");
-                // setenv copies both strings, so the scope may end when it returns
-                return (int) h.invokeWithArguments(address.invoke(n), address.invoke(v), 0);
-            } finally {
-                scopeClass.getMethod("close").invoke(scope);
-            }
-        }
-
-        private Object layout(String field) throws ReflectiveOperationException {
-            return linkerClass.getField(field).get(null);
-        }
-
-        private MethodHandle downcall(String symbol, MethodType type, Object result, Object... args)
-                throws ReflectiveOperationException {
-            Optional<?> address = (Optional<?>) Class.forName("jdk.incubator.foreign.SymbolLookup")
-                    .getMethod("lookup", String.class).invoke(libc, symbol);
-            Object argArray = Array.newInstance(layoutClass, args.length);
-            for (int i = 0; i < args.length; i++) {
-                Array.set(argArray, i, args[i]);
-            }
-            Class<?> descriptorClass = Class.forName("jdk.incubator.foreign.FunctionDescriptor");
-            Object descriptor = descriptorClass.getMethod("of", layoutClass, argArray.getClass())
-                    .invoke(null, result, argArray);
-            Class<?> addressable = Class.forName("jdk.incubator.foreign.Addressable");
-            return (MethodHandle) linkerClass.getMethod("downcallHandle", addressable, MethodType.class,
-                    descriptorClass).invoke(linker, address.orElseThrow(() -> new IllegalStateException(
-                            "libc has no " + symbol)), type, descriptor);
+        public int setenv(String name, String value) {
+            // setenv copies both strings
+            return libc.getFunction("setenv").invokeInt(new Object[] {name, value, 0});
         }
     }
 }

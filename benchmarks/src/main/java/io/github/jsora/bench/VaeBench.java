@@ -220,8 +220,7 @@ public class VaeBench {
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     @Warmup(iterations = 1, time = 1)
     @Measurement(iterations = 3, time = 2)
-    @Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules", "jdk.incubator.foreign",
-            "--enable-native-access=ALL-UNNAMED"})
+    @Fork(value = 1, jvmArgs = {"-Xmx4g"})
     public static class ConvPrecision {
         /** fp32 or bf16 (bf16 inputs and weights; a bf16 product accumulates in float32). */
         @Param({"fp32", "bf16"})
