@@ -1,8 +1,5 @@
 package io.github.jsora.tensor;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -137,15 +134,11 @@ public final class Amx {
 
     private static boolean cpuHasAmx() {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.ISO_8859_1)) {
-                if (line.startsWith("flags")) {
-                    return (" " + line.substring(line.indexOf(':') + 1) + " ").contains(" amx_bf16 ");
-                }
-            }
+            java.util.Set<String> flags = CpuFlags.parse(CpuFlags.read());
+            return flags != null && flags.contains("amx_bf16");
         } catch (java.io.IOException | RuntimeException e) {
             return false;
         }
-        return false;
     }
 
     private static boolean jnaPresent() {

@@ -1,10 +1,9 @@
 package io.github.jsora.tensor;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.javacpp.indexer.Bfloat16Indexer;
@@ -92,7 +91,7 @@ public final class Bf16Gemm {
     public static CpuSupport cpuSupport() {
         String arch = System.getProperty("os.arch", "");
         try {
-            return detectCpu(Files.readString(Path.of("/proc/cpuinfo"), StandardCharsets.ISO_8859_1), arch);
+            return detectCpu(CpuFlags.read(), arch);
         } catch (IOException | RuntimeException e) {
             return new CpuSupport(false, "cannot read /proc/cpuinfo (" + e.getMessage() + ")");
         }
@@ -104,23 +103,11 @@ public final class Bf16Gemm {
      */
     static CpuSupport detectCpu(String cpuinfo, String arch) {
         boolean arm = arch.startsWith("aarch64") || arch.startsWith("arm");
-        for (String line : cpuinfo.split("\n")) {
-            int colon = line.indexOf(':');
-            if (colon < 0) {
-                continue;
-            }
-            String key = line.substring(0, colon).trim().toLowerCase(Locale.ROOT);
-            if (!key.equals("flags") && !key.equals("features")) {
-                continue;
-            }
-            StringBuilder found = new StringBuilder();
-            for (String f : line.substring(colon + 1).trim().split("\\s+")) {
-                boolean hit = arm ? f.equals("bf16") : f.equals("avx512_bf16") || f.equals("amx_bf16");
-                if (hit) {
-                    found.append(found.length() == 0 ? "" : " ").append(f);
-                }
-            }
-            return found.length() > 0 ? new CpuSupport(true, "CPU has " + found)
+        Set<String> flags = CpuFlags.parse(cpuinfo);
+        if (flags != null) {
+            String found = flags.stream().filter(f -> arm ? f.equals("bf16")
+                    : f.equals("avx512_bf16") || f.equals("amx_bf16")).collect(Collectors.joining(" "));
+            return !found.isEmpty() ? new CpuSupport(true, "CPU has " + found)
                     : new CpuSupport(false, "CPU reports no bf16 arithmetic (" + (arm ? "bf16" : "avx512_bf16, "
                             + "amx_bf16") + " absent)");
         }
@@ -178,9 +165,9 @@ public final class Bf16Gemm {
         }
         try {
             double[] t = calibrate(1024, 1152, 1152);
+            Amx.Status amx = Amx.status();
             String times = String.format(Locale.ROOT, "%s; AMX %s (%s); 1024x1152x1152: native %.1f ms, float32 "
-                    + "%.1f ms", cpu.detail(), Amx.status().enabled() ? "on" : "off", Amx.status().detail(),
-                    t[0] * 1e3, t[1] * 1e3);
+                    + "%.1f ms", cpu.detail(), amx.enabled() ? "on" : "off", amx.detail(), t[0] * 1e3, t[1] * 1e3);
             return t[0] * 1.1 < t[1] ? new Selection(Route.NATIVE, times)
                     : new Selection(Route.EXPAND, times + ": native not faster");
         } catch (RuntimeException e) {

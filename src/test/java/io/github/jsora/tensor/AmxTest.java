@@ -4,15 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-/** The AMX request: every branch of the decision, and what this JVM (started with the foreign linker) got. */
+/** The AMX request: every branch of the decision, and what this JVM (JNA on its class path) got. */
 class AmxTest {
 
     /** Records the libc calls instead of making them. */
@@ -91,9 +88,8 @@ class AmxTest {
     /** JNA is on the test class path, so on an AMX CPU the request must have worked (or the kernel refused). */
     @Test
     void thisJvmGotAmxWhereTheCpuHasIt() throws Exception {
-        String cpuinfo = Files.readString(Path.of("/proc/cpuinfo"), StandardCharsets.ISO_8859_1);
-        boolean cpuAmx = cpuinfo.lines().filter(l -> l.startsWith("flags")).findFirst()
-                .map(l -> (" " + l.substring(l.indexOf(':') + 1) + " ").contains(" amx_bf16 ")).orElse(false);
+        java.util.Set<String> flags = CpuFlags.parse(CpuFlags.read());
+        boolean cpuAmx = flags != null && flags.contains("amx_bf16");
         Amx.Status s = Amx.status();
         boolean x86 = System.getProperty("os.arch").equals("amd64");
         if (x86 && cpuAmx && System.getenv("DNNL_MAX_CPU_ISA") == null) {

@@ -20,8 +20,8 @@ import io.github.jsora.dit.ForwardStats;
  * ceiling's and their ratio.
  *
  * <p>Made for A/B comparisons of two builds run as alternating processes (the machine is shared):
- * {@code java -cp ... io.github.jsora.bench.BlockSplitRun [shape=xl32] [forwards=4] [label] [fp32|bf16]}; the first forward
- * is a warm-up and not counted. Set {@code OPENBLAS_CORETYPE} for the process to pick another OpenBLAS kernel.
+ * {@code java -cp ... io.github.jsora.bench.BlockSplitRun [shape=xl32] [forwards=4] [label] [fp32|bf16]}; the first
+ * forward is a warm-up and not counted. Set {@code OPENBLAS_CORETYPE} for the process to pick another OpenBLAS kernel.
  */
 public final class BlockSplitRun {
 
@@ -81,8 +81,8 @@ public final class BlockSplitRun {
         double ceil = median(ceiling);
         System.out.printf(Locale.ROOT, "split %s %s %s OPENBLAS_CORETYPE=%s: %.0f ms (median of %d) = linear %.0f + "
                 + "attention %.0f + rest %.0f; %.1f GFLOP/s, ceiling %.1f GFLOP/s, ratio %.3f; stages ms:%s%n", label,
-                shape, precision, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil, gfs / ceil,
-                stages);
+                shape, precision, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil,
+                gfs / ceil, stages);
     }
 
     /** SHA-256 of the floats' bits (little-endian), to check that two builds give identical outputs. */
