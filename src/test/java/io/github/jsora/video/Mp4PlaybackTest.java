@@ -186,7 +186,15 @@ class Mp4PlaybackTest {
                 const g = c.getContext('2d', {willReadFrequently: true});
                 const all = new Uint8Array(n * w * h * 4);
                 for (let i = 0; i < n; i++) {
+                  // 'seeked' can fire before the sought frame is on screen, so a draw right then may copy the
+                  // previous frame: also wait for the next presented frame, or 250 ms where none comes (a seek
+                  // inside the frame already shown presents nothing new)
+                  const shown = new Promise((ok) => {
+                    if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => ok());
+                    setTimeout(ok, 250);
+                  });
                   await new Promise((ok) => { v.onseeked = ok; v.currentTime = (i + 0.5) / fps; });
+                  await shown;
                   g.drawImage(v, 0, 0, w, h);
                   all.set(g.getImageData(0, 0, w, h).data, i * w * h * 4);
                 }
