@@ -3,6 +3,7 @@ package io.github.jsora.tensor;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 
 import org.bytedeco.javacpp.ShortPointer;
@@ -45,8 +46,9 @@ import org.slf4j.LoggerFactory;
  * ({@code native}, {@code expand}, {@code auto}; default {@code auto}) or {@link #setRoute} forces it; {@code auto}
  * picks {@link Route#NATIVE} only if the CPU reports bf16 arithmetic ({@code avx512_bf16} or {@code amx_bf16} on
  * x86, {@code bf16} on ARM, see {@link #detectCpu}) <em>and</em> a calibration product (1024×1152×1152) runs
- * faster natively than in float32 by at least 10 %. Products below {@link #MIN_NATIVE_MACS} multiply-adds always
- * expand: the native op's fixed cost per call dominates them ({@link #setMinNativeMacs} changes that bound).
+ * faster natively than in float32 by at least 10 % (timed by {@link #compare}: a warm-up, then alternating rounds).
+ * Products below {@link #MIN_NATIVE_MACS} multiply-adds always expand: the native op's fixed cost per call dominates
+ * them ({@link #setMinNativeMacs} changes that bound).
  */
 public final class Bf16Gemm {
 
@@ -166,16 +168,52 @@ public final class Bf16Gemm {
         try {
             double[] t = calibrate(1024, 1152, 1152);
             Amx.Status amx = Amx.status();
-            String times = String.format(Locale.ROOT, "%s; AMX %s (%s); 1024x1152x1152: native %.1f ms, float32 "
-                    + "%.1f ms", cpu.detail(), amx.enabled() ? "on" : "off", amx.detail(), t[0] * 1e3, t[1] * 1e3);
-            return t[0] * 1.1 < t[1] ? new Selection(Route.NATIVE, times)
-                    : new Selection(Route.EXPAND, times + ": native not faster");
+            return decide(t, cpu.detail() + "; AMX " + (amx.enabled() ? "on" : "off") + " (" + amx.detail() + ")");
         } catch (RuntimeException e) {
             return new Selection(Route.EXPAND, cpu.detail() + "; native bf16 product failed: " + e);
         }
     }
 
-    /** Best-of-3 seconds of one native bf16 and one float32 product of x [m, k] · wᵀ ([n, k]). */
+    /** Native only when its calibration product is at least 10 % faster; {@code t} = {native, float32} seconds. */
+    static Selection decide(double[] t, String detail) {
+        String times = String.format(Locale.ROOT, "%s; 1024x1152x1152: native %.1f ms, float32 %.1f ms", detail,
+                t[0] * 1e3, t[1] * 1e3);
+        return t[0] * 1.1 < t[1] ? new Selection(Route.NATIVE, times)
+                : new Selection(Route.EXPAND, times + ": native not faster");
+    }
+
+    /** Wall time the native route is warmed for before it is timed (see {@link #compare}). */
+    static final long WARM_NANOS = 300_000_000L;
+
+    /** Most native products of the warm-up, whatever their time. */
+    static final int WARM_MAX_RUNS = 40;
+
+    /** Timed rounds, each one product by either route. */
+    static final int ROUNDS = 4;
+
+    /**
+     * Times the two routes, each {@link LongSupplier} running one product and returning its nanoseconds: first the
+     * native route alone for {@link #WARM_NANOS} (at most {@link #WARM_MAX_RUNS} products) and one float32
+     * product, then {@link #ROUNDS} alternating rounds; returns the best time of each route in seconds, {native,
+     * float32}. The warm-up is needed: on a Xeon with AMX, the native products of a new process were measured to
+     * run 2–4× slower for their first 100–300 ms (and a best of 3 taken then chose float32 in 3 of 12 processes).
+     */
+    static double[] compare(LongSupplier nativeRun, LongSupplier float32Run) {
+        long spent = 0;
+        for (int runs = 0; spent < WARM_NANOS && runs < WARM_MAX_RUNS; runs++) {
+            spent += Math.max(0, nativeRun.getAsLong());
+        }
+        float32Run.getAsLong();
+        long nat = Long.MAX_VALUE;
+        long f32 = Long.MAX_VALUE;
+        for (int r = 0; r < ROUNDS; r++) {
+            nat = Math.min(nat, nativeRun.getAsLong());
+            f32 = Math.min(f32, float32Run.getAsLong());
+        }
+        return new double[] {nat / 1e9, f32 / 1e9};
+    }
+
+    /** {@link #compare} of one native bf16 and one float32 product of x [m, k] · wᵀ ([n, k]). */
     private static double[] calibrate(int m, int k, int n) {
         try (Tensor x = Tensor.zeros(m, k); Tensor w = Tensor.zeros(n, k); Tensor o = Tensor.zeros(m, n)) {
             float[] row = new float[k];
@@ -192,19 +230,15 @@ public final class Bf16Gemm {
             }
             try (PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16);
                     Tensor scratch = Tensor.zeros(Math.toIntExact(scratchFloats(m, pw)))) {
-                double nat = Double.MAX_VALUE;
-                double f32 = Double.MAX_VALUE;
-                for (int rep = 0; rep < 3; rep++) {
-                    StageTimer.Scope nt = StageTimer.start("native");
+                return compare(() -> {
+                    long t0 = System.nanoTime();
                     nativeLinear(x, pw, o, m, scratch);
-                    nt.close();
-                    StageTimer.Scope ft = StageTimer.start("float32");
+                    return System.nanoTime() - t0;
+                }, () -> {
+                    long t0 = System.nanoTime();
                     Gemm.linear(x, w, null, o);
-                    ft.close();
-                    nat = Math.min(nat, nt.nanos() / 1e9);
-                    f32 = Math.min(f32, ft.nanos() / 1e9);
-                }
-                return new double[] {nat, f32};
+                    return System.nanoTime() - t0;
+                });
             }
         }
     }

@@ -186,6 +186,38 @@ class Bf16GemmTest {
         assertFalse(Bf16Gemm.detectCpu("model name : x\n", "amd64").bf16());
     }
 
+    /** A native route that is slow for its first products (as measured on a Xeon with AMX) is still chosen. */
+    @Test
+    void calibrationWarmsTheNativeRouteBeforeTimingIt() {
+        int[] calls = new int[2];
+        double[] t = Bf16Gemm.compare(() -> calls[0]++ < 10 ? 30_000_000L : 9_000_000L, () -> {
+            calls[1]++;
+            return 20_000_000L;
+        });
+        assertEquals(0.009, t[0], 1e-12);
+        assertEquals(0.020, t[1], 1e-12);
+        assertEquals(Bf16Gemm.Route.NATIVE, Bf16Gemm.decide(t, "test").route());
+        assertEquals(1 + Bf16Gemm.ROUNDS, calls[1]);
+        // the warm-up is bounded in time (300 ms of 30 ms products: 10) and in count (products of no time)
+        assertEquals(10 + Bf16Gemm.ROUNDS, calls[0]);
+        int[] free = new int[1];
+        Bf16Gemm.compare(() -> {
+            free[0]++;
+            return 0L;
+        }, () -> 1L);
+        assertEquals(Bf16Gemm.WARM_MAX_RUNS + Bf16Gemm.ROUNDS, free[0]);
+    }
+
+    @Test
+    void calibrationKeepsFloat32UnlessNativeIsTenPercentFaster() {
+        assertEquals(Bf16Gemm.Route.EXPAND, Bf16Gemm.decide(new double[] {0.030, 0.020}, "x").route());
+        assertEquals(Bf16Gemm.Route.EXPAND, Bf16Gemm.decide(new double[] {0.019, 0.020}, "x").route());
+        Bf16Gemm.Selection s = Bf16Gemm.decide(new double[] {0.009, 0.020}, "CPU y");
+        assertEquals(Bf16Gemm.Route.NATIVE, s.route());
+        assertTrue(s.reason().startsWith("CPU y; 1024x1152x1152: native 9.0 ms, float32 20.0 ms"), s.reason());
+        assertTrue(Bf16Gemm.decide(new double[] {0.03, 0.02}, "x").reason().endsWith("native not faster"));
+    }
+
     @Test
     void badShapesNameTheOperands() {
         try (Tensor w = Tensor.zeros(4, 8); PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16);
