@@ -67,22 +67,8 @@ public final class Amx {
     private static Status request() {
         String arch = System.getProperty("os.arch", "");
         boolean x86 = arch.equals("amd64") || arch.equals("x86_64");
-        return request(System.getProperty(PROPERTY, "auto"), x86, x86 && cpuHasAmx(), jnaPresent(),
-                System.getenv(ISA_VARIABLE), Libc::new);
-    }
-
-    /** The two libc calls the request makes (an interface so that the decision can be tested without them). */
-    interface LibcCalls {
-        /** {@code syscall(number, a, b)}. */
-        long syscall(long number, long a, long b) throws Throwable;
-
-        /** {@code setenv(name, value, 0)}. */
-        int setenv(String name, String value) throws Throwable;
-    }
-
-    /** Opens the {@link LibcCalls}; it may fail (JNA cannot load its native part). */
-    interface LibcOpener {
-        LibcCalls open() throws Throwable;
+        return request(System.getProperty(PROPERTY, "auto"), x86, x86 && cpuHasAmx(), Libc.jnaPresent(),
+                System.getenv(ISA_VARIABLE), Libc.JNA);
     }
 
     /**
@@ -91,7 +77,7 @@ public final class Amx {
      * @param userIsa the user's own {@code DNNL_MAX_CPU_ISA}, or null
      */
     static Status request(String mode, boolean x86, boolean cpuAmx, boolean jna, String userIsa,
-            LibcOpener libc) {
+            Libc.Opener libc) {
         String m = mode.trim().toLowerCase(Locale.ROOT);
         if (m.equals("off")) {
             return new Status(false, PROPERTY + "=off");
@@ -112,7 +98,7 @@ public final class Amx {
                     + "it) is not on the class path");
         }
         try {
-            LibcCalls c = libc.open();
+            Libc.Calls c = libc.open();
             long granted = c.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
             if (granted != 0) {
                 return new Status(false, "CPU has amx_bf16, but the kernel refused the tile registers "
@@ -138,47 +124,6 @@ public final class Amx {
             return flags != null && flags.contains("amx_bf16");
         } catch (java.io.IOException | RuntimeException e) {
             return false;
-        }
-    }
-
-    private static boolean jnaPresent() {
-        try {
-            Class.forName("com.sun.jna.NativeLibrary", false, Amx.class.getClassLoader());
-            return true;
-        } catch (ClassNotFoundException | LinkageError e) {
-            return false;
-        }
-    }
-
-    /**
-     * libc's {@code syscall} and {@code setenv} through JNA. JNA unpacks its native part under
-     * {@code java.io.tmpdir} into a {@code jna-<user>} directory it never removes; unless the user set
-     * {@code jna.tmpdir}, it unpacks into JavaCPP's cache instead (where ND4J's natives already are), and deletes
-     * the unpacked file once loaded, so nothing is left.
-     */
-    private static final class Libc implements LibcCalls {
-        private final com.sun.jna.NativeLibrary libc;
-
-        Libc() {
-            if (System.getProperty("jna.tmpdir") == null) {
-                try {
-                    System.setProperty("jna.tmpdir", org.bytedeco.javacpp.Loader.getCacheDir().getPath());
-                } catch (java.io.IOException | RuntimeException e) {
-                    // JNA's own default then
-                }
-            }
-            libc = com.sun.jna.NativeLibrary.getInstance("c");
-        }
-
-        @Override
-        public long syscall(long number, long a, long b) {
-            return libc.getFunction("syscall").invokeLong(new Object[] {number, a, b});
-        }
-
-        @Override
-        public int setenv(String name, String value) {
-            // setenv copies both strings
-            return libc.getFunction("setenv").invokeInt(new Object[] {name, value, 0});
         }
     }
 }

@@ -36,6 +36,7 @@ public final class NativeMemory {
             }
         }
         Amx.init(); // before oneDNN's first product: it reads its ISA setting once
+        OpenBlasThreads.init(); // before OpenBLAS loads: it reads its environment then
     }
 
     private NativeMemory() {

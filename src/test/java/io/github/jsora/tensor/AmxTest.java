@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -12,31 +11,9 @@ import org.junit.jupiter.api.Test;
 /** The AMX request: every branch of the decision, and what this JVM (JNA on its class path) got. */
 class AmxTest {
 
-    /** Records the libc calls instead of making them. */
-    private static final class FakeLibc implements Amx.LibcCalls {
-        final List<String> calls = new ArrayList<>();
-        final long prctl;
-
-        FakeLibc(long prctl) {
-            this.prctl = prctl;
-        }
-
-        @Override
-        public long syscall(long number, long a, long b) {
-            calls.add("syscall " + number + " 0x" + Long.toHexString(a) + " " + b);
-            return prctl;
-        }
-
-        @Override
-        public int setenv(String name, String value) {
-            calls.add("setenv " + name + "=" + value);
-            return 0;
-        }
-    }
-
     @Test
     void grantedPermissionSetsOneDnnsIsaAfterAskingTheKernel() {
-        FakeLibc libc = new FakeLibc(0);
+        FakeLibc libc = new FakeLibc(0, 0);
         Amx.Status s = Amx.request("auto", true, true, true, null, () -> libc);
         assertTrue(s.enabled(), s.detail());
         assertEquals(List.of("syscall 158 0x1023 18", "setenv DNNL_MAX_CPU_ISA=AVX512_CORE_AMX"), libc.calls);
@@ -44,7 +21,7 @@ class AmxTest {
 
     @Test
     void aRefusalLeavesTheIsaAloneSoNoTileInstructionRuns() {
-        FakeLibc libc = new FakeLibc(-22);
+        FakeLibc libc = new FakeLibc(-22, 0);
         Amx.Status s = Amx.request("auto", true, true, true, null, () -> libc);
         assertFalse(s.enabled());
         assertTrue(s.detail().contains("refused") && s.detail().contains("-22"), s.detail());
@@ -53,17 +30,17 @@ class AmxTest {
 
     @Test
     void theUsersOwnIsaSettingIsKept() {
-        FakeLibc libc = new FakeLibc(0);
+        FakeLibc libc = new FakeLibc(0, 0);
         Amx.Status capped = Amx.request("auto", true, true, true, "AVX512_CORE_BF16", () -> libc);
         assertFalse(capped.enabled(), capped.detail());
         assertTrue(capped.detail().contains("AVX512_CORE_BF16"), capped.detail());
         assertEquals(List.of("syscall 158 0x1023 18"), libc.calls);
-        assertTrue(Amx.request("auto", true, true, true, "avx512_core_amx", () -> new FakeLibc(0)).enabled());
+        assertTrue(Amx.request("auto", true, true, true, "avx512_core_amx", () -> new FakeLibc(0, 0)).enabled());
     }
 
     @Test
     void nothingIsCalledWhereAmxIsOffUnsupportedOrUnreachable() {
-        Amx.LibcOpener never = () -> {
+        Libc.Opener never = () -> {
             throw new AssertionError("libc must not be opened");
         };
         assertEquals("jsora.amx=off", Amx.request(" OFF ", true, true, true, null, never).detail());
