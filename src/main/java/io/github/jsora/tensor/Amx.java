@@ -13,8 +13,8 @@ import java.util.Locale;
  * product. So, before ND4J loads, this class asks the kernel for the permission and, only if it was granted, sets
  * {@code DNNL_MAX_CPU_ISA=AVX512_CORE_AMX} in the process environment (a value the user set is kept).
  *
- * <p>jsora has no native code of its own: both libc calls go through JNA, which ND4J already brings (it is on every
- * ND4J classpath through OSHI), so no JVM option is needed. Nothing is changed on a CPU without {@code amx_bf16}, where
+ * <p>jsora has no native code of its own: both libc calls go through JNA ({@link Libc}), which ND4J already brings,
+ * so no JVM option is needed. Nothing is changed on a CPU without {@code amx_bf16}, where
  * the kernel refuses, or with {@code -Djsora.amx=off}; oneDNN then uses its AVX-512 bf16 kernels. Measured on a 2-core
  * Xeon with AMX: a 10240×1152×4608 bf16 product at about 1950 GFLOP/s with AMX against 200 without (float32 sgemm:
  * 355).
