@@ -231,13 +231,15 @@ public final class Bf16Gemm {
             try (PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16);
                     Tensor scratch = Tensor.zeros(Math.toIntExact(scratchFloats(m, pw)))) {
                 return compare(() -> {
-                    long t0 = System.nanoTime();
+                    StageTimer.Scope t = StageTimer.start("native");
                     nativeLinear(x, pw, o, m, scratch);
-                    return System.nanoTime() - t0;
+                    t.close();
+                    return t.nanos();
                 }, () -> {
-                    long t0 = System.nanoTime();
+                    StageTimer.Scope t = StageTimer.start("float32");
                     Gemm.linear(x, w, null, o);
-                    return System.nanoTime() - t0;
+                    t.close();
+                    return t.nanos();
                 });
             }
         }
