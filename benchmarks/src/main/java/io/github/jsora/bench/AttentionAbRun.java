@@ -1,6 +1,5 @@
 package io.github.jsora.bench;
 
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 
@@ -55,9 +54,9 @@ public final class AttentionAbRun {
                     t[2][r] = (t3 - t2) / 1e6;
                 }
             }
-            double p = median(t[0]);
-            double e = median(t[1]);
-            double f = median(t[2]);
+            double p = Medians.of(t[0]);
+            double e = Medians.of(t[1]);
+            double f = Medians.of(t[2]);
             String outside = e > p && f > p ? String.format(Locale.ROOT, "%.2f", (e - p) / (f - p))
                     : "n/a (the products alone timed slower than the whole attention: noise)";
             System.out.printf(Locale.ROOT, "%s [%d, %d, %d]: products %.1f ms; EXACT %.1f ms (%.1f outside products);"
@@ -66,10 +65,4 @@ public final class AttentionAbRun {
         }
     }
 
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
 }

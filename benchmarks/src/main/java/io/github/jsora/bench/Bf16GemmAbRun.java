@@ -42,9 +42,7 @@ public final class Bf16GemmAbRun {
             }
             double[] med = new double[VARIANTS.length];
             for (int v = 0; v < VARIANTS.length; v++) {
-                double[] s = secs[v].clone();
-                Arrays.sort(s);
-                med[v] = rounds % 2 == 1 ? s[rounds / 2] : (s[rounds / 2 - 1] + s[rounds / 2]) / 2;
+                med[v] = Medians.of(secs[v]);
             }
             StringBuilder line = new StringBuilder(shape + ":");
             for (int v = 0; v < VARIANTS.length; v++) {

@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -66,7 +65,7 @@ public final class BlockSplitRun {
         double rest = 0;
         StringBuilder stages = new StringBuilder();
         for (Map.Entry<String, double[]> e : laps.entrySet()) {
-            double m = median(e.getValue());
+            double m = Medians.of(e.getValue());
             stages.append(String.format(Locale.ROOT, " %s=%.0f", e.getKey(), m));
             if (e.getKey().equals("gemm")) {
                 linear += m;
@@ -76,9 +75,9 @@ public final class BlockSplitRun {
                 rest += m;
             }
         }
-        double t = median(total);
+        double t = Medians.of(total);
         double gfs = gflop * 1e3 / t;
-        double ceil = median(ceiling);
+        double ceil = Medians.of(ceiling);
         System.out.printf(Locale.ROOT, "split %s %s %s OPENBLAS_CORETYPE=%s: %.0f ms (median of %d) = linear %.0f + "
                 + "attention %.0f + rest %.0f; %.1f GFLOP/s, ceiling %.1f GFLOP/s, ratio %.3f; stages ms:%s%n", label,
                 shape, precision, core == null ? "(unset)" : core, t, forwards, linear, attention, rest, gfs, ceil,
@@ -96,10 +95,4 @@ public final class BlockSplitRun {
         }
     }
 
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
 }

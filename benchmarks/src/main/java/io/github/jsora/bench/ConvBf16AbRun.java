@@ -87,7 +87,7 @@ public final class ConvBf16AbRun {
             StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%d -> %d at %dx%d (%.2f GFLOP):", c, c,
                     hw, hw, gflop));
             for (int i = 0; i < parts.length; i++) {
-                double m = median(ms[i]);
+                double m = Medians.of(ms[i]);
                 line.append(String.format(Locale.ROOT, " %s %.1f ms", parts[i], m));
                 if (i == 0 || i == 1 || i == 4) {
                     line.append(String.format(Locale.ROOT, " (%.0f GFLOP/s)", gflop / m * 1e3));
@@ -95,7 +95,7 @@ public final class ConvBf16AbRun {
                 line.append(';');
             }
             line.append(String.format(Locale.ROOT, " bf16 route / fp32 %.2f; relative L2 error %.2e",
-                    median(ms[1]) / median(ms[0]), relativeL2(out.toArray(), ref.toArray())));
+                    Medians.of(ms[1]) / Medians.of(ms[0]), relativeL2(out.toArray(), ref.toArray())));
             System.out.println(line);
         }
     }
@@ -125,12 +125,6 @@ public final class ConvBf16AbRun {
         });
     }
 
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
 
     private static double relativeL2(float[] a, float[] ref) {
         double num = 0;

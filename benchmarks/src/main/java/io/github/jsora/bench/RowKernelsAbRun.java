@@ -2,7 +2,6 @@ package io.github.jsora.bench;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 
@@ -91,16 +90,10 @@ public final class RowKernelsAbRun {
                 }
             }
         }
-        double a = median(ns[0]);
-        double b = median(ns[1]);
+        double a = Medians.of(ns[0]);
+        double b = Medians.of(ns[1]);
         System.out.printf(Locale.ROOT, "%s: existing %.2f ns/element, new %.2f ns/element, speed-up %.2f%n", name, a,
                 b, a / b);
     }
 
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
 }

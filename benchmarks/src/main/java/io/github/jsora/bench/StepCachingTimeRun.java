@@ -76,13 +76,13 @@ public final class StepCachingTimeRun {
                 }
                 System.out.printf(Locale.ROOT, "%-28s %10s %10s %9s %9s %8s %8s  %s%n", "setting", "s/video",
                         "denoise s", "x vs off", "x vs lpl", "steps", "GFLOP", "reused steps");
-                double offT = median(total[0]);
-                double lplT = specs.indexOf("lpl") >= 0 ? median(total[specs.indexOf("lpl")]) : Double.NaN;
+                double offT = Medians.of(total[0]);
+                double lplT = specs.indexOf("lpl") >= 0 ? Medians.of(total[specs.indexOf("lpl")]) : Double.NaN;
                 double lplW = specs.indexOf("lpl") >= 0 ? work[specs.indexOf("lpl")] : Double.NaN;
                 for (int k = 0; k < settings.size(); k++) {
-                    double t = median(total[k]);
+                    double t = Medians.of(total[k]);
                     System.out.printf(Locale.ROOT, "%-28s %10.2f %10.2f %8.2fx %8.2fx %8.2f %8.1f  %s  (FLOPs %.2fx "
-                            + "vs off, %.2fx vs lpl)%n", specs.get(k), t, median(denoise[k]), offT / t, lplT / t,
+                            + "vs off, %.2fx vs lpl)%n", specs.get(k), t, Medians.of(denoise[k]), offT / t, lplT / t,
                             work[k], work[k] * stepFlops / 1e9, reused[k], work[0] / work[k], lplW / work[k]);
                 }
                 System.out.printf(Locale.ROOT, "medians of %d rounds; one guided step of the block stack = %.1f GFLOP "
@@ -101,10 +101,4 @@ public final class StepCachingTimeRun {
         return 2 * 2 * depth * pair;
     }
 
-    private static double median(double[] a) {
-        double[] s = a.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
 }
