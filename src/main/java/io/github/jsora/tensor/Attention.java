@@ -205,9 +205,7 @@ public final class Attention {
                 if (fast) {
                     Ops.softmaxRowsFast(buf, 0, nr, n, scale);
                 } else {
-                    for (int r = 0; r < nr; r++) {
-                        Ops.softmaxRow(buf, r * n, n, scale, null);
-                    }
+                    Ops.softmaxRows(buf, 0, nr, n, scale);
                 }
                 s.write(o, buf, 0, nr * n);
             }

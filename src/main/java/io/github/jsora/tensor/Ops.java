@@ -201,11 +201,7 @@ public final class Ops {
     /** out = x·σ(x). */
     public static void silu(Tensor x, Tensor out) {
         sameSize("silu", x, out);
-        blockwise(x, null, out, (a, y, n) -> {
-            for (int i = 0; i < n; i++) {
-                a[i] = silu(a[i]);
-            }
-        });
+        blockwise(x, null, out, (a, y, n) -> ExactExp.silu(a, 0, n));
     }
 
     public static float silu(float v) {
@@ -355,30 +351,123 @@ public final class Ops {
         });
     }
 
-    /** Softmax of scale·v[off..off+n) (+ mask) in place. */
+    /**
+     * Softmax of scale·v[off..off+n) (+ mask) in place: {@code (float) Math.exp(a − max)} of every a, their sum in
+     * double in index order, times the float of its inverse; a row without a finite or +∞ entry (all −∞ or NaN) is
+     * all zeros. The exps run through {@link ExactExp} and the max as a vectorised reduction, with the results of the
+     * plain scalar loops bit for bit (see {@link #scaleAndMax}).
+     */
     public static void softmaxRow(float[] v, int off, int n, float scale, float[] mask) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            float a = v[off + i] * scale + (mask == null ? 0f : mask[i]);
-            v[off + i] = a;
-            if (a > max) {
-                max = a;
-            }
-        }
+        float max = scaleAndMax(v, off, n, scale, mask);
         if (max == Float.NEGATIVE_INFINITY) {
             Arrays.fill(v, off, off + n, 0f);
             return;
         }
+        for (int i = 0; i < n; i++) {
+            v[off + i] -= max;
+        }
+        ExactExp.exp(v, off, n); // (float) Math.exp(v − max), SIMD where the JVM has the Vector API
         double sum = 0;
         for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(v[off + i] - max);
-            v[off + i] = e;
-            sum += e;
+            sum += v[off + i];
         }
-        float inv = (float) (1.0 / sum);
+        scaleRow(v, off, n, (float) (1.0 / sum));
+    }
+
+    /**
+     * {@link #softmaxRow} without a mask on {@code rows} consecutive rows of {@code n} at {@code off}, the same bits
+     * row by row: one exp pass over the block, and the double sums of four rows as independent chains (each still
+     * adds its row in index order), so short rows and the sums' latency cost less.
+     */
+    public static void softmaxRows(float[] v, int off, int rows, int n, float scale) {
+        float[] maxes = scratch(2, rows);
+        for (int r = 0; r < rows; r++) {
+            int o = off + r * n;
+            float max = scaleAndMax(v, o, n, scale, null);
+            maxes[r] = max;
+            if (max != Float.NEGATIVE_INFINITY) {
+                for (int i = 0; i < n; i++) {
+                    v[o + i] -= max;
+                }
+            }
+        }
+        ExactExp.exp(v, off, rows * n);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int o0 = off + r * n;
+            int o1 = o0 + n;
+            int o2 = o1 + n;
+            int o3 = o2 + n;
+            double s0 = 0;
+            double s1 = 0;
+            double s2 = 0;
+            double s3 = 0;
+            for (int i = 0; i < n; i++) {
+                s0 += v[o0 + i];
+                s1 += v[o1 + i];
+                s2 += v[o2 + i];
+                s3 += v[o3 + i];
+            }
+            normaliseRow(v, o0, n, maxes[r], s0);
+            normaliseRow(v, o1, n, maxes[r + 1], s1);
+            normaliseRow(v, o2, n, maxes[r + 2], s2);
+            normaliseRow(v, o3, n, maxes[r + 3], s3);
+        }
+        for (; r < rows; r++) {
+            int o = off + r * n;
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += v[o + i];
+            }
+            normaliseRow(v, o, n, maxes[r], sum);
+        }
+    }
+
+    /** The last step of an exact softmax row: zeros for a row without a max, else v·(float) (1 / sum). */
+    private static void normaliseRow(float[] v, int off, int n, float max, double sum) {
+        if (max == Float.NEGATIVE_INFINITY) {
+            Arrays.fill(v, off, off + n, 0f);
+        } else {
+            scaleRow(v, off, n, (float) (1.0 / sum));
+        }
+    }
+
+    private static void scaleRow(float[] v, int off, int n, float by) {
         for (int i = 0; i < n; i++) {
-            v[off + i] *= inv;
+            v[off + i] *= by;
         }
+    }
+
+    /**
+     * v[off + i] = v[off + i]·scale + (mask[i] or 0) in place; returns the largest non-NaN result, −∞ when there is
+     * none. The loop is a {@code Math.max} reduction (vectorised); a NaN in the row makes that NaN, and then the
+     * scalar comparison loop finds the max that ignores NaN, as the softmax always did. A max of ±0 may come out
+     * with the other zero sign than a first-wins comparison gives, which changes no a − max.
+     */
+    private static float scaleAndMax(float[] v, int off, int n, float scale, float[] mask) {
+        float max = Float.NEGATIVE_INFINITY;
+        if (mask == null) {
+            for (int i = 0; i < n; i++) {
+                float a = v[off + i] * scale + 0f;
+                v[off + i] = a;
+                max = Math.max(max, a);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                float a = v[off + i] * scale + mask[i];
+                v[off + i] = a;
+                max = Math.max(max, a);
+            }
+        }
+        if (Float.isNaN(max)) {
+            max = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                if (v[off + i] > max) {
+                    max = v[off + i];
+                }
+            }
+        }
+        return max;
     }
 
     // ------------------------------------------------------------------ fast exp and softmax
@@ -468,20 +557,7 @@ public final class Ops {
      * 4096 (asserted by the tests). Same treatment of fully masked rows (all zeros).
      */
     public static void softmaxRowFast(float[] v, int off, int n, float scale, float[] mask) {
-        float max = Float.NEGATIVE_INFINITY;
-        if (mask == null) {
-            for (int i = 0; i < n; i++) {
-                float a = v[off + i] * scale;
-                v[off + i] = a;
-                max = Math.max(max, a);
-            }
-        } else {
-            for (int i = 0; i < n; i++) {
-                float a = v[off + i] * scale + mask[i];
-                v[off + i] = a;
-                max = Math.max(max, a);
-            }
-        }
+        float max = scaleAndMax(v, off, n, scale, mask);
         if (max == Float.NEGATIVE_INFINITY) {
             Arrays.fill(v, off, off + n, 0f);
             return;

@@ -1,5 +1,6 @@
 package io.github.jsora.vae;
 
+import io.github.jsora.tensor.ExactExp;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Scratch;
@@ -61,15 +62,11 @@ final class VaeKernels {
                 for (long p = 0; p < spatial; p += CHUNK) {
                     int len = (int) Math.min(CHUNK, spatial - p);
                     x.read(src + p, v, 0, len);
+                    for (int k = 0; k < len; k++) {
+                        v[k] = v[k] * a + b0;
+                    }
                     if (silu) {
-                        for (int k = 0; k < len; k++) {
-                            float y = v[k] * a + b0;
-                            v[k] = (float) (y / (1.0 + Math.exp(-y)));
-                        }
-                    } else {
-                        for (int k = 0; k < len; k++) {
-                            v[k] = v[k] * a + b0;
-                        }
+                        ExactExp.silu(v, 0, len); // y·σ(y) with the scalar expression's bits
                     }
                     out.write(dst + p, v, 0, len);
                 }

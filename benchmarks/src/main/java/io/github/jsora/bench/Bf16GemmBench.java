@@ -43,7 +43,7 @@ import io.github.jsora.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 3, time = 2)
-@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Fork(value = 1, jvmArgs = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 public class Bf16GemmBench {
 
     /** "MxKxN": STDiT3-XL at B·T·S = 2·20·256 rows (attention 1152², MLP 1152↔4608), T5-XXL at 2·300 rows. */

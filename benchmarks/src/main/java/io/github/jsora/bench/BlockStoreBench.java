@@ -51,7 +51,7 @@ import io.github.jsora.weights.RandomModel;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 1)
 @Measurement(iterations = 2)
-@Fork(value = 1, jvmArgs = {"-Xmx4g"})
+@Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules=jdk.incubator.vector"})
 public class BlockStoreBench {
 
     static final int PAIRS = 4;

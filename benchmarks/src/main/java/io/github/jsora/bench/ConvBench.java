@@ -31,7 +31,7 @@ import io.github.jsora.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Fork(value = 1, jvmArgs = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 public class ConvBench {
 
     @Param({"2d:8-8-16", "2d:32-32-32", "2d:64-64-64", "2d:128-128-64", "2d:512-512-32", "2d:256-256-128",

@@ -48,7 +48,7 @@ import io.github.jsora.weights.RandomModel;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 1)
 @Measurement(iterations = 2)
-@Fork(value = 1, jvmArgs = {"-Xmx6g"})
+@Fork(value = 1, jvmArgs = {"-Xmx6g", "--add-modules=jdk.incubator.vector"})
 public class EndToEndBench {
 
     @Param({"demo", "mid"})

@@ -34,7 +34,7 @@ import io.github.jsora.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Fork(value = 1, jvmArgs = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 public class GemmBench {
 
     @Param({"1024x1152x1152", "4096x1152x1152", "256x1152x4608"})

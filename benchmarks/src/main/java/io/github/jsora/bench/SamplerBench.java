@@ -44,7 +44,7 @@ import io.github.jsora.weights.RandomModel;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 1)
 @Measurement(iterations = 3)
-@Fork(value = 1, jvmArgs = {"-Xmx4g"})
+@Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules=jdk.incubator.vector"})
 public class SamplerBench {
 
     @Param({"off", "fixed16of30", "dynamic"})

@@ -61,7 +61,7 @@ import io.github.jsora.weights.RandomModel;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 1)
 @Measurement(iterations = 3)
-@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Fork(value = 1, jvmArgs = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 public class Stdit3Bench {
 
     @Param({"xl32", "xl24", "tiny"})

@@ -59,7 +59,7 @@ import io.github.jsora.weights.RandomModel;
  * the ceiling of its own precision is {@code gemmCeiling time · 117.24 / (25.17 · t5BlockXxl time)}.
  */
 @State(Scope.Benchmark)
-@Fork(value = 1, jvmArgs = {"-Xmx8g"})
+@Fork(value = 1, jvmArgs = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 @Warmup(iterations = 1, time = 2)
 @Measurement(iterations = 3, time = 3)
 public class T5Bench {

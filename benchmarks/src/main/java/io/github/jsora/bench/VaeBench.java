@@ -55,7 +55,7 @@ import io.github.jsora.weights.RandomModel;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 0)
 @Measurement(iterations = 1)
-@Fork(value = 1, jvmArgs = {"-Xmx12g"})
+@Fork(value = 1, jvmArgs = {"-Xmx12g", "--add-modules=jdk.incubator.vector"})
 public class VaeBench {
 
     static final int LATENT_FRAMES = 5;
@@ -220,7 +220,7 @@ public class VaeBench {
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     @Warmup(iterations = 1, time = 1)
     @Measurement(iterations = 3, time = 2)
-    @Fork(value = 1, jvmArgs = {"-Xmx4g"})
+    @Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules=jdk.incubator.vector"})
     public static class ConvPrecision {
         /** fp32 or bf16 (bf16 inputs and weights; a bf16 product accumulates in float32). */
         @Param({"fp32", "bf16"})

@@ -34,7 +34,7 @@ import io.github.jsora.weights.SafetensorsFile;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 1, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgs = {"-Xmx4g"})
+@Fork(value = 1, jvmArgs = {"-Xmx4g", "--add-modules=jdk.incubator.vector"})
 public class WeightsBench {
 
     private static final int TENSORS = 16;

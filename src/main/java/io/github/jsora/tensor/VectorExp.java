@@ -1,0 +1,139 @@
+package io.github.jsora.tensor;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float kernels of {@link ExactExp} in SIMD registers, through the JDK's incubating Vector API: the only class
+ * of jsora that names {@code jdk.incubator.vector}, loaded only when {@link ExactExp} found that module resolved
+ * (the JVM was started with {@code --add-modules jdk.incubator.vector}).
+ *
+ * <p>Each lane computes its result in double: the float argument is widened, exp(x) = 2^k·p(r) with
+ * k = round(x·log2 e), r = x − k·ln 2 (ln 2 as a head and a tail) and p the degree-11 Taylor polynomial of exp on
+ * |r| ≤ ln2/2 (truncation error 0.35^12/12! ≤ 6.3e-15 relative, rounding errors a few 2⁻⁵³), then rounded to float.
+ * That double is within 1e-14 of {@code Math.exp}'s (itself within 1 ulp of exp), so wherever d·(1 − 2⁻⁴⁰) and
+ * d·(1 + 2⁻⁴⁰) round to the same float, {@code (float) Math.exp(x)} is that float too. A group of lanes where they do
+ * not, or where |x| > 700 (2^k leaves the normal doubles) or x is NaN, is recomputed with {@code Math.exp}: the
+ * results are those of the scalar loops bit for bit (tests compare them), and fewer than one argument in 10⁴ takes
+ * the fallback.
+ *
+ * <p>Lane counts follow the CPU: doubles fill the preferred vector (8 lanes on AVX-512, 4 on AVX2) and the floats
+ * of a group fill half of it.
+ */
+final class VectorExp {
+
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    private static final VectorSpecies<Long> L = LongVector.SPECIES_PREFERRED;
+    /** Floats per group (lanes of the double vector). */
+    static final int LANES = D.length();
+
+    private static final double LOG2E = 1.4426950408889634;
+    private static final double LN2_HI = 0.6931471803691238;    // 32 significant bits: k·LN2_HI is exact
+    private static final double LN2_LO = 1.9082149292705877e-10;
+    private static final double ROUND = 6755399441055744.0;     // 1.5·2^52: adding it rounds to an integer
+    private static final double LIMIT = 700;
+    private static final double BELOW = 1 - 0x1p-40;
+    private static final double ABOVE = 1 + 0x1p-40;
+    private static final double C2 = 1 / 2.0;
+    private static final double C3 = 1 / 6.0;
+    private static final double C4 = 1 / 24.0;
+    private static final double C5 = 1 / 120.0;
+    private static final double C6 = 1 / 720.0;
+    private static final double C7 = 1 / 5040.0;
+    private static final double C8 = 1 / 40320.0;
+    private static final double C9 = 1 / 362880.0;
+    private static final double C10 = 1 / 3628800.0;
+    private static final double C11 = 1 / 39916800.0;
+
+    private VectorExp() {
+    }
+
+    /** True when this class can run here: the double vector has at least 4 lanes and shares the long shape. */
+    static boolean usable() {
+        return D.length() >= 4 && L.length() == D.length() && F.length() == D.length();
+    }
+
+    /** exp of every lane of x (|x| ≤ 700), in double. */
+    private static DoubleVector exp(DoubleVector x) {
+        DoubleVector shifted = x.fma(LOG2E, ROUND);      // k in the low bits of the significand
+        DoubleVector k = shifted.sub(ROUND);
+        DoubleVector r = k.fma(DoubleVector.broadcast(D, -LN2_HI), x).add(k.mul(-LN2_LO));
+        DoubleVector p = r.fma(C11, C10);
+        p = p.fma(r, DoubleVector.broadcast(D, C9));
+        p = p.fma(r, DoubleVector.broadcast(D, C8));
+        p = p.fma(r, DoubleVector.broadcast(D, C7));
+        p = p.fma(r, DoubleVector.broadcast(D, C6));
+        p = p.fma(r, DoubleVector.broadcast(D, C5));
+        p = p.fma(r, DoubleVector.broadcast(D, C4));
+        p = p.fma(r, DoubleVector.broadcast(D, C3));
+        p = p.fma(r, DoubleVector.broadcast(D, C2));
+        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+        // 2^k: the low 32 bits of shifted's significand hold k (two's complement), + 1023 into the exponent field
+        LongVector bits = shifted.reinterpretAsLongs().add(1023L).lanewise(VectorOperators.LSHL, 52L);
+        return p.mul(bits.reinterpretAsDoubles());
+    }
+
+    /** The lanes whose float rounding could differ from the scalar double expression's (see the class comment). */
+    private static VectorMask<Float> unsure(DoubleVector d, DoubleVector x) {
+        FloatVector lo = (FloatVector) d.mul(BELOW).convertShape(VectorOperators.D2F, F, 0);
+        FloatVector hi = (FloatVector) d.mul(ABOVE).convertShape(VectorOperators.D2F, F, 0);
+        VectorMask<Double> outside = x.abs().compare(VectorOperators.GT, LIMIT).or(x.test(VectorOperators.IS_NAN));
+        return lo.compare(VectorOperators.NE, hi).or(outside.cast(F));
+    }
+
+    /**
+     * {@code v[off + i] = (float) Math.exp(v[off + i])} for i in [0, n) bit for bit, in whole groups; returns how many
+     * leading elements it did (a multiple of {@link #LANES}), the caller does the rest.
+     */
+    static int exp(float[] v, int off, int n) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            int o = off + i;
+            FloatVector xf = FloatVector.fromArray(F, v, o);
+            DoubleVector x = (DoubleVector) xf.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector d = exp(x);
+            VectorMask<Float> unsure = unsure(d, x);
+            if (unsure.anyTrue()) {
+                for (int j = 0; j < LANES; j++) {
+                    v[o + j] = (float) Math.exp(v[o + j]);
+                }
+            } else {
+                ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
+            }
+        }
+        return end;
+    }
+
+    /**
+     * {@code v[off + i] = (float) (y / (1.0 + Math.exp(-y)))} with y = v[off + i] (SiLU) bit for bit, in whole
+     * groups; returns how many leading elements it did (a multiple of {@link #LANES}).
+     */
+    static int silu(float[] v, int off, int n) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            int o = off + i;
+            FloatVector yf = FloatVector.fromArray(F, v, o);
+            DoubleVector y = (DoubleVector) yf.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector minus = y.neg();
+            DoubleVector d = y.div(exp(minus).add(1.0));
+            VectorMask<Float> unsure = unsure(d, minus);
+            if (unsure.anyTrue()) {
+                for (int j = 0; j < LANES; j++) {
+                    float a = v[o + j];
+                    v[o + j] = (float) (a / (1.0 + Math.exp(-a)));
+                }
+            } else {
+                ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
+            }
+        }
+        return end;
+    }
+}
