@@ -137,7 +137,7 @@ final class Kernels {
         double[] sums = new double[4];
         for (; r + 4 <= nr; r += 4) {
             int o0 = off + r * c;
-            sum4(v, o0, c, c, sums);
+            Ops.sum4(v, o0, c, c, sums);
             float m0 = (float) (sums[0] / c);
             float m1 = (float) (sums[1] / c);
             float m2 = (float) (sums[2] / c);
@@ -168,24 +168,6 @@ final class Kernels {
         for (int i = 0; i < c; i++) {
             v[off + i] = (v[off + i] - mean) * inv;
         }
-    }
-
-    /** out[j] = Σ_i v[o + j·stride + i] over i &lt; n in double, for j &lt; 4, each in index order. */
-    private static void sum4(float[] v, int o, int stride, int n, double[] out) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        for (int i = 0; i < n; i++) {
-            s0 += v[o + i];
-            s1 += v[o + stride + i];
-            s2 += v[o + 2 * stride + i];
-            s3 += v[o + 3 * stride + i];
-        }
-        out[0] = s0;
-        out[1] = s1;
-        out[2] = s2;
-        out[3] = s3;
     }
 
     /**

@@ -102,9 +102,7 @@ final class VectorExp {
             DoubleVector d = exp(x);
             VectorMask<Float> unsure = unsure(d, x);
             if (unsure.anyTrue()) {
-                for (int j = 0; j < LANES; j++) {
-                    v[o + j] = (float) Math.exp(v[o + j]);
-                }
+                ExactExp.expScalar(v, o, LANES);
             } else {
                 ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
             }
@@ -126,10 +124,7 @@ final class VectorExp {
             DoubleVector d = y.div(exp(minus).add(1.0));
             VectorMask<Float> unsure = unsure(d, minus);
             if (unsure.anyTrue()) {
-                for (int j = 0; j < LANES; j++) {
-                    float a = v[o + j];
-                    v[o + j] = (float) (a / (1.0 + Math.exp(-a)));
-                }
+                ExactExp.siluScalar(v, o, LANES);
             } else {
                 ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
             }
