@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
  * The float32 path's exp-based loops, {@code (float) Math.exp(x)} and SiLU {@code (float) (y / (1 + Math.exp(-y)))},
  * with the same bits as those scalar expressions but in SIMD registers where the JVM offers the Vector API
  * ({@link VectorExp}; about 15× faster per element on AVX-512), so the exact softmax and the VAE's GroupNorm + SiLU
- * keep today's results at a fraction of their cost.
+ * keep today's results at a fraction of their cost. The same switch governs the float-lane loops of
+ * {@link VectorFloat} (the fast softmax's exp), which also keep the scalar loops' bits.
  *
  * <p>The Vector API is an incubating JDK module: it is used when the JVM was started with
  * {@code --add-modules jdk.incubator.vector} (the project's Maven configuration, tests and benchmarks do so), and
@@ -28,7 +29,7 @@ public final class ExactExp {
     private ExactExp() {
     }
 
-    /** Whether the SIMD loops run in this JVM. */
+    /** Whether the SIMD loops ({@link VectorExp}, {@link VectorFloat}) run in this JVM. */
     public static boolean vectorised() {
         return VECTOR;
     }
@@ -39,22 +40,22 @@ public final class ExactExp {
             LOG.warn("-D{}={} is not auto or off; using auto", PROPERTY, p);
         }
         if (p.equals("off")) {
-            LOG.info("exact exp loops: scalar (-D{}=off)", PROPERTY);
+            LOG.info("SIMD loops: off (-D{}=off)", PROPERTY);
             return false;
         }
         if (ModuleLayer.boot().findModule(MODULE).isEmpty()) {
-            LOG.info("exact exp loops: scalar (start the JVM with --add-modules {} for the SIMD ones)", MODULE);
+            LOG.info("SIMD loops: off (start the JVM with --add-modules {} for them)", MODULE);
             return false;
         }
         try {
-            if (!VectorExp.usable()) {
-                LOG.info("exact exp loops: scalar (vectors of fewer than 4 doubles here)");
+            if (!VectorExp.usable() || !VectorFloat.usable()) {
+                LOG.info("SIMD loops: off (vectors of fewer than 4 doubles or 8 floats here)");
                 return false;
             }
-            LOG.info("exact exp loops: SIMD, {} lanes ({})", VectorExp.LANES, MODULE);
+            LOG.info("SIMD loops: on, {} double and {} float lanes ({})", VectorExp.LANES, VectorFloat.LANES, MODULE);
             return true;
         } catch (LinkageError e) {
-            LOG.info("exact exp loops: scalar ({} unusable: {})", MODULE, e.toString());
+            LOG.info("SIMD loops: off ({} unusable: {})", MODULE, e.toString());
             return false;
         }
     }

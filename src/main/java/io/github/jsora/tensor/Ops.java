@@ -21,6 +21,9 @@ public final class Ops {
 
     private static final Scratch SCRATCH = new Scratch(4);
 
+    /** The float-lane SIMD loops of {@link VectorFloat} run (the same bits as the scalar loops either way). */
+    private static final boolean SIMD = ExactExp.vectorised();
+
     private Ops() {
     }
 
@@ -489,30 +492,37 @@ public final class Ops {
     // adder): only float +, ·, max, so C2 vectorises the loops (no Math.min, no bit moves, no library call). The work
     // is split into four passes over the row because C2 only unrolls, hence vectorises, loops with small bodies
     // (measured on JDK 17: one fused loop ran scalar, 17 ns an element; the passes together about 2.5 ns).
-    private static final float EXP_LO = -87.33654f;   // exp below is subnormal: the result is 0
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693115234375f;
-    private static final float LN2_LO = 3.194618329871446e-05f;
-    private static final float ROUND_MAGIC = 12582912f; // 1.5·2^23
-    private static final float E0 = 1.000000001f;
-    private static final float E1 = 1.000000036f;
-    private static final float E2 = 0.4999999209f;
-    private static final float E3 = 0.1666642045f;
-    private static final float E4 = 0.04166822592f;
-    private static final float E5 = 0.008374792964f;
-    private static final float E6 = 0.001383674306f;
+    static final float EXP_LO = -87.33654f;   // exp below is subnormal: the result is 0
+    static final float LOG2E = 1.44269504088896341f;
+    static final float LN2_HI = 0.693115234375f;
+    static final float LN2_LO = 3.194618329871446e-05f;
+    static final float ROUND_MAGIC = 12582912f; // 1.5·2^23
+    static final float E0 = 1.000000001f;
+    static final float E1 = 1.000000036f;
+    static final float E2 = 0.4999999209f;
+    static final float E3 = 0.1666642045f;
+    static final float E4 = 0.04166822592f;
+    static final float E5 = 0.008374792964f;
+    static final float E6 = 0.001383674306f;
 
     /**
      * {@code v[off..off+n) = exp(v)} in place for arguments ≤ 0 (a softmax's {@code x − max}): relative error
      * ≤ 3·2⁻²⁴ = 1.8e-7 (measured max 1.1e-7 over every 31st float of [−87.33, 0], asserted by the tests);
      * exactly 0 below −87.33 (including −∞, so masked keys get weight 0) where {@code Math.exp} would give a
-     * subnormal or 0; NaN stays NaN; positive arguments are outside the contract. Vectorised by C2 (see above).
+     * subnormal or 0; NaN stays NaN; positive arguments are outside the contract. In SIMD registers where
+     * {@link ExactExp#vectorised()} ({@link VectorFloat#expNonPositive}, the same bits), else vectorised by C2 (see above).
      *
      * @param tmp scratch of at least {@code off + n} floats, elements {@code off..off+n) overwritten (the same
      *            indices as {@code v}'s: C2 only vectorises when it can see the two arrays cannot overlap at a
      *            distance)
      */
     public static void expNonPositive(float[] v, int off, int n, float[] tmp) {
+        int done = SIMD ? VectorFloat.expNonPositive(v, off, n) : 0;
+        expNonPositiveScalar(v, off + done, n - done, tmp);
+    }
+
+    /** The scalar loops of {@link #expNonPositive}: the reference its SIMD loop equals. */
+    static void expNonPositiveScalar(float[] v, int off, int n, float[] tmp) {
         for (int i = 0; i < n; i++) {
             // m = −round(x·log2 e), plus 512 below EXP_LO (also −∞; NaN stays NaN) so that the last factor is 0
             float x = v[off + i];
