@@ -142,7 +142,7 @@ final class Kernels {
             float m1 = (float) (sums[1] / c);
             float m2 = (float) (sums[2] / c);
             float m3 = (float) (sums[3] / c);
-            squares4(v, o0, c, c, m0, m1, m2, m3, sums);
+            Ops.squares4(v, o0, c, c, m0, m1, m2, m3, sums);
             center(v, o0, c, m0, (float) (1.0 / Math.sqrt(sums[0] / c + eps)));
             center(v, o0 + c, c, m1, (float) (1.0 / Math.sqrt(sums[1] / c + eps)));
             center(v, o0 + 2 * c, c, m2, (float) (1.0 / Math.sqrt(sums[2] / c + eps)));
@@ -168,32 +168,6 @@ final class Kernels {
         for (int i = 0; i < c; i++) {
             v[off + i] = (v[off + i] - mean) * inv;
         }
-    }
-
-    /**
-     * out[j] = Σ_i d·d in double with the float d = v[o + j·stride + i] − m_j, for j &lt; 4, each in index order
-     * (with m_j = 0, d is v itself: the sums of squares of an RMS norm).
-     */
-    private static void squares4(float[] v, int o, int stride, int n, float m0, float m1, float m2, float m3,
-            double[] out) {
-        double q0 = 0;
-        double q1 = 0;
-        double q2 = 0;
-        double q3 = 0;
-        for (int i = 0; i < n; i++) {
-            float d0 = v[o + i] - m0;
-            float d1 = v[o + stride + i] - m1;
-            float d2 = v[o + 2 * stride + i] - m2;
-            float d3 = v[o + 3 * stride + i] - m3;
-            q0 += d0 * d0;
-            q1 += d1 * d1;
-            q2 += d2 * d2;
-            q3 += d3 * d3;
-        }
-        out[0] = q0;
-        out[1] = q1;
-        out[2] = q2;
-        out[3] = q3;
     }
 
     // ------------------------------------------------------------------ token merging (TDTM)
@@ -419,6 +393,7 @@ final class Kernels {
         int rows = Math.toIntExact(src.size() / width);
         int per = rowsPerChunk(width);
         int chunks = (rows + per - 1) / per;
+        float[][] pairs = cos == null ? null : pairTables(cos, sin, heads, hd);   // [positions, C] each
         Parallel.forRange(chunks, (long) per * width * 4, (from, to) -> {
             float[] buf = scratch(0, per * width);
             for (int u = from; u < to; u++) {
@@ -428,30 +403,19 @@ final class Kernels {
                 src.read(o, buf, 0, nr * width);
                 for (int r = 0; r < nr; r++) {
                     int ro = r * width;
-                    for (int i = 0; i < width; i++) {
-                        buf[ro + i] += bias[i];
-                    }
+                    Ops.addRow(buf, ro, bias, width);
                     int pos = cos == null ? 0 : seqs.position(r0 + r);
                     for (int part = 0; part < parts; part++) {
+                        int po = ro + part * c;
                         float[] norm = norms == null || part >= norms.length ? null : norms[part];
-                        boolean rotate = cos != null && part < 2;
-                        boolean scaled = part == 0 && qScale != 1f;
                         if (norm != null) {
-                            rmsNormHeads(buf, ro + part * c, heads, hd, norm, 1e-6f);
+                            Ops.rmsNormHeads(buf, po, heads, hd, norm, 1e-6f);
                         }
-                        if (!rotate && !scaled) {
-                            continue;
+                        if (pairs != null && part < 2) {
+                            Ops.rotatePairs(buf, po, c, pairs[0], pairs[1], pos * c);
                         }
-                        for (int h = 0; h < heads; h++) {
-                            int oo = ro + part * c + h * hd;
-                            if (rotate) {
-                                rotateInterleaved(buf, oo, hd, cos, sin, pos * (hd / 2));
-                            }
-                            if (scaled) {
-                                for (int i = 0; i < hd; i++) {
-                                    buf[oo + i] *= qScale;
-                                }
-                            }
+                        if (part == 0 && qScale != 1f) {
+                            Ops.scaleRow(buf, po, c, qScale);
                         }
                     }
                 }
@@ -461,29 +425,30 @@ final class Kernels {
     }
 
     /**
-     * {@link Ops#rmsNormRow} with weight w on each of {@code heads} consecutive runs of hd floats from v[off], four
-     * heads at a time with their double sums as independent chains (each head's additions in the same order as in
-     * {@code rmsNormRow}, so the same bits).
+     * The rotary angle tables ({@link #ropeTables}: [positions, hd/2]) in the pair layout of {@link Ops#rotatePairs}
+     * over a whole part row of {@code heads} heads: {cos, signed sin}, each [positions, heads·hd], every head with the
+     * same angles.
      */
-    static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
-        int h = 0;
-        double[] sq = new double[4];
-        for (; h + 4 <= heads; h += 4) {
-            int o0 = off + h * hd;
-            squares4(v, o0, hd, hd, 0f, 0f, 0f, 0f, sq);
-            for (int j = 0; j < 4; j++) {
-                scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sq[j] / hd + eps)), w);
+    static float[][] pairTables(float[] cos, float[] sin, int heads, int hd) {
+        int half = hd / 2;
+        int c = heads * hd;
+        int positions = cos.length / half;
+        float[] cp = new float[positions * c];
+        float[] sp = new float[positions * c];
+        for (int p = 0; p < positions; p++) {
+            for (int h = 0; h < heads; h++) {
+                int o = p * c + h * hd;
+                for (int i = 0; i < half; i++) {
+                    float cv = cos[p * half + i];
+                    float sv = sin[p * half + i];
+                    cp[o + 2 * i] = cv;
+                    cp[o + 2 * i + 1] = cv;
+                    sp[o + 2 * i] = -sv;
+                    sp[o + 2 * i + 1] = sv;
+                }
             }
         }
-        for (; h < heads; h++) {
-            Ops.rmsNormRow(v, off + h * hd, hd, w, eps);
-        }
-    }
-
-    static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
-        for (int i = 0; i < n; i++) {
-            v[off + i] = v[off + i] * inv * w[i];
-        }
+        return new float[][] {cp, sp};
     }
 
     /** Angle tables of the interleaved rotary embedding: cos/sin of pos·freqs[i] for pos &lt; len (float32 like the reference). */
@@ -499,17 +464,5 @@ final class Kernels {
             }
         }
         return new float[][] {cos, sin};
-    }
-
-    /** Rotary embedding on interleaved pairs (v[2i], v[2i+1]) with angle tables at {@code t0}. */
-    static void rotateInterleaved(float[] v, int off, int hd, float[] cos, float[] sin, int t0) {
-        for (int i = 0; i < hd / 2; i++) {
-            float a = v[off + 2 * i];
-            float b = v[off + 2 * i + 1];
-            float c = cos[t0 + i];
-            float s = sin[t0 + i];
-            v[off + 2 * i] = a * c - b * s;
-            v[off + 2 * i + 1] = b * c + a * s;
-        }
     }
 }

@@ -436,6 +436,32 @@ public final class Ops {
         out[3] = s3;
     }
 
+    /**
+     * out[j] = Σ_i d·d in double with the float d = v[o + j·stride + i] − m_j, for j &lt; 4, each in index order
+     * (with m_j = 0, d is v itself: the sums of squares of an RMS norm).
+     */
+    public static void squares4(float[] v, int o, int stride, int n, float m0, float m1, float m2, float m3,
+            double[] out) {
+        double q0 = 0;
+        double q1 = 0;
+        double q2 = 0;
+        double q3 = 0;
+        for (int i = 0; i < n; i++) {
+            float d0 = v[o + i] - m0;
+            float d1 = v[o + stride + i] - m1;
+            float d2 = v[o + 2 * stride + i] - m2;
+            float d3 = v[o + 3 * stride + i] - m3;
+            q0 += d0 * d0;
+            q1 += d1 * d1;
+            q2 += d2 * d2;
+            q3 += d3 * d3;
+        }
+        out[0] = q0;
+        out[1] = q1;
+        out[2] = q2;
+        out[3] = q3;
+    }
+
     /** The last step of an exact softmax row: zeros for a row without a max, else v·(float) (1 / sum). */
     private static void normaliseRow(float[] v, int off, int n, float max, double sum) {
         if (max == Float.NEGATIVE_INFINITY) {
@@ -445,9 +471,62 @@ public final class Ops {
         }
     }
 
-    private static void scaleRow(float[] v, int off, int n, float by) {
-        for (int i = 0; i < n; i++) {
+    /** {@code v[off + i] *= by} for i &lt; n (in SIMD registers where {@link ExactExp#vectorised()}, same bits). */
+    public static void scaleRow(float[] v, int off, int n, float by) {
+        for (int i = SIMD ? VectorFloat.scale(v, off, n, by) : 0; i < n; i++) {
             v[off + i] *= by;
+        }
+    }
+
+    /** {@code v[off + i] += add[i]} for i &lt; n (in SIMD registers where {@link ExactExp#vectorised()}, same bits). */
+    public static void addRow(float[] v, int off, float[] add, int n) {
+        for (int i = SIMD ? VectorFloat.add(v, off, add, n) : 0; i < n; i++) {
+            v[off + i] += add[i];
+        }
+    }
+
+    /**
+     * {@link #rmsNormRow} with weight w on each of {@code heads} consecutive runs of hd floats from v[off] (a q or k
+     * row of per-head RMS norms), the same bits as one head after the other: each head's double sum of its float
+     * squares in index order, then v·inv·w. Groups of heads run as independent chains, {@link VectorFloat#HEADS} in
+     * SIMD lanes (one gather a step) where {@link ExactExp#vectorised()}, else four in scalar registers.
+     */
+    public static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
+        int h = SIMD ? VectorFloat.rmsNormHeads(v, off, heads, hd, w, eps) : 0;
+        if (h + 4 <= heads) {
+            double[] sq = new double[4];
+            for (; h + 4 <= heads; h += 4) {
+                int o0 = off + h * hd;
+                squares4(v, o0, hd, hd, 0f, 0f, 0f, 0f, sq);
+                for (int j = 0; j < 4; j++) {
+                    scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sq[j] / hd + eps)), w);
+                }
+            }
+        }
+        for (; h < heads; h++) {
+            rmsNormRow(v, off + h * hd, hd, w, eps);
+        }
+    }
+
+    /** {@code v[off + i] = v[off + i]·inv·w[i]}: an RMS norm's second pass. */
+    private static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+        for (int i = SIMD ? VectorFloat.scaleByWeight(v, off, n, inv, w) : 0; i < n; i++) {
+            v[off + i] = v[off + i] * inv * w[i];
+        }
+    }
+
+    /**
+     * The interleaved rotary embedding on the n/2 pairs (a, b) = (v[off + 2i], v[off + 2i + 1]), n even: a·c − b·s and
+     * b·c + a·s, with the angle tables in pair layout from {@code t}: c = cosPairs[t + 2i] = cosPairs[t + 2i + 1],
+     * s = sinPairs[t + 2i + 1] = −sinPairs[t + 2i] (so both results are x·c + y·s' with one sign in the table: the
+     * same bits, as x·(−s) = −(x·s) exactly). In SIMD registers where {@link ExactExp#vectorised()}.
+     */
+    public static void rotatePairs(float[] v, int off, int n, float[] cosPairs, float[] sinPairs, int t) {
+        for (int i = SIMD ? VectorFloat.rotatePairs(v, off, n, cosPairs, sinPairs, t) : 0; i < n; i += 2) {
+            float a = v[off + i];
+            float b = v[off + i + 1];
+            v[off + i] = a * cosPairs[t + i] + b * sinPairs[t + i];
+            v[off + i + 1] = b * cosPairs[t + i + 1] + a * sinPairs[t + i + 1];
         }
     }
 

@@ -1,8 +1,11 @@
 package io.github.jsora.tensor;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,6 +32,13 @@ final class VectorFloat {
     private static final FloatVector E4 = FloatVector.broadcast(F, Ops.E4);
     private static final FloatVector E5 = FloatVector.broadcast(F, Ops.E5);
     private static final FloatVector E6 = FloatVector.broadcast(F, Ops.E6);
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** Floats as many as the double lanes (half the vector): the gathered squares of {@link #squareSums}. */
+    private static final VectorSpecies<Float> FH =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    /** Heads per group of {@link #squareSums}: one a double lane. */
+    static final int HEADS = D.length();
+    private static final ThreadLocal<int[]> HEAD_INDEX = new ThreadLocal<>();
     /** 127 minus the bits of ROUND_MAGIC: added to the bits of ROUND_MAGIC + nf, gives nf's biased exponent. */
     private static final IntVector EXPONENT_BIAS =
             IntVector.broadcast(F.withLanes(int.class), 127 - Float.floatToRawIntBits(Ops.ROUND_MAGIC));
@@ -62,6 +72,90 @@ final class VectorFloat {
             FloatVector scale = shifted.reinterpretAsInts().add(EXPONENT_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
             p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);
+        }
+        return end;
+    }
+
+    /** {@code v[off + i] *= by}. */
+    static int scale(float[] v, int off, int n, float by) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector.fromArray(F, v, off + i).mul(by).intoArray(v, off + i);
+        }
+        return end;
+    }
+
+    /** {@code v[off + i] += add[i]}. */
+    static int add(float[] v, int off, float[] add, int n) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector.fromArray(F, v, off + i).add(FloatVector.fromArray(F, add, i)).intoArray(v, off + i);
+        }
+        return end;
+    }
+
+    /** {@code v[off + i] = v[off + i]·inv·w[i]}. */
+    static int scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector.fromArray(F, v, off + i).mul(inv).mul(FloatVector.fromArray(F, w, i)).intoArray(v, off + i);
+        }
+        return end;
+    }
+
+    /** The gather offsets {0, hd, 2·hd, …} of {@link #HEADS} heads of hd floats (one array a thread, reused). */
+    private static int[] headIndex(int hd) {
+        int[] index = HEAD_INDEX.get();
+        if (index == null || index[1] != hd) {
+            index = new int[HEADS];
+            for (int j = 0; j < HEADS; j++) {
+                index[j] = j * hd;
+            }
+            HEAD_INDEX.set(index);
+        }
+        return index;
+    }
+
+    /**
+     * {@link Ops#rmsNormHeads} on whole groups of {@link #HEADS} heads; returns how many heads it did. Each double
+     * lane sums one head's float squares x·x, x = v[off + j·hd + i], in index order as the scalar loop does (so the
+     * same bits), one gather a step; then each head is scaled as {@link Ops#rmsNormRow} scales it.
+     */
+    static int rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
+        int[] index = headIndex(hd);
+        int end = heads - heads % HEADS;
+        for (int h = 0; h < end; h += HEADS) {
+            int o0 = off + h * hd;
+            DoubleVector acc = DoubleVector.zero(D);
+            for (int i = 0; i < hd; i++) {
+                FloatVector x = FloatVector.fromArray(FH, v, o0 + i, index, 0);
+                acc = acc.add(x.mul(x).convertShape(VectorOperators.F2D, D, 0));
+            }
+            for (int j = 0; j < HEADS; j++) {
+                int o = o0 + j * hd;
+                float inv = (float) (1.0 / Math.sqrt(acc.lane(j) / hd + eps));
+                int i = scaleByWeight(v, o, hd, inv, w);
+                for (; i < hd; i++) {
+                    v[o + i] = v[o + i] * inv * w[i];
+                }
+            }
+        }
+        return end;
+    }
+
+    /**
+     * {@link Ops#rotatePairs} in whole groups: x·c + swap(x)·s' where swap exchanges the two floats of each pair (a
+     * rotation of each 64-bit lane by 32 bits), s' the signed sine table.
+     */
+    static int rotatePairs(float[] v, int off, int n, float[] cosPairs, float[] sinPairs, int t) {
+        int end = n - n % LANES;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector x = FloatVector.fromArray(F, v, off + i);
+            LongVector pairs = x.reinterpretAsLongs();
+            FloatVector swapped = pairs.lanewise(VectorOperators.LSHL, 32).or(pairs.lanewise(VectorOperators.LSHR, 32))
+                    .reinterpretAsFloats();
+            x.mul(FloatVector.fromArray(F, cosPairs, t + i))
+                    .add(swapped.mul(FloatVector.fromArray(F, sinPairs, t + i))).intoArray(v, off + i);
         }
         return end;
     }

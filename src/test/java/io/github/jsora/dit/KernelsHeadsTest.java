@@ -20,10 +20,12 @@ import io.github.jsora.tensor.Tensor;
 class KernelsHeadsTest {
 
     @ParameterizedTest
-    @CsvSource({"SPATIAL, 3, true, true", "TEMPORAL, 3, true, true", "TEMPORAL, 3, false, true",
-            "SPATIAL, 3, true, false", "SAMPLE, 1, false, false", "SAMPLE, 2, false, false"})
-    void headsInPlaceMatchTheHeadMajorCopy(Kernels.Sequences.Mode mode, int parts, boolean norm, boolean rope) {
-        int b = 2, tq = 3, s = 5, heads = 3, hd = 8;
+    @CsvSource({"SPATIAL, 3, true, true, 3, 8", "TEMPORAL, 3, true, true, 3, 8", "TEMPORAL, 3, false, true, 3, 8",
+            "SPATIAL, 3, true, false, 3, 8", "SAMPLE, 1, false, false, 3, 8", "SAMPLE, 2, false, false, 3, 8",
+            "TEMPORAL, 3, true, true, 16, 72", "SPATIAL, 3, true, true, 9, 10", "SAMPLE, 1, false, false, 16, 72"})
+    void headsInPlaceMatchTheHeadMajorCopy(Kernels.Sequences.Mode mode, int parts, boolean norm, boolean rope,
+            int heads, int hd) {
+        int b = 2, tq = 3, s = 5;
         int c = heads * hd;
         int width = parts * c;
         Kernels.Sequences seqs = switch (mode) {
@@ -37,7 +39,11 @@ class KernelsHeadsTest {
         float[] src = Naive.randn(rnd, rows * width);
         float[] bias = Naive.randn(rnd, width);
         float[][] norms = norm ? new float[][] {Naive.randn(rnd, hd), Naive.randn(rnd, hd)} : null;
-        float[][] angles = rope ? Kernels.ropeTables(new float[] {1f, 0.3f, 0.1f, 0.01f}, len) : null;
+        float[] freqs = new float[hd / 2];
+        for (int i = 0; i < freqs.length; i++) {
+            freqs[i] = (float) Math.pow(10000, -2.0 * i / hd);
+        }
+        float[][] angles = rope ? Kernels.ropeTables(freqs, len) : null;
         float[] cos = angles == null ? null : angles[0];
         float[] sin = angles == null ? null : angles[1];
         float qScale = parts == 2 ? 1f : 0.35f;

@@ -14,7 +14,7 @@ import io.github.jsora.tensor.Tensor;
 
 /**
  * The chunked, row-interleaved norm kernels against the row-at-a-time twins they replace, bit for bit:
- * {@link Kernels#layerNormRows} against {@link Ops#layerNormRow}, {@link Kernels#rmsNormHeads} against
+ * {@link Kernels#layerNormRows} against {@link Ops#layerNormRow}, {@link Ops#rmsNormHeads} against
  * {@link Ops#rmsNormRow}, {@link Kernels#modulatedLayerNorm} against
  * {@link Kernels#normModulate} per row, {@link Kernels#gatedResidual} and {@link Kernels#gatedResidualNorm} against
  * the per-element residual formula followed by {@code normModulate}.
@@ -44,7 +44,7 @@ class KernelsRowsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1, 72", "4, 72", "16, 72", "7, 5"})
+    @CsvSource({"1, 72", "4, 72", "8, 72", "16, 72", "17, 72", "7, 5", "9, 5", "12, 3"})
     void rmsNormHeadsMatchesOneHeadAtATime(int heads, int hd) {
         int off = 3;
         float[] v = new float[off + heads * hd + 2];
@@ -55,7 +55,7 @@ class KernelsRowsTest {
         for (int h = 0; h < heads; h++) {
             Ops.rmsNormRow(want, off + h * hd, hd, w, 1e-6f);
         }
-        Kernels.rmsNormHeads(v, off, heads, hd, w, 1e-6f);
+        Ops.rmsNormHeads(v, off, heads, hd, w, 1e-6f);
         assertArrayEquals(want, v);
     }
 

@@ -60,7 +60,7 @@ public final class HeadCopies {
                                     Ops.rmsNormRow(out, oo, hd, norm, 1e-6f);
                                 }
                                 if (rotate) {
-                                    Kernels.rotateInterleaved(out, oo, hd, cos, sin, (p0 + p) * (hd / 2));
+                                    rotateInterleaved(out, oo, hd, cos, sin, (p0 + p) * (hd / 2));
                                 }
                                 if (scaled) {
                                     for (int i = 0; i < hd; i++) {
@@ -106,5 +106,17 @@ public final class HeadCopies {
                 }
             }
         });
+    }
+
+    /** Rotary embedding on interleaved pairs (v[2i], v[2i+1]) with angle tables at {@code t0}. */
+    private static void rotateInterleaved(float[] v, int off, int hd, float[] cos, float[] sin, int t0) {
+        for (int i = 0; i < hd / 2; i++) {
+            float a = v[off + 2 * i];
+            float b = v[off + 2 * i + 1];
+            float c = cos[t0 + i];
+            float s = sin[t0 + i];
+            v[off + 2 * i] = a * c - b * s;
+            v[off + 2 * i + 1] = b * c + a * s;
+        }
     }
 }
