@@ -59,24 +59,51 @@ final class VectorExp {
         return D.length() >= 4 && L.length() == D.length() && F.length() == D.length();
     }
 
+    // The constants as vectors, made once: each scalar-argument overload (x.fma(a, b), broadcast(D, c)) costs C2 a
+    // few more levels of inlining, and with the SiLU's division around exp the compiled loop ran out of its inlining
+    // budget, leaving some vector operations to the Vector API's Java fallback (boxed, 36 bytes an element).
+    private static final DoubleVector V_LOG2E = DoubleVector.broadcast(D, LOG2E);
+    private static final DoubleVector V_ROUND = DoubleVector.broadcast(D, ROUND);
+    private static final DoubleVector V_MINUS_LN2_HI = DoubleVector.broadcast(D, -LN2_HI);
+    private static final DoubleVector V_MINUS_LN2_LO = DoubleVector.broadcast(D, -LN2_LO);
+    private static final DoubleVector[] V_TAYLOR = taylor();
+    private static final DoubleVector V_ONE = DoubleVector.broadcast(D, 1.0);
+    private static final DoubleVector V_BELOW = DoubleVector.broadcast(D, BELOW);
+    private static final DoubleVector V_ABOVE = DoubleVector.broadcast(D, ABOVE);
+    private static final DoubleVector V_LIMIT = DoubleVector.broadcast(D, LIMIT);
+    private static final LongVector V_EXPONENT_BIAS = LongVector.broadcast(L, 1023L);
+    private static final LongVector V_FRACTION_BITS = LongVector.broadcast(L, 52L);
+
+    /** C11, C10, …, C2, 1, 1: the Horner coefficients of p from the highest. */
+    private static DoubleVector[] taylor() {
+        double[] c = {C11, C10, C9, C8, C7, C6, C5, C4, C3, C2, 1.0, 1.0};
+        DoubleVector[] v = new DoubleVector[c.length];
+        for (int i = 0; i < c.length; i++) {
+            v[i] = DoubleVector.broadcast(D, c[i]);
+        }
+        return v;
+    }
+
     /** exp of every lane of x (|x| ≤ 700), in double. */
     private static DoubleVector exp(DoubleVector x) {
-        DoubleVector shifted = x.fma(LOG2E, ROUND);      // k in the low bits of the significand
-        DoubleVector k = shifted.sub(ROUND);
-        DoubleVector r = k.fma(DoubleVector.broadcast(D, -LN2_HI), x).add(k.mul(-LN2_LO));
-        DoubleVector p = r.fma(C11, C10);
-        p = p.fma(r, DoubleVector.broadcast(D, C9));
-        p = p.fma(r, DoubleVector.broadcast(D, C8));
-        p = p.fma(r, DoubleVector.broadcast(D, C7));
-        p = p.fma(r, DoubleVector.broadcast(D, C6));
-        p = p.fma(r, DoubleVector.broadcast(D, C5));
-        p = p.fma(r, DoubleVector.broadcast(D, C4));
-        p = p.fma(r, DoubleVector.broadcast(D, C3));
-        p = p.fma(r, DoubleVector.broadcast(D, C2));
-        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
-        p = p.fma(r, DoubleVector.broadcast(D, 1.0));
+        DoubleVector shifted = x.fma(V_LOG2E, V_ROUND);      // k in the low bits of the significand
+        DoubleVector k = shifted.sub(V_ROUND);
+        DoubleVector r = k.fma(V_MINUS_LN2_HI, x).add(k.mul(V_MINUS_LN2_LO));
+        DoubleVector[] c = V_TAYLOR;
+        DoubleVector p = r.fma(c[0], c[1]);
+        p = p.fma(r, c[2]);
+        p = p.fma(r, c[3]);
+        p = p.fma(r, c[4]);
+        p = p.fma(r, c[5]);
+        p = p.fma(r, c[6]);
+        p = p.fma(r, c[7]);
+        p = p.fma(r, c[8]);
+        p = p.fma(r, c[9]);
+        p = p.fma(r, c[10]);
+        p = p.fma(r, c[11]);
         // 2^k: the low 32 bits of shifted's significand hold k (two's complement), + 1023 into the exponent field
-        LongVector bits = shifted.reinterpretAsLongs().add(1023L).lanewise(VectorOperators.LSHL, 52L);
+        LongVector bits = shifted.reinterpretAsLongs().add(V_EXPONENT_BIAS).lanewise(VectorOperators.LSHL,
+                V_FRACTION_BITS);
         return p.mul(bits.reinterpretAsDoubles());
     }
 
@@ -86,9 +113,9 @@ final class VectorExp {
      * cast from double to float lanes and a NaN lane test, so both are left out.
      */
     private static boolean unsure(DoubleVector d, DoubleVector x) {
-        FloatVector lo = (FloatVector) d.mul(BELOW).convertShape(VectorOperators.D2F, F, 0);
-        FloatVector hi = (FloatVector) d.mul(ABOVE).convertShape(VectorOperators.D2F, F, 0);
-        return !x.abs().compare(VectorOperators.LE, LIMIT).allTrue() || lo.compare(VectorOperators.NE, hi).anyTrue();
+        FloatVector lo = (FloatVector) d.mul(V_BELOW).convertShape(VectorOperators.D2F, F, 0);
+        FloatVector hi = (FloatVector) d.mul(V_ABOVE).convertShape(VectorOperators.D2F, F, 0);
+        return !x.abs().compare(VectorOperators.LE, V_LIMIT).allTrue() || lo.compare(VectorOperators.NE, hi).anyTrue();
     }
 
     /**
@@ -122,7 +149,7 @@ final class VectorExp {
             FloatVector yf = FloatVector.fromArray(F, v, o);
             DoubleVector y = (DoubleVector) yf.convertShape(VectorOperators.F2D, D, 0);
             DoubleVector minus = y.neg();
-            DoubleVector d = y.div(exp(minus).add(1.0));
+            DoubleVector d = y.div(exp(minus).add(V_ONE));
             if (unsure(d, minus)) {
                 ExactExp.siluScalar(v, o, LANES);
             } else {

@@ -1,0 +1,88 @@
+package io.github.jsora.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.util.Random;
+import java.util.function.Consumer;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The SIMD loops, once compiled, allocate nothing: where C2 cannot intrinsify a Vector API call (a float-to-int
+ * {@code convert}, a mask {@code cast} from double to float lanes) it runs the API's Java fallback, which boxes every
+ * vector: the right results at a fifth of the speed. Each kernel runs in rounds on a 4096-float row until a round
+ * allocates under 0.1 byte an element (the JIT has caught up; a boxed vector a group costs 2 bytes an element or
+ * more), or fails after 30 s. The scalar loops (no Vector API) must pass the same way. This is one calling context:
+ * how deep C2 inlines depends on the caller, and a loop that runs out of inlining budget in a larger caller (the
+ * VAE's SiLU inside its GroupNorm, found with Java Flight Recorder) can still box there; the kernels keep their
+ * constants in vectors to leave that budget room.
+ */
+class SimdAllocationTest {
+
+    private static final int N = 4096;
+    private static final long GIVE_UP_NANOS = 30_000_000_000L;
+    /** Bytes an element: a kernel's small per-call arrays stay far below it, one boxed vector per group far above. */
+    private static final double LIMIT = 0.1;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "rmsNormHeads",
+        "rotatePairs", "addRow", "scaleRow"})
+    void compiledKernelAllocatesNothing(String kernel) {
+        Random rnd = new Random(kernel.hashCode());
+        float[] base = new float[N];
+        for (int i = 0; i < N; i++) {
+            base[i] = (float) (rnd.nextGaussian() * 3);
+        }
+        float[] other = new float[N];
+        for (int i = 0; i < N; i++) {
+            other[i] = (float) rnd.nextGaussian();
+        }
+        float[] tmp = new float[N];
+        float[] cosPairs = new float[N];
+        float[] sinPairs = new float[N];
+        for (int i = 0; i < N; i += 2) {
+            cosPairs[i] = cosPairs[i + 1] = (float) Math.cos(i * 0.01);
+            sinPairs[i + 1] = (float) Math.sin(i * 0.01);
+            sinPairs[i] = -sinPairs[i + 1];
+        }
+        Consumer<float[]> k = switch (kernel) {
+            case "exp" -> v -> ExactExp.exp(v, 0, N);
+            case "silu" -> v -> ExactExp.silu(v, 0, N);
+            case "expNonPositive" -> v -> {
+                for (int i = 0; i < N; i++) {
+                    v[i] = -Math.abs(v[i]);
+                }
+                Ops.expNonPositive(v, 0, N, tmp);
+            };
+            case "softmaxRows" -> v -> Ops.softmaxRows(v, 0, 16, 256, 0.125f);
+            case "softmaxRowsFast" -> v -> Ops.softmaxRowsFast(v, 0, 16, 256, 0.125f);
+            case "rmsNormHeads" -> v -> Ops.rmsNormHeads(v, 0, 56, 72, other, 1e-6f);
+            case "rotatePairs" -> v -> Ops.rotatePairs(v, 0, N, cosPairs, sinPairs, 0);
+            case "addRow" -> v -> Ops.addRow(v, 0, other, N);
+            case "scaleRow" -> v -> Ops.scaleRow(v, 0, N, 0.5f);
+            default -> throw new IllegalArgumentException(kernel);
+        };
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        float[] v = new float[N];
+        long start = System.nanoTime();
+        double perElement = Double.NaN;
+        int rounds = 0;
+        while (System.nanoTime() - start < GIVE_UP_NANOS) {
+            long before = mx.getCurrentThreadAllocatedBytes();
+            int calls = 500;
+            for (int c = 0; c < calls; c++) {
+                System.arraycopy(base, 0, v, 0, N);
+                k.accept(v);
+            }
+            perElement = (mx.getCurrentThreadAllocatedBytes() - before) / ((double) calls * N);
+            rounds++;
+            if (perElement < LIMIT) {
+                break;
+            }
+        }
+        assertTrue(perElement < LIMIT, kernel + " still allocates " + perElement + " bytes an element after " + rounds
+                + " rounds of 500 calls (SIMD loops: " + ExactExp.vectorised() + ")");
+    }
+}
