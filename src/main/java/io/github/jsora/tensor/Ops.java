@@ -522,6 +522,9 @@ public final class Ops {
      * same bits, as x·(−s) = −(x·s) exactly). In SIMD registers where {@link ExactExp#vectorised()}.
      */
     public static void rotatePairs(float[] v, int off, int n, float[] cosPairs, float[] sinPairs, int t) {
+        if ((n & 1) != 0) {
+            throw new IllegalArgumentException("rotatePairs: " + n + " floats are not whole pairs");
+        }
         for (int i = SIMD ? VectorFloat.rotatePairs(v, off, n, cosPairs, sinPairs, t) : 0; i < n; i += 2) {
             float a = v[off + i];
             float b = v[off + i + 1];

@@ -1,6 +1,7 @@
 package io.github.jsora.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -63,6 +64,14 @@ class VectorFloatTest {
                 assertBits(want, got, "exp n=" + n + " off=" + off);
             }
         }
+    }
+
+    @Test
+    void rotatePairsRefusesAnOddLength() {
+        float[] v = new float[40];
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Ops.rotatePairs(v, 0, 33, new float[40], new float[40], 0));
+        assertTrue(e.getMessage().contains("33"), e.getMessage());
     }
 
     private static long checkExp(float[] x, int n) {
