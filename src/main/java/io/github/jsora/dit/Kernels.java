@@ -430,6 +430,9 @@ final class Kernels {
      * same angles.
      */
     static float[][] pairTables(float[] cos, float[] sin, int heads, int hd) {
+        if (hd % 2 != 0) {
+            throw new IllegalArgumentException("rotary embedding: head dim " + hd + " is odd, it needs pairs");
+        }
         int half = hd / 2;
         int c = heads * hd;
         int positions = cos.length / half;

@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
  * with the same bits as those scalar expressions but in SIMD registers where the JVM offers the Vector API
  * ({@link VectorExp}; about 15× faster per element on AVX-512), so the exact softmax and the VAE's GroupNorm + SiLU
  * keep today's results at a fraction of their cost. The same switch governs the float-lane loops of
- * {@link VectorFloat} (the fast softmax's exp), which also keep the scalar loops' bits.
+ * {@link VectorFloat} (the fast softmax's exp, the attention's head preparation: row additions and scalings, the
+ * per-head RMS norms, the rotary pairs), which also keep the scalar loops' bits; {@code off} turns all of them off.
  *
  * <p>The Vector API is an incubating JDK module: it is used when the JVM was started with
  * {@code --add-modules jdk.incubator.vector} (the project's Maven configuration, tests and benchmarks do so), and

@@ -489,7 +489,8 @@ public final class Ops {
      * {@link #rmsNormRow} with weight w on each of {@code heads} consecutive runs of hd floats from v[off] (a q or k
      * row of per-head RMS norms), the same bits as one head after the other: each head's double sum of its float
      * squares in index order, then v·inv·w. Groups of heads run as independent chains, {@link VectorFloat#HEADS} in
-     * SIMD lanes (one gather a step) where {@link ExactExp#vectorised()}, else four in scalar registers.
+     * SIMD lanes (one gather a step) where {@link ExactExp#vectorised()}; the heads left over (all of them without
+     * SIMD) four at a time in scalar registers, then one by one.
      */
     public static void rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
         int h = SIMD ? VectorFloat.rmsNormHeads(v, off, heads, hd, w, eps) : 0;
@@ -519,7 +520,8 @@ public final class Ops {
      * The interleaved rotary embedding on the n/2 pairs (a, b) = (v[off + 2i], v[off + 2i + 1]), n even: a·c − b·s and
      * b·c + a·s, with the angle tables in pair layout from {@code t}: c = cosPairs[t + 2i] = cosPairs[t + 2i + 1],
      * s = sinPairs[t + 2i + 1] = −sinPairs[t + 2i] (so both results are x·c + y·s' with one sign in the table: the
-     * same bits, as x·(−s) = −(x·s) exactly). In SIMD registers where {@link ExactExp#vectorised()}.
+     * same bits, as x·(−s) = −(x·s) exactly, provided the signed entries are made with unary minus, so that a zero sine
+     * gives −0). Both tables need {@code t + n} entries. In SIMD registers where {@link ExactExp#vectorised()}.
      */
     public static void rotatePairs(float[] v, int off, int n, float[] cosPairs, float[] sinPairs, int t) {
         if ((n & 1) != 0) {
@@ -592,7 +594,8 @@ public final class Ops {
      * ≤ 3·2⁻²⁴ = 1.8e-7 (measured max 1.1e-7 over every 31st float of [−87.33, 0], asserted by the tests);
      * exactly 0 below −87.33 (including −∞, so masked keys get weight 0) where {@code Math.exp} would give a
      * subnormal or 0; NaN stays NaN; positive arguments are outside the contract. In SIMD registers where
-     * {@link ExactExp#vectorised()} ({@link VectorFloat#expNonPositive}, the same bits), else vectorised by C2 (see above).
+     * {@link ExactExp#vectorised()} ({@link VectorFloat#expNonPositive}: the same bits for arguments ≤ 0 and NaN), else
+     * vectorised by C2 (see above).
      *
      * @param tmp scratch of at least {@code off + n} floats, elements {@code off..off+n) overwritten (the same
      *            indices as {@code v}'s: C2 only vectorises when it can see the two arrays cannot overlap at a

@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Float-lane kernels in SIMD registers through the incubating Vector API, each the same float operations in the same
  * order as the scalar loop it replaces (no fused multiply-add, lanewise max with {@code Math.max} semantics), so the bits are those of the scalar loops; tests compare them. Like {@link VectorExp}, loaded only
  * when {@link ExactExp#vectorised()} found the module resolved. Each method does whole groups of {@link #LANES}
- * and returns how many leading elements it did; the caller's scalar loop does the rest.
+ * elements (of {@link #HEADS} heads for {@link #rmsNormHeads}) and returns how many leading elements (heads) it did;
+ * the caller's scalar loop does the rest.
  */
 final class VectorFloat {
 
@@ -68,7 +69,7 @@ final class VectorFloat {
             FloatVector r = xc.sub(nf.mul(LN2_HI)).sub(nf.mul(LN2_LO));
             FloatVector p = r.mul(E6).add(E5).mul(r).add(E4).mul(r).add(E3).mul(r).add(E2).mul(r).add(E1).mul(r)
                     .add(E0);
-            // 2^nf: (nf + 127) in the exponent field; a NaN lane converts to 0 and stays NaN through p
+            // 2^nf: (nf + 127) in the exponent field; a NaN lane's scale is meaningless, its result NaN through p
             FloatVector scale = shifted.reinterpretAsInts().add(EXPONENT_BIAS).lanewise(VectorOperators.LSHL, 23)
                     .reinterpretAsFloats();
             p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);

@@ -1,6 +1,8 @@
 package io.github.jsora.dit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 
@@ -57,6 +59,13 @@ class KernelsRowsTest {
         }
         Ops.rmsNormHeads(v, off, heads, hd, w, 1e-6f);
         assertArrayEquals(want, v);
+    }
+
+    @Test
+    void rotaryPairTablesRefuseAnOddHeadDim() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Kernels.pairTables(new float[4], new float[4], 2, 5));
+        assertTrue(e.getMessage().contains("5"), e.getMessage());
     }
 
     @Test

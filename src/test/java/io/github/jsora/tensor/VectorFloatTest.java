@@ -10,16 +10,18 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link VectorFloat}'s loop, reached through {@link Ops#expNonPositive}, gives the scalar loops' bits: the fast
- * softmax's exp on every 13th float of [−110, 0] and its edges (the underflow threshold, −∞, NaN, subnormal
- * arguments), at lengths and offsets where both whole groups and the scalar tail run.
+ * {@link VectorFloat}'s loops, reached through {@link Ops}, give the scalar loops' bits: the fast softmax's exp on
+ * every 13th float of [−110, 0] and its edges (the underflow threshold, −∞, NaN, subnormal arguments), and the row
+ * kernels of the head preparation (rotary pairs against the reference's a·c − b·s form, with zero sines; additions,
+ * scalings) on ±0, ±∞, NaN and subnormals, at lengths and offsets where both whole groups and the scalar tail run.
+ * (Equal bits here means equal {@code floatToIntBits}: any NaN equals any NaN.) The per-head RMS norms are compared
+ * in {@code dit.KernelsRowsTest}.
  */
 class VectorFloatTest {
 
     @Test
     void testJvmRunsTheFloatLoops() {
-        assertEquals(VectorFloat.usable() && VectorExp.usable(), ExactExp.vectorised());
-        assertTrue(ExactExp.vectorised() || !VectorFloat.usable(), "the SIMD loops are the ones tested");
+        assertEquals(VectorFloat.usable() && VectorExp.usable(), ExactExp.vectorised(), "the SIMD loops are the ones tested");
     }
 
     @Test
@@ -62,6 +64,62 @@ class VectorFloatTest {
                 float[] got = v.clone();
                 Ops.expNonPositive(got, off, n, new float[v.length]);
                 assertBits(want, got, "exp n=" + n + " off=" + off);
+            }
+        }
+    }
+
+    @Test
+    void rowKernelsEqualTheScalarFormulasOnSpecialValues() {
+        float[] specials = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+            Float.MIN_VALUE, -Float.MIN_VALUE, 1e-39f, Float.MAX_VALUE, -3.5f, 2.25f};
+        Random rnd = new Random(8);
+        for (int n : new int[] {2, 14, 16, 18, 32, 66, 130}) {
+            for (int off : new int[] {0, 1, 3}) {
+                for (int t : new int[] {0, 2, 5}) {
+                    float[] v = new float[off + n + 2];
+                    float[] add = new float[n];
+                    float[] cos = new float[t + n / 2];
+                    float[] sin = new float[t + n / 2];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = rnd.nextInt(3) == 0 ? specials[rnd.nextInt(specials.length)] : (float) rnd.nextGaussian();
+                    }
+                    for (int i = 0; i < n; i++) {
+                        add[i] = rnd.nextInt(4) == 0 ? specials[rnd.nextInt(specials.length)] : (float) rnd.nextGaussian();
+                    }
+                    for (int i = 0; i < cos.length; i++) {
+                        boolean still = rnd.nextInt(3) == 0;   // angle 0: cos 1, sin 0 (its table entry then −0)
+                        cos[i] = still ? 1f : (float) Math.cos(i * 0.7);
+                        sin[i] = still ? 0f : (float) Math.sin(i * 0.7);
+                    }
+                    // the pair layout of Ops.rotatePairs from angle t on: c, c and −s, s, the minus a unary one
+                    float[] cp = new float[2 * t + n];
+                    float[] sp = new float[2 * t + n];
+                    for (int i = 0; i < n / 2; i++) {
+                        cp[2 * t + 2 * i] = cos[t + i];
+                        cp[2 * t + 2 * i + 1] = cos[t + i];
+                        sp[2 * t + 2 * i] = -sin[t + i];
+                        sp[2 * t + 2 * i + 1] = sin[t + i];
+                    }
+                    float[] want = v.clone();
+                    for (int i = 0; i < n / 2; i++) {            // the rotary formula as the reference writes it
+                        float a = want[off + 2 * i];
+                        float b = want[off + 2 * i + 1];
+                        want[off + 2 * i] = a * cos[t + i] - b * sin[t + i];
+                        want[off + 2 * i + 1] = b * cos[t + i] + a * sin[t + i];
+                    }
+                    float[] got = v.clone();
+                    Ops.rotatePairs(got, off, n, cp, sp, 2 * t);
+                    assertBits(want, got, "rotatePairs n=" + n + " off=" + off + " t=" + t);
+                    want = v.clone();
+                    for (int i = 0; i < n; i++) {
+                        want[off + i] += add[i];
+                        want[off + i] *= -0.75f;
+                    }
+                    got = v.clone();
+                    Ops.addRow(got, off, add, n);
+                    Ops.scaleRow(got, off, n, -0.75f);
+                    assertBits(want, got, "addRow, scaleRow n=" + n + " off=" + off);
+                }
             }
         }
     }
