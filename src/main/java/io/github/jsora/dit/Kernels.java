@@ -378,11 +378,12 @@ final class Kernels {
     }
 
     /**
-     * {@code HeadCopies.splitHeads} (the test twin) in place: every token row of {@code src} [rows, parts·C] gets the bias, and its parts 0 and
-     * 1 the per-head RMS norm ({@code norms[i]}) and the rotary embedding at the row's position in its sequence of
-     * {@code seqs} (when angle tables are given); part 0 is multiplied by {@code qScale}. Each value goes through the
-     * same float operations in the same order as in {@code HeadCopies.splitHeads} (the test twin); the attention then reads the heads where
-     * they are ({@link Sequences#headOffsets}).
+     * {@code HeadCopies.splitHeads} (the test twin) in place: every token row of {@code src} [rows, parts·C] gets the
+     * bias, and its parts 0 and 1 the per-head RMS norm ({@code norms[i]}) and the rotary embedding at the row's
+     * position in its sequence of {@code seqs} (when angle tables are given); part 0 is multiplied by {@code qScale}.
+     * Each value gets the same bits as in {@code HeadCopies.splitHeads}: the same float operations in the same order,
+     * except that the rotary a·c − b·s is computed as a·c + b·(−s) ({@link Ops#rotatePairs}, exactly equal). The
+     * attention then reads the heads where they are ({@link Sequences#headOffsets}).
      *
      * @param seqs the sequences the rows form (only their positions are used, for the rotary embedding)
      */

@@ -274,10 +274,7 @@ public final class Ops {
             float a = v[off + i];
             sq += a * a;
         }
-        float inv = (float) (1.0 / Math.sqrt(sq / c + eps));
-        for (int i = 0; i < c; i++) {
-            v[off + i] = v[off + i] * inv * w[i];
-        }
+        scaleByWeight(v, off, c, (float) (1.0 / Math.sqrt(sq / c + eps)), w);
     }
 
     /**
@@ -510,7 +507,7 @@ public final class Ops {
     }
 
     /** {@code v[off + i] = v[off + i]·inv·w[i]}: an RMS norm's second pass. */
-    private static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
+    static void scaleByWeight(float[] v, int off, int n, float inv, float[] w) {
         for (int i = SIMD ? VectorFloat.scaleByWeight(v, off, n, inv, w) : 0; i < n; i++) {
             v[off + i] = v[off + i] * inv * w[i];
         }

@@ -8,9 +8,9 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The float kernels of {@link ExactExp} in SIMD registers, through the JDK's incubating Vector API: the only class
- * of jsora that names {@code jdk.incubator.vector}, loaded only when {@link ExactExp} found that module resolved
- * (the JVM was started with {@code --add-modules jdk.incubator.vector}).
+ * The float kernels of {@link ExactExp} in SIMD registers, through the JDK's incubating Vector API: with
+ * {@link VectorFloat}, the only classes of jsora that name {@code jdk.incubator.vector}, loaded only when
+ * {@link ExactExp} found that module resolved (the JVM was started with {@code --add-modules jdk.incubator.vector}).
  *
  * <p>Each lane computes its result in double: the float argument is widened, exp(x) = 2^k·p(r) with
  * k = round(x·log2 e), r = x − k·ln 2 (ln 2 as a head and a tail) and p the degree-11 Taylor polynomial of exp on
@@ -26,8 +26,10 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class VectorExp {
 
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Float> F =
+    /** Doubles filling the preferred vector. */
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** Floats as many as {@link #D}'s lanes (half the vector). */
+    static final VectorSpecies<Float> F =
             VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
     private static final VectorSpecies<Long> L = LongVector.SPECIES_PREFERRED;
     /** Floats per group (lanes of the double vector). */

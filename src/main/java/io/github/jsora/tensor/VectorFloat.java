@@ -5,13 +5,13 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Float-lane kernels in SIMD registers through the incubating Vector API, each the same float operations in the same
- * order as the scalar loop it replaces (no fused multiply-add, lanewise max with {@code Math.max} semantics), so the bits are those of the scalar loops; tests compare them. Like {@link VectorExp}, loaded only
- * when {@link ExactExp#vectorised()} found the module resolved. Each method does whole groups of {@link #LANES}
+ * order as the scalar loop it replaces (no fused multiply-add, lanewise max with {@code Math.max} semantics), so the
+ * bits are those of the scalar loops; tests compare them. Like {@link VectorExp}, loaded only when
+ * {@link ExactExp#vectorised()} found the module resolved. Each method does whole groups of {@link #LANES}
  * elements (of {@link #HEADS} heads for {@link #rmsNormHeads}) and returns how many leading elements (heads) it did;
  * the caller's scalar loop does the rest.
  */
@@ -33,12 +33,8 @@ final class VectorFloat {
     private static final FloatVector E4 = FloatVector.broadcast(F, Ops.E4);
     private static final FloatVector E5 = FloatVector.broadcast(F, Ops.E5);
     private static final FloatVector E6 = FloatVector.broadcast(F, Ops.E6);
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    /** Floats as many as the double lanes (half the vector): the gathered squares of {@link #squareSums}. */
-    private static final VectorSpecies<Float> FH =
-            VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
-    /** Heads per group of {@link #squareSums}: one a double lane. */
-    static final int HEADS = D.length();
+    /** Heads per group of {@link #rmsNormHeads}: one a double lane ({@link VectorExp}'s species). */
+    static final int HEADS = VectorExp.LANES;
     private static final ThreadLocal<int[]> HEAD_INDEX = new ThreadLocal<>();
     /** 127 minus the bits of ROUND_MAGIC: added to the bits of ROUND_MAGIC + nf, gives nf's biased exponent. */
     private static final IntVector EXPONENT_BIAS =
@@ -127,18 +123,13 @@ final class VectorFloat {
         int end = heads - heads % HEADS;
         for (int h = 0; h < end; h += HEADS) {
             int o0 = off + h * hd;
-            DoubleVector acc = DoubleVector.zero(D);
+            DoubleVector acc = DoubleVector.zero(VectorExp.D);
             for (int i = 0; i < hd; i++) {
-                FloatVector x = FloatVector.fromArray(FH, v, o0 + i, index, 0);
-                acc = acc.add(x.mul(x).convertShape(VectorOperators.F2D, D, 0));
+                FloatVector x = FloatVector.fromArray(VectorExp.F, v, o0 + i, index, 0);
+                acc = acc.add(x.mul(x).convertShape(VectorOperators.F2D, VectorExp.D, 0));
             }
             for (int j = 0; j < HEADS; j++) {
-                int o = o0 + j * hd;
-                float inv = (float) (1.0 / Math.sqrt(acc.lane(j) / hd + eps));
-                int i = scaleByWeight(v, o, hd, inv, w);
-                for (; i < hd; i++) {
-                    v[o + i] = v[o + i] * inv * w[i];
-                }
+                Ops.scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(acc.lane(j) / hd + eps)), w);
             }
         }
         return end;
