@@ -128,7 +128,8 @@ final class BlockRunner {
         int len = seqs.len();
         Tensor heads2d = w.xm.view(0, rows, c);                               // [rows, C] token-major
         Attention.sdpa(heads(qkv, seqs, 3 * c, 0), heads(qkv, seqs, 3 * c, c), heads(qkv, seqs, 3 * c, 2 * c), len,
-                len, hd, hd, 1f, w.scores, heads(heads2d, seqs, c, 0), ComputeKernels.softmax(fast));
+                len, hd, hd, 1f, w.scores, heads(heads2d, seqs, c, 0), ComputeKernels.softmax(fast),
+                ComputeKernels.schedule(fast));
         timer.lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor proj = w.wide.view(0, rows, c);                                // [rows, C]
         Linear.product(heads2d, wts, p + "attn.proj.weight", proj, w, timer);
@@ -181,7 +182,8 @@ final class BlockRunner {
             long qo = (long) i * perSample * c;
             long ko = (long) off * 2 * c;
             Attention.sdpa(heads(qLin, qi, c, qo), heads(kv, ki, 2 * c, ko), heads(kv, ki, 2 * c, ko + c), perSample,
-                    li, hd, hd, 1f, w.scores, heads(cross, qi, c, qo), ComputeKernels.softmax(fast));
+                    li, hd, hd, 1f, w.scores, heads(cross, qi, c, qo), ComputeKernels.softmax(fast),
+                    ComputeKernels.schedule(fast));
             timer.lap("attention-cross");
             off += li;
         }

@@ -6,7 +6,8 @@ import io.github.jsora.tensor.Tensor;
 /**
  * The kernel choice of the block loop: the exact float32 kernels (the reference's results), or, in bf16 compute
  * (a block handing out packed product weights), the fast ones whose float32 rounding differences are far below the
- * bf16 products' error: {@link Kernels#modulatedLayerNormFast} and {@link Attention.Softmax#FAST}.
+ * bf16 products' error: {@link Kernels#modulatedLayerNormFast}, {@link Attention.Softmax#FAST} and
+ * {@link Attention.Schedule#PER_THREAD}.
  */
 final class ComputeKernels {
 
@@ -26,5 +27,28 @@ final class ComputeKernels {
     /** The attention softmax: {@link Attention.Softmax#FAST} when {@code fast}, else exact. */
     static Attention.Softmax softmax(boolean fast) {
         return fast ? Attention.Softmax.FAST : Attention.Softmax.EXACT;
+    }
+
+    /**
+     * System property choosing the self- and cross-attention {@link Attention.Schedule}: {@code auto} (default:
+     * {@code perThread} in bf16 compute, {@code shared} in float32, whose bits it keeps), {@code shared} or
+     * {@code perThread}.
+     */
+    static final String SCHEDULE_PROPERTY = "jsora.attention.schedule";
+
+    /** The attention schedule: {@link #SCHEDULE_PROPERTY}, else per-thread when {@code fast}, else shared. */
+    static Attention.Schedule schedule(boolean fast) {
+        String p = System.getProperty(SCHEDULE_PROPERTY, "auto").trim();
+        switch (p.toLowerCase(java.util.Locale.ROOT)) {
+            case "auto":
+                return fast ? Attention.Schedule.PER_THREAD : Attention.Schedule.SHARED;
+            case "shared":
+                return Attention.Schedule.SHARED;
+            case "perthread":
+                return Attention.Schedule.PER_THREAD;
+            default:
+                throw new IllegalArgumentException("system property " + SCHEDULE_PROPERTY
+                        + " must be auto, shared or perThread, found '" + p + "'");
+        }
     }
 }

@@ -129,6 +129,43 @@ public final class Attention {
     /** {@link #sdpa(Strided, Strided, Strided, int, int, int, int, float, Tensor, Strided)} with a choice of softmax. */
     public static void sdpa(Strided q, Strided k, Strided v, int m, int n, int d, int dv, float scale,
             Tensor scratch, Strided out, Softmax softmax) {
+        sdpa(q, k, v, m, n, d, dv, scale, scratch, out, softmax, Schedule.SHARED);
+    }
+
+    /**
+     * How {@link #sdpa(Strided, Strided, Strided, int, int, int, int, float, Tensor, Strided, Softmax, Schedule)}
+     * spreads its work over the cores. Both compute every output element with the same products and softmax; they
+     * differ in which OpenBLAS thread count runs each product.
+     */
+    public enum Schedule {
+        /**
+         * Slabs of matrices: each score and value product runs on all OpenBLAS threads, one after the other, and the
+         * softmax of a slab in parallel between them (the float32 results of earlier releases).
+         */
+        SHARED,
+        /**
+         * Each compute thread takes an equal share of the items (a group of whole matrices, or a block of query rows
+         * of one, whose scores take at most 65,536 floats) and runs the score product, the softmax
+         * and the value product of each, with OpenBLAS set to one thread for the call ({@link Gemm#singleThreaded});
+         * an item's scores stay in that core's cache. Faster for many small matrices
+         * (STDiT3's spatial and temporal heads), since a product of a few million multiply-adds is too small to
+         * split well over threads. OpenBLAS's AVX-512 kernel gives a product the same bits on one thread as on
+         * two; its AVX2 ("Haswell") kernel does not (differences of a few ulp), so float32 runs that must keep
+         * their bits use {@link #SHARED}. Falls back to {@link #SHARED} on one thread, or when the scratch cannot
+         * hold one row of scores per thread.
+         */
+        PER_THREAD
+    }
+
+    /** Floats of scores one thread's block of query rows takes at most in {@link Schedule#PER_THREAD}: 256 KiB. */
+    static final int BLOCK_FLOATS = 64 * 1024;
+
+    /**
+     * {@link #sdpa(Strided, Strided, Strided, int, int, int, int, float, Tensor, Strided, Softmax)} with a choice of
+     * {@link Schedule}.
+     */
+    public static void sdpa(Strided q, Strided k, Strided v, int m, int n, int d, int dv, float scale,
+            Tensor scratch, Strided out, Softmax softmax, Schedule schedule) {
         int bt = q.offsets().length;
         if (k.offsets().length != bt || v.offsets().length != bt || out.offsets().length != bt) {
             throw new IllegalArgumentException("attention operands name different matrix counts: q " + bt + ", k "
@@ -145,6 +182,13 @@ public final class Attention {
             throw new IllegalArgumentException("attention scratch of " + scratch.size() + " floats is smaller than one "
                     + m + "x" + n + " score matrix");
         }
+        boolean fast = softmax == Softmax.FAST;
+        int threads = Parallel.threads();
+        long perThread = scratch.size() / threads;
+        if (schedule == Schedule.PER_THREAD && threads > 1 && perThread >= n) {
+            perThreadItems(q, k, v, m, n, d, dv, scale, scratch, out, fast, threads, perThread);
+            return;
+        }
         int slab = (int) Math.min(bt, scratch.size() / perRow);
         long[] sOff = new long[slab];
         for (int i = 0; i < slab; i++) {
@@ -155,10 +199,79 @@ public final class Attention {
             long[] so = nb == slab ? sOff : Arrays.copyOf(sOff, nb);
             Gemm.matmulAt(false, true, m, n, d, 1f, q.t(), range(q.offsets(), b0, nb), q.ld(), k.t(),
                     range(k.offsets(), b0, nb), k.ld(), 0f, scratch, so, n);
-            softmaxRows(scratch.view(0, nb, m, n), nb * m, n, scale, softmax == Softmax.FAST);
+            softmaxRows(scratch.view(0, nb, m, n), nb * m, n, scale, fast);
             Gemm.matmulAt(false, false, m, dv, n, 1f, scratch, so, n, v.t(), range(v.offsets(), b0, nb), v.ld(), 0f,
                     out.t(), range(out.offsets(), b0, nb), out.ld());
         }
+    }
+
+    /**
+     * {@link Schedule#PER_THREAD}: thread t owns scratch floats [t·perThread, (t+1)·perThread) and items
+     * [items·t/threads, items·(t+1)/threads). An item is query rows [r0, r0 + rows) of one matrix when a whole score
+     * matrix does not fit in a block, else a group of whole matrices (one call of each product for the group).
+     */
+    private static void perThreadItems(Strided q, Strided k, Strided v, int m, int n, int d, int dv, float scale,
+            Tensor scratch, Strided out, boolean fast, int threads, long perThread) {
+        int bt = q.offsets().length;
+        long block = Math.min(Math.max(BLOCK_FLOATS, n), perThread);            // >= n
+        int blockRows = (int) Math.min(m, block / n);                           // >= 1
+        int blocks = (m + blockRows - 1) / blockRows;
+        int group = blocks > 1 ? 1 : (int) Math.max(1, Math.min(bt, block / ((long) m * n)));
+        long items = blocks > 1 ? (long) bt * blocks : (bt + group - 1) / group;
+        Gemm.singleThreaded(() -> Parallel.forRange(threads, Long.MAX_VALUE / threads, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                long[] so = new long[group];                                    // [rows, n] scores of thread t
+                for (int j = 0; j < group; j++) {
+                    so[j] = t * perThread + (long) j * m * n;
+                }
+                long[] qo = new long[group];
+                long[] ko = new long[group];
+                long[] vo = new long[group];
+                long[] oo = new long[group];
+                for (long item = items * t / threads; item < items * (t + 1) / threads; item++) {
+                    int i0 = (int) (blocks > 1 ? item / blocks : item * group);
+                    int r0 = blocks > 1 ? (int) (item % blocks) * blockRows : 0;
+                    int rows = Math.min(blockRows, m - r0);
+                    int g = Math.min(group, bt - i0);
+                    for (int j = 0; j < g; j++) {
+                        qo[j] = q.offsets()[i0 + j] + (long) r0 * q.ld();
+                        ko[j] = k.offsets()[i0 + j];
+                        vo[j] = v.offsets()[i0 + j];
+                        oo[j] = out.offsets()[i0 + j] + (long) r0 * out.ld();
+                    }
+                    long[] sg = g == group ? so : Arrays.copyOf(so, g);
+                    Gemm.matmulAtUnlocked(false, true, rows, n, d, 1f, q.t(), part(qo, g), q.ld(), k.t(), part(ko, g),
+                            k.ld(), 0f, scratch, sg, n);
+                    softmaxBlock(scratch, so[0], g * rows, n, scale, fast);
+                    Gemm.matmulAtUnlocked(false, false, rows, dv, n, 1f, scratch, sg, n, v.t(), part(vo, g), v.ld(),
+                            0f, out.t(), part(oo, g), out.ld());
+                }
+            }
+        }));
+    }
+
+    private static long[] part(long[] a, int count) {
+        return count == a.length ? a : Arrays.copyOf(a, count);
+    }
+
+    /** Softmax of {@code rows} score rows of length n at element {@code offset} of s, on the calling thread. */
+    private static void softmaxBlock(Tensor s, long offset, int rows, int n, float scale, boolean fast) {
+        int rowsPerCopy = Math.max(1, Math.min(rows, 4096 / n));
+        float[] buf = Ops.scratch(0, rowsPerCopy * n);
+        for (int r0 = 0; r0 < rows; r0 += rowsPerCopy) {
+            softmaxCopied(s, offset + (long) r0 * n, buf, Math.min(rowsPerCopy, rows - r0), n, scale, fast);
+        }
+    }
+
+    /** Softmax of nr score rows of length n at element o of s, through the heap buffer {@code buf}. */
+    private static void softmaxCopied(Tensor s, long o, float[] buf, int nr, int n, float scale, boolean fast) {
+        s.read(o, buf, 0, nr * n);
+        if (fast) {
+            Ops.softmaxRowsFast(buf, 0, nr, n, scale);
+        } else {
+            Ops.softmaxRows(buf, 0, nr, n, scale);
+        }
+        s.write(o, buf, 0, nr * n);
     }
 
     private static long[] range(long[] a, int from, int count) {
@@ -199,15 +312,7 @@ public final class Attention {
             float[] buf = Ops.scratch(0, rowsPerCopy * n);
             for (int c = from; c < to; c++) {
                 int r0 = c * rowsPerCopy;
-                int nr = Math.min(rowsPerCopy, rows - r0);
-                long o = (long) r0 * n;
-                s.read(o, buf, 0, nr * n);
-                if (fast) {
-                    Ops.softmaxRowsFast(buf, 0, nr, n, scale);
-                } else {
-                    Ops.softmaxRows(buf, 0, nr, n, scale);
-                }
-                s.write(o, buf, 0, nr * n);
+                softmaxCopied(s, (long) r0 * n, buf, Math.min(rowsPerCopy, rows - r0), n, scale, fast);
             }
         });
     }

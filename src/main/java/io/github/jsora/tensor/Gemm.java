@@ -1,5 +1,7 @@
 package io.github.jsora.tensor;
 
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.factory.Nd4j;
@@ -22,13 +24,46 @@ public final class Gemm {
         NativeMemory.init(); // before ND4J loads: JavaCPP reads its limits once
     }
 
+    /**
+     * Held shared by every product call here and exclusively by {@link #singleThreaded}: while OpenBLAS is set to one
+     * thread for one caller, no other thread's product runs with the changed count (with some OpenBLAS kernels the
+     * thread count changes the last bits of a product, so results stay independent of what else runs in the JVM).
+     */
+    private static final ReentrantReadWriteLock BLAS = new ReentrantReadWriteLock();
+
     private Gemm() {
+    }
+
+    /**
+     * Runs {@code body} with OpenBLAS set to one thread, so that several Java threads can each run their own small
+     * products at once ({@link Attention.Schedule#PER_THREAD}); the count is restored afterwards, also when
+     * {@code body} throws. Other threads' products wait until it ends. Inside {@code body}, products are called
+     * through {@link #matmulAtUnlocked} only (the public calls would wait for this section to end).
+     */
+    static void singleThreaded(Runnable body) {
+        BLAS.writeLock().lock();
+        try {
+            int before = Nd4j.factory().blas().getMaxThreads();
+            Nd4j.factory().blas().setMaxThreads(1);
+            try {
+                body.run();
+            } finally {
+                Nd4j.factory().blas().setMaxThreads(before);
+            }
+        } finally {
+            BLAS.writeLock().unlock();
+        }
     }
 
     /** Sets the number of BLAS threads ND4J uses. */
     static void setThreads(int n) {
-        Nd4j.factory().blas().setMaxThreads(n);
-        Nd4j.getEnvironment().setMaxThreads(n);
+        BLAS.writeLock().lock();
+        try {
+            Nd4j.factory().blas().setMaxThreads(n);
+            Nd4j.getEnvironment().setMaxThreads(n);
+        } finally {
+            BLAS.writeLock().unlock();
+        }
     }
 
     /**
@@ -75,10 +110,15 @@ public final class Gemm {
         FloatPointer pa = pointer(a, aOff);
         FloatPointer pb = pointer(b, bOff);
         FloatPointer pc = pointer(c, cOff);
-        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
-                transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                m, n, k, alpha, pa, lda, pb, ldb, beta, pc, n);
+        BLAS.readLock().lock();
+        try {
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+                    transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    m, n, k, alpha, pa, lda, pb, ldb, beta, pc, n);
+        } finally {
+            BLAS.readLock().unlock();
+        }
     }
 
     private static FloatPointer pointer(Tensor t, long elementOffset) {
@@ -190,6 +230,17 @@ public final class Gemm {
      * @param ldc row stride of c_i ([M, N])
      */
     public static void matmulAt(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a,
+            long[] aOff, int lda, Tensor b, long[] bOff, int ldb, float beta, Tensor c, long[] cOff, int ldc) {
+        BLAS.readLock().lock();
+        try {
+            matmulAtUnlocked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        } finally {
+            BLAS.readLock().unlock();
+        }
+    }
+
+    /** {@link #matmulAt} without taking the product lock: for the bodies of {@link #singleThreaded}. */
+    static void matmulAtUnlocked(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a,
             long[] aOff, int lda, Tensor b, long[] bOff, int ldb, float beta, Tensor c, long[] cOff, int ldc) {
         int count = aOff.length;
         if (bOff.length != count || cOff.length != count) {
