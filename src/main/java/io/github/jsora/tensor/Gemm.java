@@ -31,6 +31,14 @@ public final class Gemm {
      */
     private static final ReentrantReadWriteLock BLAS = new ReentrantReadWriteLock();
 
+    /**
+     * Guards the two fields below; held only for a thread-count call, never while waiting for anything else (a
+     * {@link #setThreads} from under {@link Parallel}'s lock must not wait for a section whose loop needs that lock).
+     */
+    private static final Object THREADS = new Object();
+    private static int wantedThreads;     // the count set by setThreads (0: not set yet)
+    private static boolean singleSection; // a singleThreaded section runs: setThreads defers the BLAS count to its end
+
     private Gemm() {
     }
 
@@ -43,12 +51,20 @@ public final class Gemm {
     static void singleThreaded(Runnable body) {
         BLAS.writeLock().lock();
         try {
-            int before = Nd4j.factory().blas().getMaxThreads();
-            Nd4j.factory().blas().setMaxThreads(1);
+            synchronized (THREADS) {
+                if (wantedThreads < 1) {
+                    wantedThreads = Nd4j.factory().blas().getMaxThreads();
+                }
+                singleSection = true;
+                Nd4j.factory().blas().setMaxThreads(1);
+            }
             try {
                 body.run();
             } finally {
-                Nd4j.factory().blas().setMaxThreads(before);
+                synchronized (THREADS) {
+                    singleSection = false;
+                    Nd4j.factory().blas().setMaxThreads(wantedThreads);
+                }
             }
         } finally {
             BLAS.writeLock().unlock();
@@ -57,12 +73,12 @@ public final class Gemm {
 
     /** Sets the number of BLAS threads ND4J uses. */
     static void setThreads(int n) {
-        BLAS.writeLock().lock();
-        try {
-            Nd4j.factory().blas().setMaxThreads(n);
+        synchronized (THREADS) {
+            wantedThreads = n;
+            if (!singleSection) {
+                Nd4j.factory().blas().setMaxThreads(n);
+            } // else the section ending sets it
             Nd4j.getEnvironment().setMaxThreads(n);
-        } finally {
-            BLAS.writeLock().unlock();
         }
     }
 

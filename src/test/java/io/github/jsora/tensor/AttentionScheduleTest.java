@@ -3,14 +3,17 @@ package io.github.jsora.tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -177,6 +180,44 @@ class AttentionScheduleTest {
                 assertTrue(e.getMessage().contains("operand b"), e.getMessage());
             }
             assertEquals(before, Nd4j.factory().blas().getMaxThreads());
+        }
+    }
+
+    /**
+     * A thread-count call (made under {@link Parallel}'s lock) while per-thread attention runs (whose loop needs that
+     * lock) neither waits for the attention nor makes it wait: both go on, and the count holds afterwards. (A first
+     * version, whose thread-count call waited for the product lock under that lock, deadlocked here.)
+     */
+    @Test
+    void settingTheThreadCountMeanwhileDoesNotDeadlock() throws Exception {
+        try (Layout l = new Layout(8, 32, 32, 4, 8, 9)) {
+            float[] want = l.run(Attention.Schedule.PER_THREAD, Attention.Softmax.FAST, 100000, 0.5f);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                AtomicBoolean attending = new AtomicBoolean(true);
+                Future<Integer> setter = pool.submit(() -> {
+                    int calls = 0;
+                    while (attending.get()) {
+                        Parallel.setThreads(3);
+                        calls++;
+                    }
+                    return calls;
+                });
+                assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+                    try {
+                        for (int i = 0; i < 300; i++) {
+                            assertArrayEquals(want, l.run(Attention.Schedule.PER_THREAD, Attention.Softmax.FAST,
+                                    100000, 0.5f));
+                        }
+                    } finally {
+                        attending.set(false);
+                    }
+                    assertTrue(setter.get() > 0, "the thread count was never set meanwhile");
+                });
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(3, Nd4j.factory().blas().getMaxThreads());
         }
     }
 
