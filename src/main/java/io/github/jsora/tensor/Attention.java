@@ -239,19 +239,15 @@ public final class Attention {
                         vo[j] = v.offsets()[i0 + j];
                         oo[j] = out.offsets()[i0 + j] + (long) r0 * out.ld();
                     }
-                    long[] sg = g == group ? so : Arrays.copyOf(so, g);
-                    Gemm.matmulAtUnlocked(false, true, rows, n, d, 1f, q.t(), part(qo, g), q.ld(), k.t(), part(ko, g),
-                            k.ld(), 0f, scratch, sg, n);
+                    long[] sg = range(so, 0, g);
+                    Gemm.matmulAtUnlocked(false, true, rows, n, d, 1f, q.t(), range(qo, 0, g), q.ld(), k.t(),
+                            range(ko, 0, g), k.ld(), 0f, scratch, sg, n);
                     softmaxBlock(scratch, so[0], g * rows, n, scale, fast);
-                    Gemm.matmulAtUnlocked(false, false, rows, dv, n, 1f, scratch, sg, n, v.t(), part(vo, g), v.ld(),
-                            0f, out.t(), part(oo, g), out.ld());
+                    Gemm.matmulAtUnlocked(false, false, rows, dv, n, 1f, scratch, sg, n, v.t(), range(vo, 0, g),
+                            v.ld(), 0f, out.t(), range(oo, 0, g), out.ld());
                 }
             }
         }));
-    }
-
-    private static long[] part(long[] a, int count) {
-        return count == a.length ? a : Arrays.copyOf(a, count);
     }
 
     /** Softmax of {@code rows} score rows of length n at element {@code offset} of s, on the calling thread. */
