@@ -42,7 +42,8 @@ import io.github.jsora.weights.RandomModel;
  *
  * <p>{@code gemmCeiling} measures the matrix product ceiling in the same run, on the product a 512-channel 3×3
  * convolution at 64×64 is made of ([512, 4608]·[4608, 4096]). The tear-down prints the decode's FLOP count, the
- * temporal / spatial split and GFLOP/s.
+ * temporal / spatial split and GFLOP/s, and (like the encode) the decode's rate as a fraction of the ceiling product
+ * timed in the same fork right before and right after it: {@code benchmarks/run 'VaeBench.decode' -f 1 -wi 0 -i 1}.
  *
  * <p>{@code encodeChunk17Frames256} is the way back on the same random model (encoder weights included): 17 frames
  * of 256×256 through the SD-XL image encoder frame by frame, then the temporal encoder on the one chunk, into 5
@@ -80,6 +81,7 @@ public class VaeBench {
     private long decodeStart;
     private long temporalDone;
     private long decodeEnd;
+    private long decodeCpu;
 
     @Setup(Level.Trial)
     public void setup() {
@@ -130,6 +132,16 @@ public class VaeBench {
                     + "%.0f GFLOP, %.1f GFLOP/s%n  %s%n", LATENT_HW, LATENT_HW, FRAMES, LATENT_HW * 8, LATENT_HW * 8,
                     total, (tf + sf) / 1e9, (tf + sf) / total / 1e9, temporal, tf / 1e9, tf / temporal / 1e9, spatial,
                     spatial / FRAMES, sf / 1e9, sf / spatial / 1e9, vae.meter());
+            double[] after = ceilingGflops();
+            double gflops = (tf + sf) / total / 1e9;
+            double ceiling = (ceilingBefore[0] + after[0]) / 2;
+            double perCpu = (tf + sf) / decodeCpu;
+            double ceilingPerCpu = (ceilingBefore[1] + after[1]) / 2;
+            System.out.printf(Locale.ROOT, "  = %.2f of the ceiling product in this fork (%.1f GFLOP/s before, %.1f "
+                    + "after); process CPU %.1f s = %.2f cores on average; per CPU-second: %.1f GFLOP vs the ceiling "
+                    + "product's %.1f (%.1f before, %.1f after) = %.2f%n", gflops / ceiling, ceilingBefore[0], after[0],
+                    decodeCpu / 1e9, decodeCpu / 1e9 / total, perCpu, ceilingPerCpu, ceilingBefore[1], after[1],
+                    perCpu / ceilingPerCpu);
         }
         if (encodeEnd > 0) {
             double[] after = ceilingGflops();
@@ -168,6 +180,7 @@ public class VaeBench {
     @Benchmark
     public long decodeChunk17Frames256() {
         long[] sum = {0};
+        long cpu0 = processCpuNanos();
         decodeStart = System.nanoTime();
         vae.meter().resetPeak();
         vae.decode(z, FRAMES, (s, f, frame) -> sum[0] += frame.size(), (name, x, index) -> {
@@ -176,6 +189,7 @@ public class VaeBench {
             }
         });
         decodeEnd = System.nanoTime();
+        decodeCpu = processCpuNanos() - cpu0;
         return sum[0];
     }
 
