@@ -534,20 +534,26 @@ public final class Ops {
 
     /**
      * v[off + i] = v[off + i]·scale + (mask[i] or 0) in place; returns the largest non-NaN result, −∞ when there is
-     * none. The loop is a {@code Math.max} reduction (vectorised); a NaN in the row makes that NaN, and then the
+     * none. The loop is a {@code Math.max} reduction ({@link VectorFloat#scaleAddMax} in SIMD registers where
+     * {@link ExactExp#vectorised()}: the same max); a NaN in the row makes that NaN, and then the
      * scalar comparison loop finds the max that ignores NaN, as the softmax always did. A max of ±0 may come out
      * with the other zero sign than a first-wins comparison gives, which changes no a − max.
      */
     private static float scaleAndMax(float[] v, int off, int n, float scale, float[] mask) {
         float max = Float.NEGATIVE_INFINITY;
+        int done = 0;
+        if (SIMD) {
+            max = VectorFloat.scaleAddMax(v, off, n, scale, mask);
+            done = VectorFloat.grouped(n);
+        }
         if (mask == null) {
-            for (int i = 0; i < n; i++) {
+            for (int i = done; i < n; i++) {
                 float a = v[off + i] * scale + 0f;
                 v[off + i] = a;
                 max = Math.max(max, a);
             }
         } else {
-            for (int i = 0; i < n; i++) {
+            for (int i = done; i < n; i++) {
                 float a = v[off + i] * scale + mask[i];
                 v[off + i] = a;
                 max = Math.max(max, a);
@@ -681,14 +687,12 @@ public final class Ops {
      */
     public static void softmaxRowsFast(float[] v, int off, int rows, int n, float scale) {
         int len = rows * n;
-        for (int i = 0; i < len; i++) {
-            v[off + i] *= scale;
-        }
         float[] maxes = scratch(2, rows);
         for (int r = 0; r < rows; r++) {
             int o = off + r * n;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < n; i++) {
+            float max = SIMD ? VectorFloat.scaleMax(v, o, n, scale) : Float.NEGATIVE_INFINITY;
+            for (int i = SIMD ? VectorFloat.grouped(n) : 0; i < n; i++) {
+                v[o + i] *= scale;
                 max = Math.max(max, v[o + i]);
             }
             maxes[r] = max;

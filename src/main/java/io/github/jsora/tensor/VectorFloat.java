@@ -21,6 +21,7 @@ final class VectorFloat {
     /** Floats per group (16 on AVX-512, 8 on AVX2). */
     static final int LANES = F.length();
     private static final FloatVector ZERO = FloatVector.zero(F);
+    private static final FloatVector NEG_INF = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
     private static final FloatVector EXP_LO = FloatVector.broadcast(F, Ops.EXP_LO);
     private static final FloatVector LOG2E = FloatVector.broadcast(F, Ops.LOG2E);
     private static final FloatVector ROUND_MAGIC = FloatVector.broadcast(F, Ops.ROUND_MAGIC);
@@ -71,6 +72,44 @@ final class VectorFloat {
             p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);
         }
         return end;
+    }
+
+    /** Leading elements of n that {@link #scaleMax} and {@link #scaleAddMax} do: its whole groups. */
+    static int grouped(int n) {
+        return n - n % LANES;
+    }
+
+    /**
+     * {@code v[off + i] *= scale} over the {@link #grouped} elements; returns the {@code Math.max} of the products
+     * (−∞ when there are none). Lanewise max and the lane reduction are {@code Math.max}, which is commutative and
+     * associative (NaN wins, +0 beats −0), so the result is the sequential loop's; only a NaN result's payload may
+     * be another of the row's NaNs.
+     */
+    static float scaleMax(float[] v, int off, int n, float scale) {
+        int end = grouped(n);
+        FloatVector m = NEG_INF;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale);
+            a.intoArray(v, off + i);
+            m = m.max(a);
+        }
+        return m.reduceLanes(VectorOperators.MAX);
+    }
+
+    /**
+     * {@code v[off + i] = v[off + i]·scale + (mask[i], or +0 without a mask)} over the {@link #grouped} elements;
+     * returns their {@code Math.max} as {@link #scaleMax} does.
+     */
+    static float scaleAddMax(float[] v, int off, int n, float scale, float[] mask) {
+        int end = grouped(n);
+        FloatVector m = NEG_INF;
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale)
+                    .add(mask == null ? ZERO : FloatVector.fromArray(F, mask, i));
+            a.intoArray(v, off + i);
+            m = m.max(a);
+        }
+        return m.reduceLanes(VectorOperators.MAX);
     }
 
     /** {@code v[off + i] *= by}. */

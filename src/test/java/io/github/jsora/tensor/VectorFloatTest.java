@@ -69,6 +69,55 @@ class VectorFloatTest {
     }
 
     @Test
+    void scaledMaxEqualsTheSequentialMathMaxOnSpecialValues() {
+        float[] specials = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+            Float.MIN_VALUE, -Float.MIN_VALUE, Float.MAX_VALUE, -3.5f};
+        Random rnd = new Random(9);
+        for (int n : new int[] {0, 7, 16, 19, 32, 50, 256, 300}) {
+            for (int off : new int[] {0, 3}) {
+                for (int trial = 0; trial < 40; trial++) {
+                    int odds = 1 + trial % 8;                  // from mostly specials to mostly ordinary values
+                    float[] v = new float[off + n + 1];
+                    float[] mask = new float[n];
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = rnd.nextInt(odds * 4) == 0 ? specials[rnd.nextInt(specials.length)]
+                                : (float) rnd.nextGaussian();
+                    }
+                    for (int i = 0; i < n; i++) {
+                        mask[i] = rnd.nextInt(odds * 4) == 0 ? specials[rnd.nextInt(specials.length)] : 0f;
+                    }
+                    int end = VectorFloat.grouped(n);
+                    for (float[] m : new float[][] {null, mask}) {
+                        float[] want = v.clone();
+                        float wantMax = Float.NEGATIVE_INFINITY;
+                        for (int i = 0; i < end; i++) {
+                            want[off + i] = want[off + i] * 0.37f + (m == null ? 0f : m[i]);
+                            wantMax = Math.max(wantMax, want[off + i]);
+                        }
+                        float[] got = v.clone();
+                        float gotMax = VectorFloat.scaleAddMax(got, off, n, 0.37f, m);
+                        assertBits(want, got, "scaleAddMax n=" + n + " off=" + off);
+                        // NaN compares as NaN: which NaN's payload wins depends on the order of the comparisons
+                        assertEquals(Float.floatToIntBits(wantMax), Float.floatToIntBits(gotMax),
+                                "scaleAddMax max n=" + n + " off=" + off + ": " + wantMax + " vs " + gotMax);
+                    }
+                    float[] want = v.clone();
+                    float wantMax = Float.NEGATIVE_INFINITY;
+                    for (int i = 0; i < end; i++) {
+                        want[off + i] *= -1.5f;
+                        wantMax = Math.max(wantMax, want[off + i]);
+                    }
+                    float[] got = v.clone();
+                    float gotMax = VectorFloat.scaleMax(got, off, n, -1.5f);
+                    assertBits(want, got, "scaleMax n=" + n + " off=" + off);
+                    assertEquals(Float.floatToIntBits(wantMax), Float.floatToIntBits(gotMax),
+                            "scaleMax max n=" + n + " off=" + off + ": " + wantMax + " vs " + gotMax);
+                }
+            }
+        }
+    }
+
+    @Test
     void rowKernelsEqualTheScalarFormulasOnSpecialValues() {
         float[] specials = {0f, -0f, 1f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
             Float.MIN_VALUE, -Float.MIN_VALUE, 1e-39f, Float.MAX_VALUE, -3.5f, 2.25f};
