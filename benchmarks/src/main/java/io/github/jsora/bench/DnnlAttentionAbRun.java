@@ -35,7 +35,8 @@ import io.github.jsora.tensor.Tensor;
  * oneDNN 2.5.2 of the JavaCPP presets (AMX brgemm where granted), primitives made once.</li>
  * </ul>
  * Prints per round both times (the oneDNN one split into the permuting cast, scores, softmax and values), the
- * relative L2 difference of the outputs, and the oneDNN implementation names. oneDNN's AMX kernel takes the dense
+ * relative L2 difference of the outputs, and the oneDNN implementation names; then the MLP's first product through
+ * the presets with a float32 and with a bf16 output. oneDNN's AMX kernel takes the dense
  * heads only: on the in-place strided heads it picks {@code gemm:jit}, and a value product written straight into the
  * output rows does too; {@code -DdenseOut=true} writes the values densely instead (heads not merged back, so that
  * variant's output is not compared). A measurement for a possible route, not used by the library.
@@ -159,6 +160,49 @@ public final class DnnlAttentionAbRun {
             }
             System.out.printf(Locale.ROOT, "median: jsora %.1f ms, oneDNN bf16 %.1f ms%n", Medians.of(ms[0]),
                     Medians.of(ms[1]));
+            linearOutputs(eng, st, rounds);
+        }
+    }
+
+    /**
+     * The MLP's first product [10240, 1152]·[4608, 1152]ᵀ in bf16 through the presets, with a float32 output and with
+     * a bf16 one (which ND4J's op forces and jsora then widens), alternated.
+     */
+    private static void linearOutputs(engine eng, stream st, int rounds) {
+        long m = 10240;
+        long k = 1152;
+        long n = 4608;
+        try (Tensor x = Tensor.zeros(Math.toIntExact(m * k / 2)); Tensor w = Tensor.zeros(Math.toIntExact(n * k / 2));
+                Tensor out32 = Tensor.zeros(Math.toIntExact(m * n)); Tensor out16 = Tensor.zeros(Math.toIntExact(m * n / 2))) {
+            memory.desc src = desc(new long[] {m, k}, memory.data_type.bf16, new long[] {k, 1});
+            memory.desc wei = desc(new long[] {k, n}, memory.data_type.bf16, new long[] {1, k});
+            matmul[] mm = new matmul[2];
+            IntMemoryMap[] args = new IntMemoryMap[2];
+            memory.data_type[] types = {memory.data_type.f32, memory.data_type.bf16};
+            Tensor[] outs = {out32, out16};
+            for (int i = 0; i < 2; i++) {
+                memory.desc dst = desc(new long[] {m, n}, types[i], new long[] {n, 1});
+                matmul.primitive_desc pd = new matmul.primitive_desc(new matmul.desc(src, wei, dst), eng);
+                System.out.printf("linear %dx%dx%d, %s output: %s%n", m, k, n, i == 0 ? "float32" : "bf16",
+                        pd.impl_info_str().getString());
+                mm[i] = new matmul(pd);
+                args[i] = new IntMemoryMap();
+                args[i].put(dnnl.DNNL_ARG_SRC, new memory(src, eng, new PagedPointer(addr(x))));
+                args[i].put(dnnl.DNNL_ARG_WEIGHTS, new memory(wei, eng, new PagedPointer(addr(w))));
+                args[i].put(dnnl.DNNL_ARG_DST, new memory(dst, eng, new PagedPointer(addr(outs[i]))));
+            }
+            double gflop = 2.0 * m * k * n / 1e9;
+            for (int r = -1; r < rounds; r++) {
+                double[] rate = new double[2];
+                for (int i = 0; i < 2; i++) {
+                    long t0 = System.nanoTime();
+                    mm[i].execute(st, args[i]);
+                    st._wait();
+                    rate[i] = gflop / ((System.nanoTime() - t0) / 1e9);
+                }
+                System.out.printf(Locale.ROOT, "round %d: linear float32 output %.0f GFLOP/s, bf16 output %.0f GFLOP/s%n",
+                        r, rate[0], rate[1]);
+            }
         }
     }
 
