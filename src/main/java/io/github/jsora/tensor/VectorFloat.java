@@ -21,7 +21,6 @@ final class VectorFloat {
     /** Floats per group (16 on AVX-512, 8 on AVX2). */
     static final int LANES = F.length();
     private static final FloatVector ZERO = FloatVector.zero(F);
-    private static final FloatVector NEG_INF = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
     private static final FloatVector EXP_LO = FloatVector.broadcast(F, Ops.EXP_LO);
     private static final FloatVector LOG2E = FloatVector.broadcast(F, Ops.LOG2E);
     private static final FloatVector ROUND_MAGIC = FloatVector.broadcast(F, Ops.ROUND_MAGIC);
@@ -83,11 +82,12 @@ final class VectorFloat {
      * {@code v[off + i] *= scale} over the {@link #grouped} elements; returns the {@code Math.max} of the products
      * (−∞ when there are none). Lanewise max and the lane reduction are {@code Math.max}, which is commutative and
      * associative (NaN wins, +0 beats −0), so the result is the sequential loop's; only a NaN result's payload may
-     * be another of the row's NaNs.
+     * be another of the row's NaNs. The running max starts from a vector made here: started from a constant vector
+     * field, C2 boxes it on every step of the loop.
      */
     static float scaleMax(float[] v, int off, int n, float scale) {
         int end = grouped(n);
-        FloatVector m = NEG_INF;
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < end; i += LANES) {
             FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale);
             a.intoArray(v, off + i);
@@ -102,7 +102,7 @@ final class VectorFloat {
      */
     static float scaleAddMax(float[] v, int off, int n, float scale, float[] mask) {
         int end = grouped(n);
-        FloatVector m = NEG_INF;
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < end; i += LANES) {
             FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale)
                     .add(mask == null ? ZERO : FloatVector.fromArray(F, mask, i));
