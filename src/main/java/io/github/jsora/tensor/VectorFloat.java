@@ -103,11 +103,19 @@ final class VectorFloat {
     static float scaleAddMax(float[] v, int off, int n, float scale, float[] mask) {
         int end = grouped(n);
         FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < end; i += LANES) {
-            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale)
-                    .add(mask == null ? ZERO : FloatVector.fromArray(F, mask, i));
-            a.intoArray(v, off + i);
-            m = m.max(a);
+        if (mask == null) {
+            FloatVector zero = FloatVector.zero(F);
+            for (int i = 0; i < end; i += LANES) {
+                FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(zero);
+                a.intoArray(v, off + i);
+                m = m.max(a);
+            }
+        } else {                    // a separate loop: a vector chosen between a field and a load would be boxed
+            for (int i = 0; i < end; i += LANES) {
+                FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(FloatVector.fromArray(F, mask, i));
+                a.intoArray(v, off + i);
+                m = m.max(a);
+            }
         }
         return m.reduceLanes(VectorOperators.MAX);
     }

@@ -28,8 +28,8 @@ class SimdAllocationTest {
     private static final double LIMIT = 0.1;
 
     @ParameterizedTest
-    @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "rmsNormHeads",
-        "rotatePairs", "addRow", "scaleRow"})
+    @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
+        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow"})
     void compiledKernelAllocatesNothing(String kernel) {
         Random rnd = new Random(kernel.hashCode());
         float[] base = new float[N];
@@ -59,6 +59,16 @@ class SimdAllocationTest {
             };
             case "softmaxRows" -> v -> Ops.softmaxRows(v, 0, 16, 256, 0.125f);
             case "softmaxRowsFast" -> v -> Ops.softmaxRowsFast(v, 0, 16, 256, 0.125f);
+            case "softmaxRowMasked" -> v -> {                    // T5's attention: a bias row as the mask
+                for (int r = 0; r < 16; r++) {
+                    Ops.softmaxRow(v, r * 256, 256, 0.125f, other);
+                }
+            };
+            case "softmaxRowFastMasked" -> v -> {
+                for (int r = 0; r < 16; r++) {
+                    Ops.softmaxRowFast(v, r * 256, 256, 0.125f, other);
+                }
+            };
             case "rmsNormHeads" -> v -> Ops.rmsNormHeads(v, 0, 60, 68, other, 1e-6f);
             case "rotatePairs" -> v -> Ops.rotatePairs(v, 0, N, cosPairs, sinPairs, 0);
             case "addRow" -> v -> Ops.addRow(v, 0, other, N);
