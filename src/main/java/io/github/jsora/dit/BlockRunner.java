@@ -1,6 +1,9 @@
 package io.github.jsora.dit;
 
 import io.github.jsora.tensor.Attention;
+import io.github.jsora.tensor.Bf16Gemm;
+import io.github.jsora.tensor.Bf16Matrix;
+import io.github.jsora.tensor.PackedWeight;
 import io.github.jsora.tensor.StageTimer;
 import io.github.jsora.tensor.Tap;
 import io.github.jsora.tensor.Tensor;
@@ -50,15 +53,45 @@ final class BlockRunner {
 
         // ---- MLP on all frames, on xm [allRows, C] = the MLP-modulated LN(x) crossAttention wrote
         int mlp = cfg.mlpHidden();
-        Tensor hidden = w.wide.view(0, allRows, mlp);                         // [allRows, mlp]
-        Linear.product(w.xm, wts, p + "mlp.fc1.weight", hidden, w, timer);
-        Kernels.biasGelu(hidden, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), mlp);
-        timer.lap("gelu");
         Tensor mlpOut = w.ao.view(0, allRows, c);                             // [allRows, C]
-        Linear.product(hidden, wts, p + "mlp.fc2.weight", mlpOut, w, timer);
+        PackedWeight fc1 = wts.packed(p + "mlp.fc1.weight");
+        PackedWeight fc2 = wts.packed(p + "mlp.fc2.weight");
+        if (fc1 != null && fc2 != null && Bf16Gemm.nativeFor(allRows, fc1) && Bf16Gemm.nativeFor(allRows, fc2)) {
+            bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows, mlpOut);
+        } else {
+            Tensor hidden = w.wide.view(0, allRows, mlp);                     // [allRows, mlp]
+            Linear.product(w.xm, wts, p + "mlp.fc1.weight", hidden, w, timer);
+            Kernels.biasGelu(hidden, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), mlp);
+            timer.lap("gelu");
+            Linear.product(hidden, wts, p + "mlp.fc2.weight", mlpOut, w, timer);
+        }
         Kernels.gatedResidual(w.x, mlpOut, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod,
                 w.frameRow, Modulation.GATE_MLP);                             // x [B, Tp·S, C] += gate·(out + bias)
         timer.lap("residual");
+    }
+
+    /**
+     * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them: mlpOut [allRows, C] =
+     * fc2(GELU(fc1(xm) + bias1)), without fc2's bias. The values are those of the two products by
+     * {@link Bf16Gemm#linear} with the float32 GELU between them (that route widens fc1's bf16 result, and rounds
+     * the GELU output back to bf16 for fc2), in one pass over the hidden layer instead of three.
+     */
+    private void bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows, Tensor mlpOut) {
+        int c = cfg.hiddenSize();
+        int mlp = cfg.mlpHidden();
+        long inFloats = Bf16Matrix.floats(allRows, c);
+        Tensor mem = w.bf16Scratch(inFloats + Bf16Matrix.floats(allRows, mlp));
+        Bf16Matrix in = Bf16Matrix.in(mem, 0, allRows, c);                     // bf16 [allRows, C]
+        Bf16Matrix hidden = Bf16Matrix.in(mem, inFloats, allRows, mlp);       // bf16 [allRows, mlp]
+        in.roundFrom(w.xm);
+        Bf16Gemm.product(in, fc1, hidden);
+        timer.lap("gemm");
+        Kernels.biasGelu(hidden, bias1);
+        timer.lap("gelu");
+        Bf16Matrix out = Bf16Matrix.in(mem, 0, allRows, c);                    // bf16 [allRows, C], over `in`
+        Bf16Gemm.product(hidden, fc2, out);
+        out.widenInto(mlpOut);
+        timer.lap("gemm");
     }
 
     /** Modulation rows w.mod[r][k] [C]: scale_shift_table [6, C] + t_block [2B, 6C] (t rows, then t0 rows). */

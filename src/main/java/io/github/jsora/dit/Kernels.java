@@ -1,5 +1,6 @@
 package io.github.jsora.dit;
 
+import io.github.jsora.tensor.Bf16Matrix;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Parallel;
 import io.github.jsora.tensor.Scratch;
@@ -286,6 +287,19 @@ final class Kernels {
                 t.write(o, row, 0, w);
             }
         });
+    }
+
+    /**
+     * h = bf16(GELU(h + bias)) over the rows of a bf16 matrix, in one pass: the values {@link #biasGelu(Tensor,
+     * float[], int)} gives on h widened to float32, rounded to bf16 (as the next native product rounds its input).
+     */
+    static void biasGelu(Bf16Matrix h, float[] bias) {
+        int w = h.cols();
+        h.transformRows((r, row) -> {
+            for (int i = 0; i < w; i++) {
+                row[i] = Ops.geluTanh(row[i] + bias[i]);
+            }
+        }, 16);
     }
 
     /** x[f, :] += v over frames of {@code frameFloats} = v.length floats, in place. */

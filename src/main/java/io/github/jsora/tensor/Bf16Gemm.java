@@ -333,13 +333,46 @@ public final class Bf16Gemm {
         int outF = o.dim(1);
         x.checkLive();
         o.checkLive();
-        mem.checkLive();
-        long xFloats = ((long) rows * in + 1) / 2;
-        INDArray xb = bf16View(mem.address(), rows, in);
-        INDArray ob = bf16View(mem.address() + xFloats * Float.BYTES, rows, outF);
-        xb.assign(x.nd4j());
-        Nd4j.exec(new Mmul(xb, w.bf16Matrix(), ob, MMulTranspose.builder().transposeB(true).build()));
-        o.nd4j().assign(ob);
+        Bf16Matrix xb = Bf16Matrix.in(mem, 0, rows, in);
+        Bf16Matrix ob = Bf16Matrix.in(mem, Bf16Matrix.floats(rows, in), rows, outF);
+        xb.roundFrom(x);
+        product(xb, w, ob);
+        ob.widenInto(o);
+    }
+
+    /**
+     * Whether {@link #linear} multiplies {@code rows} rows by {@code w} natively in bf16: the selected route is
+     * {@link Route#NATIVE} and the product is at least the smallest native product. Where it is, a caller may keep
+     * the activations in bf16 and call {@link #product} itself, with the same result.
+     */
+    public static boolean nativeFor(int rows, PackedWeight w) {
+        return w.format() == PackedWeight.Format.BF16 && selection().route() == Route.NATIVE
+                && (long) rows * w.rowLength() * w.rows() >= minNativeMacs;
+    }
+
+    /**
+     * out [rows, outF] = bf16(x [rows, in] · wᵀ) with float32 accumulation, natively (oneDNN), whatever the
+     * selected route: the product {@link #linear} runs on its native route, without its two casts.
+     *
+     * @param w a BF16 weight [outF, in]
+     * @throws IllegalArgumentException if the shapes do not fit, or the two matrices overlap
+     */
+    public static void product(Bf16Matrix x, PackedWeight w, Bf16Matrix out) {
+        if (w.format() != PackedWeight.Format.BF16 || w.shape().length != 2) {
+            throw new IllegalArgumentException("a bf16 product needs a BF16 weight [out, in], found " + w);
+        }
+        if (x.cols() != w.shape()[1] || out.cols() != w.rows() || x.rows() != out.rows()) {
+            throw new IllegalArgumentException("bf16 product shapes do not fit: " + x + " · w"
+                    + java.util.Arrays.toString(w.shape()) + "ᵀ → " + out);
+        }
+        if (x.overlaps(out)) {
+            throw new IllegalArgumentException("bf16 product: the input " + x + " and the output " + out
+                    + " overlap");
+        }
+        if (x.rows() == 0) {
+            return;
+        }
+        Nd4j.exec(new Mmul(x.nd4j(), w.bf16Matrix(), out.nd4j(), MMulTranspose.builder().transposeB(true).build()));
     }
 
     /** A C-order BFLOAT16 ND4J matrix on {@code rows·cols} 2-byte values at a native address (not owned). */

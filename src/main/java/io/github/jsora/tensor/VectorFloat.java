@@ -4,6 +4,8 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -42,6 +44,11 @@ final class VectorFloat {
 
     private VectorFloat() {
     }
+
+    /** Shorts of half the float vector's width: one bf16 value a float lane. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class,
+            jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
 
     /** True when the float vector has at least 8 lanes. */
     static boolean usable() {
@@ -195,6 +202,36 @@ final class VectorFloat {
                     .reinterpretAsFloats();
             x.mul(FloatVector.fromArray(F, cosPairs, t + i))
                     .add(swapped.mul(FloatVector.fromArray(F, sinPairs, t + i))).intoArray(v, off + i);
+        }
+        return end;
+    }
+
+    /**
+     * {@code f[i] = float(bf16 bits s[i])} over whole groups of {@link #LANES} (exact: the bits shifted to the
+     * float's upper half); returns how many it did.
+     */
+    static int widenBf16(short[] s, float[] f, int n) {
+        int end = grouped(n);
+        for (int i = 0; i < end; i += LANES) {
+            IntVector x = (IntVector) ShortVector.fromArray(S, s, i).convertShape(VectorOperators.S2I, I, 0);
+            x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(f, i);
+        }
+        return end;
+    }
+
+    /**
+     * {@code s[i] = bf16 bits of f[i]} over whole groups of {@link #LANES}, the bits of
+     * {@link PackedWeight#bf16Bits}: to nearest, ties to even, a NaN made quiet; returns how many it did.
+     */
+    static int roundBf16(float[] f, short[] s, int n) {
+        int end = grouped(n);
+        for (int i = 0; i < end; i += LANES) {
+            IntVector b = FloatVector.fromArray(F, f, i).reinterpretAsInts();
+            IntVector high = b.lanewise(VectorOperators.LSHR, 16);
+            IntVector rounded = b.add(high.and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
+            VectorMask<Integer> nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+            IntVector bits = rounded.blend(high.or(0x40), nan);
+            ((ShortVector) bits.convertShape(VectorOperators.I2S, S, 0)).intoArray(s, i);
         }
         return end;
     }

@@ -29,7 +29,7 @@ class SimdAllocationTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
-        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow"})
+        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16RoundAndWiden"})
     void compiledKernelAllocatesNothing(String kernel) {
         Random rnd = new Random(kernel.hashCode());
         float[] base = new float[N];
@@ -41,6 +41,7 @@ class SimdAllocationTest {
             other[i] = (float) rnd.nextGaussian();
         }
         float[] tmp = new float[N];
+        short[] bits = new short[N];
         float[] cosPairs = new float[N];
         float[] sinPairs = new float[N];
         for (int i = 0; i < N; i += 2) {
@@ -73,6 +74,10 @@ class SimdAllocationTest {
             case "rotatePairs" -> v -> Ops.rotatePairs(v, 0, N, cosPairs, sinPairs, 0);
             case "addRow" -> v -> Ops.addRow(v, 0, other, N);
             case "scaleRow" -> v -> Ops.scaleRow(v, 0, N, 0.5f);
+            case "bf16RoundAndWiden" -> v -> {                   // the bf16 hidden layer's row pass
+                Bf16Matrix.round(v, bits, N);
+                Bf16Matrix.widen(bits, v, N);
+            };
             default -> throw new IllegalArgumentException(kernel);
         };
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
