@@ -7,7 +7,7 @@ import io.github.jsora.tensor.Tensor;
  * The kernel choice of the block loop: the exact float32 kernels (the reference's results), or, in bf16 compute
  * (a block handing out packed product weights), the fast ones whose float32 rounding differences are far below the
  * bf16 products' error: {@link Kernels#modulatedLayerNormFast}, {@link Attention.Softmax#FAST} and
- * {@link Attention.Schedule#PER_THREAD}.
+ * {@link Attention.Schedule#PER_THREAD_SIMD}.
  */
 final class ComputeKernels {
 
@@ -31,8 +31,8 @@ final class ComputeKernels {
 
     /**
      * System property choosing the self- and cross-attention {@link Attention.Schedule}: {@code auto} (default:
-     * {@code perThread} in bf16 compute, {@code shared} in float32, whose bits it keeps), {@code shared} or
-     * {@code perThread}.
+     * {@code perThreadSimd} in bf16 compute, {@code shared} in float32, whose bits it keeps), {@code shared},
+     * {@code perThread} or {@code perThreadSimd}.
      */
     static final String SCHEDULE_PROPERTY = "jsora.attention.schedule";
 
@@ -41,14 +41,16 @@ final class ComputeKernels {
         String p = System.getProperty(SCHEDULE_PROPERTY, "auto").trim();
         switch (p.toLowerCase(java.util.Locale.ROOT)) {
             case "auto":
-                return fast ? Attention.Schedule.PER_THREAD : Attention.Schedule.SHARED;
+                return fast ? Attention.Schedule.PER_THREAD_SIMD : Attention.Schedule.SHARED;
             case "shared":
                 return Attention.Schedule.SHARED;
             case "perthread":
                 return Attention.Schedule.PER_THREAD;
+            case "perthreadsimd":
+                return Attention.Schedule.PER_THREAD_SIMD;
             default:
                 throw new IllegalArgumentException("system property " + SCHEDULE_PROPERTY
-                        + " must be auto, shared or perThread, found '" + p + "'");
+                        + " must be auto, shared, perThread or perThreadSimd, found '" + p + "'");
         }
     }
 }

@@ -154,7 +154,16 @@ public final class Attention {
          * their bits use {@link #SHARED}. Falls back to {@link #SHARED} on one thread, or when the scratch cannot
          * hold one row of scores per thread.
          */
-        PER_THREAD
+        PER_THREAD,
+        /**
+         * {@link #PER_THREAD}, except that sequences of at most 64 keys and at least 64 queries (STDiT3's
+         * cross-attention to a caption's valid tokens) run both products in SIMD registers in Java: float32 with
+         * fused multiply-adds, the heads of a token read as one row, the same softmax. Those products are too thin
+         * for a BLAS call to run well; their bits are not the BLAS products' (relative differences of about 1e-7),
+         * so it is for bf16 compute. Where the SIMD loops are off ({@link ExactExp#vectorised()}), as
+         * {@link #PER_THREAD}.
+         */
+        PER_THREAD_SIMD
     }
 
     /** Floats of scores one thread's block of query rows takes at most in {@link Schedule#PER_THREAD}: 256 KiB. */
@@ -183,9 +192,13 @@ public final class Attention {
                     + m + "x" + n + " score matrix");
         }
         boolean fast = softmax == Softmax.FAST;
+        if (schedule == Schedule.PER_THREAD_SIMD && FewKeysAttention.takes(m, n)) {
+            FewKeysAttention.sdpa(q, k, v, m, n, d, dv, scale, out, fast);
+            return;
+        }
         int threads = Parallel.threads();
         long perThread = scratch.size() / threads;
-        if (schedule == Schedule.PER_THREAD && threads > 1 && perThread >= n) {
+        if (schedule != Schedule.SHARED && threads > 1 && perThread >= n) {
             perThreadItems(q, k, v, m, n, d, dv, scale, scratch, out, fast, threads, perThread);
             return;
         }

@@ -18,17 +18,19 @@ class ComputeKernelsTest {
     }
 
     @Test
-    void autoIsPerThreadInBf16ComputeAndSharedInFloat32() {
-        assertEquals(Attention.Schedule.PER_THREAD, ComputeKernels.schedule(true));
+    void autoIsPerThreadSimdInBf16ComputeAndSharedInFloat32() {
+        assertEquals(Attention.Schedule.PER_THREAD_SIMD, ComputeKernels.schedule(true));
         assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(false));
         System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, " Auto ");
         assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(false));
     }
 
     @Test
-    void thePropertyForcesEither() {
+    void thePropertyForcesAny() {
         System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, "perThread");
         assertEquals(Attention.Schedule.PER_THREAD, ComputeKernels.schedule(false));
+        System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, "perThreadSimd");
+        assertEquals(Attention.Schedule.PER_THREAD_SIMD, ComputeKernels.schedule(false));
         System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, "shared");
         assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(true));
     }

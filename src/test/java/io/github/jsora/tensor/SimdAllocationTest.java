@@ -29,7 +29,7 @@ class SimdAllocationTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
-        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16RoundAndWiden"})
+        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16RoundAndWiden", "fewKeyScores", "fewKeyValues"})
     void compiledKernelAllocatesNothing(String kernel) {
         Random rnd = new Random(kernel.hashCode());
         float[] base = new float[N];
@@ -74,6 +74,11 @@ class SimdAllocationTest {
             case "rotatePairs" -> v -> Ops.rotatePairs(v, 0, N, cosPairs, sinPairs, 0);
             case "addRow" -> v -> Ops.addRow(v, 0, other, N);
             case "scaleRow" -> v -> Ops.scaleRow(v, 0, N, 0.5f);
+            case "fewKeyScores" -> v -> {                        // 6 rows of 72 over 32 padded keys: 4 + 2
+                VectorFloat.fewKeyScores(v, 0, 72, 6, 72, other, 0, 32, tmp, 32);
+                VectorFloat.fewKeyScores(v, 0, 72, 6, 72, other, 0, 32, tmp, 32);
+            };
+            case "fewKeyValues" -> v -> VectorFloat.fewKeyValues(v, 32, 6, 20, other, 0, 80, tmp, 0, 600);
             case "bf16RoundAndWiden" -> v -> {                   // the bf16 hidden layer's row pass
                 Bf16Matrix.round(v, bits, N);
                 Bf16Matrix.widen(bits, v, N);
