@@ -38,6 +38,7 @@ final class VectorFloat {
     /** Heads per group of {@link #rmsNormHeads}: one a double lane ({@link VectorExp}'s species). */
     static final int HEADS = VectorExp.LANES;
     private static final ThreadLocal<int[]> HEAD_INDEX = new ThreadLocal<>();
+    private static final ThreadLocal<double[]> HEAD_SUMS = ThreadLocal.withInitial(() -> new double[HEADS]);
     /** 127 minus the bits of ROUND_MAGIC: added to the bits of ROUND_MAGIC + nf, gives nf's biased exponent. */
     private static final IntVector EXPONENT_BIAS =
             IntVector.broadcast(F.withLanes(int.class), 127 - Float.floatToRawIntBits(Ops.ROUND_MAGIC));
@@ -174,6 +175,7 @@ final class VectorFloat {
      */
     static int rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
         int[] index = headIndex(hd);
+        double[] sums = HEAD_SUMS.get();
         int end = heads - heads % HEADS;
         for (int h = 0; h < end; h += HEADS) {
             int o0 = off + h * hd;
@@ -182,8 +184,10 @@ final class VectorFloat {
                 FloatVector x = FloatVector.fromArray(VectorExp.F, v, o0 + i, index, 0);
                 acc = acc.add(x.mul(x).convertShape(VectorOperators.F2D, VectorExp.D, 0));
             }
+            // through an array, not acc.lane(j): a lane read at an index C2 does not see as constant boxes the vector
+            acc.intoArray(sums, 0);
             for (int j = 0; j < HEADS; j++) {
-                Ops.scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(acc.lane(j) / hd + eps)), w);
+                Ops.scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sums[j] / hd + eps)), w);
             }
         }
         return end;
