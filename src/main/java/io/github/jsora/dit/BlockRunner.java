@@ -57,26 +57,29 @@ final class BlockRunner {
         PackedWeight fc1 = wts.packed(p + "mlp.fc1.weight");
         PackedWeight fc2 = wts.packed(p + "mlp.fc2.weight");
         if (fc1 != null && fc2 != null && Bf16Gemm.nativeFor(allRows, fc1) && Bf16Gemm.nativeFor(allRows, fc2)) {
-            bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows, mlpOut);
+            Bf16Matrix out = bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows);
+            Kernels.gatedResidual(w.x, mlpOut, out, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c,
+                    w.mod, w.frameRow, Modulation.GATE_MLP);                  // x [B, Tp·S, C] += gate·(out + bias)
         } else {
             Tensor hidden = w.wide.view(0, allRows, mlp);                     // [allRows, mlp]
             Linear.product(w.xm, wts, p + "mlp.fc1.weight", hidden, w, timer);
             Kernels.biasGelu(hidden, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), mlp);
             timer.lap("gelu");
             Linear.product(hidden, wts, p + "mlp.fc2.weight", mlpOut, w, timer);
+            Kernels.gatedResidual(w.x, mlpOut, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c,
+                    w.mod, w.frameRow, Modulation.GATE_MLP);                  // x [B, Tp·S, C] += gate·(out + bias)
         }
-        Kernels.gatedResidual(w.x, mlpOut, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c, w.mod,
-                w.frameRow, Modulation.GATE_MLP);                             // x [B, Tp·S, C] += gate·(out + bias)
         timer.lap("residual");
     }
 
     /**
-     * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them: mlpOut [allRows, C] =
-     * fc2(GELU(fc1(xm) + bias1)), without fc2's bias. The values are those of the two products by
-     * {@link Bf16Gemm#linear} with the float32 GELU between them (that route widens fc1's bf16 result, and rounds
-     * the GELU output back to bf16 for fc2), in one pass over the hidden layer instead of three.
+     * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them: returns
+     * fc2(GELU(fc1(xm) + bias1)) [allRows, C] in bf16 (without fc2's bias; in the workspace's bf16 scratch, valid
+     * until the next bf16 product). The values are those of the two products by {@link Bf16Gemm#linear} with the
+     * float32 GELU between them (that route widens fc1's bf16 result, and rounds the GELU output back to bf16 for
+     * fc2), in one pass over the hidden layer instead of three.
      */
-    private void bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows, Tensor mlpOut) {
+    private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows) {
         int c = cfg.hiddenSize();
         int mlp = cfg.mlpHidden();
         long inFloats = Bf16Matrix.floats(allRows, c);
@@ -90,8 +93,8 @@ final class BlockRunner {
         timer.lap("gelu");
         Bf16Matrix out = Bf16Matrix.in(mem, 0, allRows, c);                    // bf16 [allRows, C], over `in`
         Bf16Gemm.product(hidden, fc2, out);
-        out.widenInto(mlpOut);
         timer.lap("gemm");
+        return out;
     }
 
     /** Modulation rows w.mod[r][k] [C]: scale_shift_table [6, C] + t_block [2B, 6C] (t rows, then t0 rows). */
@@ -146,7 +149,10 @@ final class BlockRunner {
         }
         Tensor qkv = w.wide.view(0, rows, 3 * c);                             // [rows, 3C]
         Tensor srcRows = src.view(0, rows, c);                                // [rows, C]
-        Linear.product(srcRows, wts, p + "attn.qkv.weight", qkv, w, timer);
+        Bf16Matrix qkvBf16 = Linear.productBf16(srcRows, wts, p + "attn.qkv.weight", w, timer); // or null
+        if (qkvBf16 == null) {
+            Linear.product(srcRows, wts, p + "attn.qkv.weight", qkv, w, timer);
+        }
         Kernels.Sequences seqs = temporal ? Kernels.Sequences.temporal(b, tq, s) : Kernels.Sequences.spatial(b, tq, s);
         float[][] norms = null;
         if (cfg.qkNorm()) {
@@ -155,8 +161,8 @@ final class BlockRunner {
             norms = new float[][] {w.qNorm, w.kNorm};
         }
         // q, k, v heads read in place from the qkv rows: spatial seqs = B·Tq of len S, temporal seqs = B·S of len Tq
-        Kernels.prepareHeads(qkv, Linear.read(wts.get(p + "attn.qkv.bias"), w.bias), seqs, 3, heads, hd, norms,
-                rope == null ? null : rope[0], rope == null ? null : rope[1], scale);
+        Kernels.prepareHeads(qkv, qkvBf16, Linear.read(wts.get(p + "attn.qkv.bias"), w.bias), seqs, 3, heads, hd,
+                norms, rope == null ? null : rope[0], rope == null ? null : rope[1], scale);
         timer.lap("split-heads");
         int len = seqs.len();
         Tensor heads2d = w.xm.view(0, rows, c);                               // [rows, C] token-major
@@ -165,9 +171,12 @@ final class BlockRunner {
                 ComputeKernels.schedule(fast));
         timer.lap(temporal ? "attention-temporal" : "attention-spatial");
         Tensor proj = w.wide.view(0, rows, c);                                // [rows, C]
-        Linear.product(heads2d, wts, p + "attn.proj.weight", proj, w, timer);
-        Kernels.gatedResidual(w.x, proj, Linear.read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s, c, w.mod,
-                w.frameRow, Modulation.GATE_MSA);                             // x [B, Tp·S, C] += gate·unmerge(proj)
+        Bf16Matrix projBf16 = Linear.productBf16(heads2d, wts, p + "attn.proj.weight", w, timer);
+        if (projBf16 == null) {
+            Linear.product(heads2d, wts, p + "attn.proj.weight", proj, w, timer);
+        }
+        Kernels.gatedResidual(w.x, proj, projBf16, Linear.read(wts.get(p + "attn.proj.bias"), w.bias), b, t, tq, s,
+                c, w.mod, w.frameRow, Modulation.GATE_MSA);                   // x [B, Tp·S, C] += gate·unmerge(proj)
         timer.lap("residual");
     }
 
@@ -193,10 +202,13 @@ final class BlockRunner {
         }
         Tensor qRows = qsrc.view(0, rows, c);                                 // [rows, C]
         Tensor qLin = w.wide.view(0, rows, c);                                // [rows, C]
-        Linear.product(qRows, wts, p + "cross_attn.q_linear.weight", qLin, w, timer);
+        Bf16Matrix qBf16 = Linear.productBf16(qRows, wts, p + "cross_attn.q_linear.weight", w, timer);
+        if (qBf16 == null) {
+            Linear.product(qRows, wts, p + "cross_attn.q_linear.weight", qLin, w, timer);
+        }
         // q heads read in place from the token rows of qLin, k and v heads from the caption rows of kv
-        Kernels.prepareHeads(qLin, Linear.read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), null, 1, heads,
-                hd, null, null, null, scale);
+        Kernels.prepareHeads(qLin, qBf16, Linear.read(wts.get(p + "cross_attn.q_linear.bias"), w.bias), null, 1,
+                heads, hd, null, null, null, scale);
         timer.lap("split-heads");
         int total = g.totalLen;
         Tensor yRows = w.yPacked.view(0, total, c);                           // [ΣL_b, C]
@@ -221,10 +233,14 @@ final class BlockRunner {
             off += li;
         }
         Tensor cproj = w.wide.view(0, rows, c);                               // [rows, C]
-        Linear.product(cross, wts, p + "cross_attn.proj.weight", cproj, w, timer);
+        Bf16Matrix cprojBf16 = Linear.productBf16(cross, wts, p + "cross_attn.proj.weight", w, timer);
+        if (cprojBf16 == null) {
+            Linear.product(cross, wts, p + "cross_attn.proj.weight", cproj, w, timer);
+        }
         // x [B, Tp·S, C] += unmerge(cproj); then xm [allRows, C] = LN(x)·(1 + scale_mlp) + shift_mlp, the MLP input
-        Kernels.gatedResidualNorm(w.x, cproj, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b, t, tq, s,
-                c, w.mod, w.frameRow, Modulation.UNGATED, w.xm, Modulation.SHIFT_MLP, Modulation.SCALE_MLP, fast);
+        Kernels.gatedResidualNorm(w.x, cproj, cprojBf16, Linear.read(wts.get(p + "cross_attn.proj.bias"), w.bias), b,
+                t, tq, s, c, w.mod, w.frameRow, Modulation.UNGATED, w.xm, Modulation.SHIFT_MLP, Modulation.SCALE_MLP,
+                fast);
         timer.lap("residual");
     }
 

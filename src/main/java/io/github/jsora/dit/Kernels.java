@@ -211,7 +211,16 @@ final class Kernels {
      */
     static void gatedResidual(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK) {
-        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0, false);
+        gatedResidualNorm(x, src, null, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0, false);
+    }
+
+    /**
+     * {@link #gatedResidual(Tensor, Tensor, float[], int, int, int, int, int, float[][][], int[], int)} with the
+     * rows of {@code bf16Src} (a bf16 product's result, widened as they are read) when it is not null, else of src.
+     */
+    static void gatedResidual(Tensor x, Tensor src, Bf16Matrix bf16Src, float[] bias, int b, int t, int tq, int s, int c,
+            float[][][] params, int[] frameRow, int gateK) {
+        gatedResidualNorm(x, src, bf16Src, bias, b, t, tq, s, c, params, frameRow, gateK, null, 0, 0, false);
     }
 
     /**
@@ -221,12 +230,15 @@ final class Kernels {
      */
     static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
             float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK) {
-        gatedResidualNorm(x, src, bias, b, t, tq, s, c, params, frameRow, gateK, out, shiftK, scaleK, false);
+        gatedResidualNorm(x, src, null, bias, b, t, tq, s, c, params, frameRow, gateK, out, shiftK, scaleK, false);
     }
 
-    /** {@link #gatedResidualNorm}, its LayerNorm from {@link #modulatedLayerNormFast} when {@code fast}. */
-    static void gatedResidualNorm(Tensor x, Tensor src, float[] bias, int b, int t, int tq, int s, int c,
-            float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK, boolean fast) {
+    /**
+     * {@link #gatedResidualNorm}, its LayerNorm from {@link #modulatedLayerNormFast} when {@code fast}, the source
+     * rows from {@code bf16Src} (bf16, widened as they are read) when it is not null, else from src.
+     */
+    static void gatedResidualNorm(Tensor x, Tensor src, Bf16Matrix bf16Src, float[] bias, int b, int t, int tq, int s,
+            int c, float[][][] params, int[] frameRow, int gateK, Tensor out, int shiftK, int scaleK, boolean fast) {
         boolean paired = tq != t;
         int rows = b * t * s;
         int per = out == null ? 1 : NORM_ROWS;
@@ -247,7 +259,11 @@ final class Kernels {
                     long ox = (long) r * c;
                     long os = ((long) g * s + r % s) * c;
                     x.read(ox, xr, 0, c);
-                    src.read(os, sr, 0, c);
+                    if (bf16Src != null) {
+                        bf16Src.readRow(g * s + r % s, sr);
+                    } else {
+                        src.read(os, sr, 0, c);
+                    }
                     if (gateK >= 0) {
                         float[] gate = params[frameRow[f]][gateK];
                         for (int i = 0; i < c; i++) {
@@ -403,6 +419,16 @@ final class Kernels {
      */
     static void prepareHeads(Tensor src, float[] bias, Sequences seqs, int parts, int heads, int hd, float[][] norms,
             float[] cos, float[] sin, float qScale) {
+        prepareHeads(src, null, bias, seqs, parts, heads, hd, norms, cos, sin, qScale);
+    }
+
+    /**
+     * {@link #prepareHeads(Tensor, float[], Sequences, int, int, int, float[][], float[], float[], float)} on the
+     * rows of {@code bf16Src} (a bf16 product's result, widened as they are read) when it is not null, written into
+     * {@code src}: the values the float32 call gives on {@code bf16Src} widened into {@code src} first.
+     */
+    static void prepareHeads(Tensor src, Bf16Matrix bf16Src, float[] bias, Sequences seqs, int parts, int heads, int hd,
+            float[][] norms, float[] cos, float[] sin, float qScale) {
         int c = heads * hd;
         int width = parts * c;
         int rows = Math.toIntExact(src.size() / width);
@@ -415,7 +441,11 @@ final class Kernels {
                 int r0 = u * per;
                 int nr = Math.min(per, rows - r0);
                 long o = (long) r0 * width;
-                src.read(o, buf, 0, nr * width);
+                if (bf16Src != null) {
+                    bf16Src.readRows(r0, nr, buf, 0);
+                } else {
+                    src.read(o, buf, 0, nr * width);
+                }
                 for (int r = 0; r < nr; r++) {
                     int ro = r * width;
                     Ops.addRow(buf, ro, bias, width);

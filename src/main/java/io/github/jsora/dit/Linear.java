@@ -1,6 +1,7 @@
 package io.github.jsora.dit;
 
 import io.github.jsora.tensor.Bf16Gemm;
+import io.github.jsora.tensor.Bf16Matrix;
 import io.github.jsora.tensor.Gemm;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.PackedWeight;
@@ -49,6 +50,32 @@ final class Linear {
         int rows = Math.toIntExact(x.size() / pw.rowLength());
         Bf16Gemm.linear(x, pw, null, out, w.bf16Scratch(Bf16Gemm.scratchFloats(rows, pw)));
         timer.lap("gemm");
+    }
+
+    /**
+     * x [N, I] · W [O, I]ᵀ left in bf16, when the block holds W packed and {@link Bf16Gemm#nativeFor} takes the
+     * product: the result is what {@link #product(Tensor, Block, String, Tensor, Workspace, StageTimer)} would widen
+     * into its output, in the workspace's bf16 scratch, valid until the next bf16 product. Null otherwise (call that
+     * method then).
+     */
+    static Bf16Matrix productBf16(Tensor x, Block wts, String name, Workspace w, StageTimer timer) {
+        PackedWeight pw = wts.packed(name);
+        if (pw == null) {
+            return null;
+        }
+        int in = pw.rowLength();
+        int rows = Math.toIntExact(x.size() / in);
+        if (!Bf16Gemm.nativeFor(rows, pw)) {
+            return null;
+        }
+        long inFloats = Bf16Matrix.floats(rows, in);
+        Tensor mem = w.bf16Scratch(inFloats + Bf16Matrix.floats(rows, pw.rows()));
+        Bf16Matrix xb = Bf16Matrix.in(mem, 0, rows, in);                     // bf16 [N, I]
+        Bf16Matrix ob = Bf16Matrix.in(mem, inFloats, rows, pw.rows());      // bf16 [N, O]
+        xb.roundFrom(x);
+        Bf16Gemm.product(xb, pw, ob);
+        timer.lap("gemm");
+        return ob;
     }
 
     /** Reads a (bias) vector into the prefix of {@code buf}. */

@@ -17,7 +17,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class Bf16Matrix {
 
-    private static final boolean SIMD = ExactExp.vectorised();
     private static final ThreadLocal<short[]> ROW_BITS = new ThreadLocal<>();
     private static final ThreadLocal<float[]> ROW_FLOATS = new ThreadLocal<>();
 
@@ -122,10 +121,23 @@ public final class Bf16Matrix {
 
     /** Reads row {@code r} widened to float32 into {@code dst[0 .. cols)}. */
     public void readRow(int r, float[] dst) {
-        checkRow(r, dst.length);
-        short[] bits = rowBits(cols);
-        window().get(r * cols, bits, 0, cols);
-        widen(bits, dst, cols);
+        readRows(r, 1, dst, 0);
+    }
+
+    /** Reads rows [r0, r0 + count) widened to float32 into {@code dst[dstOff ..]}, row after row. */
+    public void readRows(int r0, int count, float[] dst, int dstOff) {
+        if (r0 < 0 || count < 0 || r0 + count > rows) {
+            throw new IndexOutOfBoundsException("rows " + r0 + " to " + (r0 + count) + " of a bf16 matrix [" + rows
+                    + ", " + cols + "]");
+        }
+        int n = count * cols;
+        if (dstOff < 0 || dst.length - dstOff < n) {
+            throw new IllegalArgumentException(count + " rows of " + cols + " values do not fit an array of "
+                    + dst.length + " from " + dstOff);
+        }
+        short[] bits = rowBits(n);
+        window().get(r0 * cols, bits, 0, n);
+        widen(bits, 0, dst, dstOff, n);
     }
 
     /** Writes {@code bf16(src[0 .. cols))} as row {@code r}. */
@@ -138,16 +150,26 @@ public final class Bf16Matrix {
 
     /** f[i] = the float32 value of bf16 bits s[i], i &lt; n (exact). */
     static void widen(short[] s, float[] f, int n) {
-        int i = SIMD ? VectorFloat.widenBf16(s, f, n) : 0;
+        widen(s, 0, f, 0, n);
+    }
+
+    /** f[fOff + i] = the float32 value of bf16 bits s[sOff + i], i &lt; n (exact; in SIMD registers where on). */
+    static void widen(short[] s, int sOff, float[] f, int fOff, int n) {
+        int i = ExactExp.vectorised() ? VectorFloat.widenBf16(s, sOff, f, fOff, n) : 0;
         for (; i < n; i++) {
-            f[i] = Float.intBitsToFloat(s[i] << 16);
+            f[fOff + i] = Float.intBitsToFloat(s[sOff + i] << 16);
         }
     }
 
-    /** s[i] = bf16 bits of f[i], i &lt; n: to nearest, ties to even; a NaN stays a quiet NaN. */
+    /**
+     * s[i] = bf16 bits of f[i], i &lt; n: to nearest, ties to even; a NaN stays a quiet NaN. Scalar on purpose: a
+     * Vector API version (the int-to-short {@code convertShape}) made the MLP's bf16 pass faster, but once it had run,
+     * C2 compiled {@link VectorFloat#rmsNormHeads} (its float-to-double {@code convertShape}) with boxed vectors: 5.6
+     * bytes of garbage an element in {@code SimdAllocationTest} after {@code Stdit3Bf16GoldenTest} in one JVM. The
+     * short-to-int widening does not do that.
+     */
     static void round(float[] f, short[] s, int n) {
-        int i = SIMD ? VectorFloat.roundBf16(f, s, n) : 0;
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             s[i] = PackedWeight.bf16Bits(f[i]);
         }
     }

@@ -5,7 +5,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -38,7 +37,6 @@ final class VectorFloat {
     /** Heads per group of {@link #rmsNormHeads}: one a double lane ({@link VectorExp}'s species). */
     static final int HEADS = VectorExp.LANES;
     private static final ThreadLocal<int[]> HEAD_INDEX = new ThreadLocal<>();
-    private static final ThreadLocal<double[]> HEAD_SUMS = ThreadLocal.withInitial(() -> new double[HEADS]);
     /** 127 minus the bits of ROUND_MAGIC: added to the bits of ROUND_MAGIC + nf, gives nf's biased exponent. */
     private static final IntVector EXPONENT_BIAS =
             IntVector.broadcast(F.withLanes(int.class), 127 - Float.floatToRawIntBits(Ops.ROUND_MAGIC));
@@ -46,7 +44,6 @@ final class VectorFloat {
     private VectorFloat() {
     }
 
-    /** Shorts of half the float vector's width: one bf16 value a float lane. */
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class,
             jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> I = F.withLanes(int.class);
@@ -175,7 +172,6 @@ final class VectorFloat {
      */
     static int rmsNormHeads(float[] v, int off, int heads, int hd, float[] w, float eps) {
         int[] index = headIndex(hd);
-        double[] sums = HEAD_SUMS.get();
         int end = heads - heads % HEADS;
         for (int h = 0; h < end; h += HEADS) {
             int o0 = off + h * hd;
@@ -184,10 +180,8 @@ final class VectorFloat {
                 FloatVector x = FloatVector.fromArray(VectorExp.F, v, o0 + i, index, 0);
                 acc = acc.add(x.mul(x).convertShape(VectorOperators.F2D, VectorExp.D, 0));
             }
-            // through an array, not acc.lane(j): a lane read at an index C2 does not see as constant boxes the vector
-            acc.intoArray(sums, 0);
             for (int j = 0; j < HEADS; j++) {
-                Ops.scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(sums[j] / hd + eps)), w);
+                Ops.scaleByWeight(v, o0 + j * hd, hd, (float) (1.0 / Math.sqrt(acc.lane(j) / hd + eps)), w);
             }
         }
         return end;
@@ -214,28 +208,11 @@ final class VectorFloat {
      * {@code f[i] = float(bf16 bits s[i])} over whole groups of {@link #LANES} (exact: the bits shifted to the
      * float's upper half); returns how many it did.
      */
-    static int widenBf16(short[] s, float[] f, int n) {
+    static int widenBf16(short[] s, int sOff, float[] f, int fOff, int n) {
         int end = grouped(n);
         for (int i = 0; i < end; i += LANES) {
-            IntVector x = (IntVector) ShortVector.fromArray(S, s, i).convertShape(VectorOperators.S2I, I, 0);
-            x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(f, i);
-        }
-        return end;
-    }
-
-    /**
-     * {@code s[i] = bf16 bits of f[i]} over whole groups of {@link #LANES}, the bits of
-     * {@link PackedWeight#bf16Bits}: to nearest, ties to even, a NaN made quiet; returns how many it did.
-     */
-    static int roundBf16(float[] f, short[] s, int n) {
-        int end = grouped(n);
-        for (int i = 0; i < end; i += LANES) {
-            IntVector b = FloatVector.fromArray(F, f, i).reinterpretAsInts();
-            IntVector high = b.lanewise(VectorOperators.LSHR, 16);
-            IntVector rounded = b.add(high.and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
-            VectorMask<Integer> nan = b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
-            IntVector bits = rounded.blend(high.or(0x40), nan);
-            ((ShortVector) bits.convertShape(VectorOperators.I2S, S, 0)).intoArray(s, i);
+            IntVector x = (IntVector) ShortVector.fromArray(S, s, sOff + i).convertShape(VectorOperators.S2I, I, 0);
+            x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(f, fOff + i);
         }
         return end;
     }

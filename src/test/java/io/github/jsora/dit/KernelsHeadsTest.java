@@ -8,6 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import io.github.jsora.tensor.Attention;
+import io.github.jsora.tensor.Bf16Matrix;
 import io.github.jsora.tensor.Naive;
 import io.github.jsora.tensor.Tensor;
 
@@ -18,6 +19,25 @@ import io.github.jsora.tensor.Tensor;
  * temporal and per-sample sequences, with and without q/k norm, rotary angles and q scale.
  */
 class KernelsHeadsTest {
+
+    /**
+     * prepareHeads reading a bf16 product's result ({@link Bf16Matrix}) gives, bit for bit, what it gives on those
+     * values widened into the float32 rows first.
+     */
+    private static void bf16SourceGivesTheWidenedSourcesResult(float[] src, int rows, int width, float[] bias,
+            Kernels.Sequences seqs, int parts, int heads, int hd, float[][] norms, float[] cos, float[] sin,
+            float qScale) {
+        try (Tensor f32 = Tensor.of(src.clone(), rows, width);
+                Tensor mem = Tensor.zeros(Math.toIntExact(Bf16Matrix.floats(rows, width)));
+                Tensor viaBf16 = Tensor.zeros(rows, width)) {
+            Bf16Matrix m = Bf16Matrix.in(mem, 0, rows, width);
+            m.roundFrom(f32);
+            m.widenInto(f32);                                             // f32 = the widened bf16 values
+            Kernels.prepareHeads(f32, bias, seqs, parts, heads, hd, norms, cos, sin, qScale);
+            Kernels.prepareHeads(viaBf16, m, bias, seqs, parts, heads, hd, norms, cos, sin, qScale);
+            assertArrayEquals(f32.toArray(), viaBf16.toArray(), seqs.mode() + " from bf16");
+        }
+    }
 
     @ParameterizedTest
     @CsvSource({"SPATIAL, 3, true, true, 3, 8", "TEMPORAL, 3, true, true, 3, 8", "TEMPORAL, 3, false, true, 3, 8",
@@ -56,6 +76,8 @@ class KernelsHeadsTest {
             HeadCopies.splitHeads(copy, bias, seqs, heads, hd, dst, norms, cos, sin, qScale);
             Kernels.prepareHeads(inPlace, bias, seqs, parts, heads, hd, norms, cos, sin, qScale);
             float[] got = inPlace.toArray();
+            bf16SourceGivesTheWidenedSourcesResult(src, rows, width, bias, seqs, parts, heads, hd, norms, cos, sin,
+                    qScale);
             int ld = seqs.ld(width);
             for (int i = 0; i < parts; i++) {
                 long[] off = seqs.headOffsets(heads, hd, width, (long) i * c);

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import io.github.jsora.tensor.Bf16Matrix;
 import io.github.jsora.tensor.Naive;
 import io.github.jsora.tensor.Ops;
 import io.github.jsora.tensor.Tensor;
@@ -132,6 +133,23 @@ class KernelsRowsTest {
             Kernels.gatedResidualNorm(xb, st, bias, b, t, tq, s, c, params, frameRow, gateK, out, 0, 1);
             assertArrayEquals(wantX, xb.toArray(), "fused residual");
             assertArrayEquals(wantOut, out.toArray(), "fused norm");
+        }
+        // from a bf16 product's result: the float32 kernels' bits on its widened values (fast norm too)
+        try (Tensor xa = Tensor.of(x, b * t * s, c); Tensor xb = Tensor.of(x, b * t * s, c);
+                Tensor xc = Tensor.of(x, b * t * s, c); Tensor xd = Tensor.of(x, b * t * s, c);
+                Tensor st = Tensor.of(src, b * tq * s, c); Tensor unused = Tensor.zeros(b * tq * s, c);
+                Tensor mem = Tensor.zeros(Math.toIntExact(Bf16Matrix.floats(b * tq * s, c)));
+                Tensor outA = Tensor.zeros(b * t * s, c); Tensor outB = Tensor.zeros(b * t * s, c)) {
+            Bf16Matrix m = Bf16Matrix.in(mem, 0, b * tq * s, c);
+            m.roundFrom(st);
+            m.widenInto(st);
+            Kernels.gatedResidual(xa, st, bias, b, t, tq, s, c, params, frameRow, gateK);
+            Kernels.gatedResidual(xb, unused, m, bias, b, t, tq, s, c, params, frameRow, gateK);
+            assertArrayEquals(xa.toArray(), xb.toArray(), "residual from bf16");
+            Kernels.gatedResidualNorm(xc, st, null, bias, b, t, tq, s, c, params, frameRow, gateK, outA, 0, 1, true);
+            Kernels.gatedResidualNorm(xd, unused, m, bias, b, t, tq, s, c, params, frameRow, gateK, outB, 0, 1, true);
+            assertArrayEquals(xc.toArray(), xd.toArray(), "fused residual from bf16");
+            assertArrayEquals(outA.toArray(), outB.toArray(), "fused fast norm from bf16");
         }
     }
 

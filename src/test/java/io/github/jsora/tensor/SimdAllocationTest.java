@@ -29,7 +29,7 @@ class SimdAllocationTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
-        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16RoundAndWiden", "fewKeyScores", "fewKeyValues"})
+        "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16Widen", "fewKeyScores", "fewKeyValues"})
     void compiledKernelAllocatesNothing(String kernel) {
         Random rnd = new Random(kernel.hashCode());
         float[] base = new float[N];
@@ -79,10 +79,7 @@ class SimdAllocationTest {
                 VectorFloat.fewKeyScores(v, 0, 72, 6, 72, other, 0, 32, tmp, 32);
             };
             case "fewKeyValues" -> v -> VectorFloat.fewKeyValues(v, 32, 6, 20, other, 0, 80, tmp, 0, 600);
-            case "bf16RoundAndWiden" -> v -> {                   // the bf16 hidden layer's row pass
-                Bf16Matrix.round(v, bits, N);
-                Bf16Matrix.widen(bits, v, N);
-            };
+            case "bf16Widen" -> v -> Bf16Matrix.widen(bits, v, N);     // bf16 rows read by the block kernels
             default -> throw new IllegalArgumentException(kernel);
         };
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
