@@ -106,21 +106,30 @@ final class VectorFloat {
      * returns their {@code Math.max} as {@link #scaleMax} does.
      */
     static float scaleAddMax(float[] v, int off, int n, float scale, float[] mask) {
+        // two methods, each with its own running max: a vector merged from two loops at a phi was boxed by C2 on
+        // every step (SimdAllocationTest's masked softmax, 6 bytes an element, in the full suite)
+        return mask == null ? scaleAddZeroMax(v, off, n, scale) : scaleAddMaskMax(v, off, n, scale, mask);
+    }
+
+    private static float scaleAddZeroMax(float[] v, int off, int n, float scale) {
         int end = grouped(n);
         FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        if (mask == null) {
-            FloatVector zero = FloatVector.zero(F);
-            for (int i = 0; i < end; i += LANES) {
-                FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(zero);
-                a.intoArray(v, off + i);
-                m = m.max(a);
-            }
-        } else {                    // a separate loop: a vector chosen between a field and a load would be boxed
-            for (int i = 0; i < end; i += LANES) {
-                FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(FloatVector.fromArray(F, mask, i));
-                a.intoArray(v, off + i);
-                m = m.max(a);
-            }
+        FloatVector zero = FloatVector.zero(F);
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(zero);
+            a.intoArray(v, off + i);
+            m = m.max(a);
+        }
+        return m.reduceLanes(VectorOperators.MAX);
+    }
+
+    private static float scaleAddMaskMax(float[] v, int off, int n, float scale, float[] mask) {
+        int end = grouped(n);
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < end; i += LANES) {
+            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(FloatVector.fromArray(F, mask, i));
+            a.intoArray(v, off + i);
+            m = m.max(a);
         }
         return m.reduceLanes(VectorOperators.MAX);
     }
