@@ -57,7 +57,7 @@ final class BlockRunner {
         PackedWeight fc1 = wts.packed(p + "mlp.fc1.weight");
         PackedWeight fc2 = wts.packed(p + "mlp.fc2.weight");
         if (fc1 != null && fc2 != null && Bf16Gemm.nativeFor(allRows, fc1) && Bf16Gemm.nativeFor(allRows, fc2)) {
-            Bf16Matrix out = bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows);
+            Bf16Matrix out = bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows, mlpOut);
             Kernels.gatedResidual(w.x, mlpOut, out, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c,
                     w.mod, w.frameRow, Modulation.GATE_MLP);                  // x [B, Tp·S, C] += gate·(out + bias)
         } else {
@@ -73,13 +73,15 @@ final class BlockRunner {
     }
 
     /**
-     * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them: returns
-     * fc2(GELU(fc1(xm) + bias1)) [allRows, C] in bf16 (without fc2's bias; in the workspace's bf16 scratch, valid
+     * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them:
+     * fc2(GELU(fc1(xm) + bias1)) [allRows, C] without fc2's bias, written in float32 into {@code mlpOut} where native
+     * products write float32 (then null is returned), else returned in bf16 (in the workspace's bf16 scratch, valid
      * until the next bf16 product). The values are those of the two products by {@link Bf16Gemm#linear} with the
      * float32 GELU between them (that route widens fc1's bf16 result, and rounds the GELU output back to bf16 for
      * fc2), in one pass over the hidden layer instead of three.
      */
-    private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows) {
+    private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows,
+            Tensor mlpOut) {
         int c = cfg.hiddenSize();
         int mlp = cfg.mlpHidden();
         long inFloats = Bf16Matrix.floats(allRows, c);
@@ -91,6 +93,11 @@ final class BlockRunner {
         timer.lap("gemm");
         Kernels.biasGelu(hidden, bias1);
         timer.lap("gelu");
+        if (Bf16Gemm.nativeWritesFloat32()) {
+            Bf16Gemm.product(hidden, fc2, mlpOut);                             // float32 [allRows, C]
+            timer.lap("gemm");
+            return null;
+        }
         Bf16Matrix out = Bf16Matrix.in(mem, 0, allRows, c);                    // bf16 [allRows, C], over `in`
         Bf16Gemm.product(hidden, fc2, out);
         timer.lap("gemm");

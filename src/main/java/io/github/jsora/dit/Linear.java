@@ -56,11 +56,12 @@ final class Linear {
      * x [N, I] · W [O, I]ᵀ left in bf16, when the block holds W packed and {@link Bf16Gemm#nativeFor} takes the
      * product: the result is what {@link #product(Tensor, Block, String, Tensor, Workspace, StageTimer)} would widen
      * into its output, in the workspace's bf16 scratch, valid until the next bf16 product. Null otherwise (call that
-     * method then).
+     * method then). Also null where native products write float32 ({@link Bf16Gemm#nativeWritesFloat32()}): the
+     * float32 result is then the cheaper one to read.
      */
     static Bf16Matrix productBf16(Tensor x, Block wts, String name, Workspace w, StageTimer timer) {
         PackedWeight pw = wts.packed(name);
-        if (pw == null) {
+        if (pw == null || Bf16Gemm.nativeWritesFloat32()) {
             return null;
         }
         int in = pw.rowLength();

@@ -174,19 +174,24 @@ public final class Bf16Matrix {
         }
     }
 
+    /** Native address of the first value. */
+    long address() {
+        memory.checkLive();
+        return memory.address() + floatOffset * Float.BYTES;
+    }
+
     /** Whether the two matrices share a byte of native memory. */
     boolean overlaps(Bf16Matrix o) {
-        long a0 = memory.address() + floatOffset * Float.BYTES;
+        long a0 = address();
         long a1 = a0 + (long) rows * cols * 2;
-        long b0 = o.memory.address() + o.floatOffset * Float.BYTES;
+        long b0 = o.address();
         long b1 = b0 + (long) o.rows * o.cols * 2;
         return a0 < b1 && b0 < a1;
     }
 
     /** This matrix as a C-order BFLOAT16 ND4J array on the tensor's memory (not owned). */
     INDArray nd4j() {
-        memory.checkLive();
-        return Bf16Gemm.bf16View(memory.address() + floatOffset * Float.BYTES, rows, cols);
+        return Bf16Gemm.bf16View(address(), rows, cols);
     }
 
     private ShortBuffer window() {

@@ -421,6 +421,15 @@ public final class PackedWeight implements AutoCloseable {
      * The bfloat16 data as a C-order ND4J {@code BFLOAT16} array {@code [rows, rowLength]} sharing this weight's
      * memory (valid until {@link #close()}), for native bf16 products. BF16 only.
      */
+    /** Native address of the bf16 values [rows, rowLength] (valid until {@link #close()}). BF16 only. */
+    long bf16Address() {
+        checkLive();
+        if (format != Format.BF16) {
+            throw new IllegalStateException("a " + format + " weight has no bfloat16 matrix");
+        }
+        return dataMemory.address();
+    }
+
     INDArray bf16Matrix() {
         checkLive();
         if (format != Format.BF16) {

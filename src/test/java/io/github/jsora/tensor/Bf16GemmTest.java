@@ -81,8 +81,36 @@ class Bf16GemmTest {
         assertTrue(worstOverBound(Bf16Gemm.Route.NATIVE, 300, 384, 200, false, 2) <= 1.0);
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void nativeRouteIsNotTheExpansion(boolean presets) {
+        DnnlMatmul.setEnabled(presets);
+        try {
+            nativeRouteIsNotTheExpansion();
+            if (presets) {
+                assertEquals(DnnlMatmul.loaded(), Bf16Gemm.nativeWritesFloat32());
+            } else {
+                assertFalse(Bf16Gemm.nativeWritesFloat32());
+                assertTrue(worstOverBound(Bf16Gemm.Route.NATIVE, 128, 256, 512, true, 5) <= 1.0, "ND4J's op");
+            }
+        } finally {
+            DnnlMatmul.setEnabled(true);
+        }
+    }
+
     @Test
-    void nativeRouteIsNotTheExpansion() {
+    void thePresetsLoadOnLinuxX86() {
+        boolean linuxX86 = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
+                && System.getProperty("os.arch", "").matches("amd64|x86_64");
+        assertEquals(linuxX86, DnnlMatmul.loaded(), DnnlMatmul.detail());
+        if (linuxX86) {
+            String kernel = DnnlMatmul.kernel(128, 256, 512, false);
+            assertFalse(kernel.isBlank(), "oneDNN names its kernel");
+            System.err.println("oneDNN presets: " + DnnlMatmul.detail() + ", 128x256x512 kernel " + kernel);
+        }
+    }
+
+    private void nativeRouteIsNotTheExpansion() {
         // guards against the native route silently expanding: rounding the activations must show up
         Random rnd = new Random(3);
         int rows = 128;
@@ -108,8 +136,10 @@ class Bf16GemmTest {
             int differ = 0;
             for (int i = 0; i < fa.length; i++) {
                 differ += fa[i] != fb[i] ? 1 : 0;
-                // every native output is a bf16 value (the op's output type)
-                assertEquals(0, Float.floatToRawIntBits(fa[i]) & 0xffff, "element " + i + " = " + fa[i]);
+                if (!Bf16Gemm.nativeWritesFloat32()) {
+                    // every output of ND4J's op is a bf16 value (its output type)
+                    assertEquals(0, Float.floatToRawIntBits(fa[i]) & 0xffff, "element " + i + " = " + fa[i]);
+                }
             }
             assertTrue(differ > fa.length / 2, differ + " of " + fa.length + " differ");
         }

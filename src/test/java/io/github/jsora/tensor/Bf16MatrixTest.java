@@ -127,6 +127,17 @@ class Bf16MatrixTest {
 
     @Test
     void productIsTheNativeLinearBitForBit() {
+        for (boolean presets : new boolean[] {true, false}) {
+            DnnlMatmul.setEnabled(presets);
+            try {
+                productIsTheNativeLinearBitForBitOnce();
+            } finally {
+                DnnlMatmul.setEnabled(true);
+            }
+        }
+    }
+
+    private void productIsTheNativeLinearBitForBitOnce() {
         Bf16Gemm.setRoute(Bf16Gemm.Route.NATIVE);
         Random rnd = new Random(14);
         int rows = 130;
@@ -153,9 +164,17 @@ class Bf16MatrixTest {
             Bf16Matrix xb = Bf16Matrix.in(mem, 0, rows, in);
             Bf16Matrix ob = Bf16Matrix.in(mem, Bf16Matrix.floats(rows, in), rows, out);
             xb.roundFrom(x);
-            Bf16Gemm.product(xb, pw, ob);
-            ob.widenInto(got);
+            Bf16Gemm.product(xb, pw, got);                          // float32 output: linear's bits
             assertArrayEquals(ref.toArray(), got.toArray());
+            Bf16Gemm.product(xb, pw, ob);                           // bf16 output: within a rounding of them
+            float[] f32 = got.toArray();
+            ob.widenInto(got);
+            float[] b16 = got.toArray();
+            for (int i = 0; i < f32.length; i++) {
+                assertTrue(Math.abs(b16[i] - f32[i]) <= 0x1p-8 * Math.abs(f32[i]) + 1e-6 * Math.abs(f32[i]),
+                        "element " + i + ": bf16 " + b16[i] + ", float32 " + f32[i]);
+                assertEquals(0, Float.floatToRawIntBits(b16[i]) & 0xffff);
+            }
 
             // nativeFor: the route and the smallest native product
             assertEquals(false, Bf16Gemm.nativeFor(rows, pw));      // 130·192·96 < 2^24
