@@ -106,9 +106,27 @@ final class VectorFloat {
      * returns their {@code Math.max} as {@link #scaleMax} does.
      */
     static float scaleAddMax(float[] v, int off, int n, float scale, float[] mask) {
-        // two methods, each with its own running max: a vector merged from two loops at a phi was boxed by C2 on
-        // every step (SimdAllocationTest's masked softmax, 6 bytes an element, in the full suite)
-        return mask == null ? scaleAddZeroMax(v, off, n, scale) : scaleAddMaskMax(v, off, n, scale, mask);
+        if (mask == null) {
+            return scaleAddZeroMax(v, off, n, scale);
+        }
+        // The masked row in two passes: C2's own loop vectorisation for v·scale + mask (the same float operations),
+        // then the max in SIMD registers. A Vector API loop with the two loads boxed its vector on every step in
+        // some JIT states of the full suite (SimdAllocationTest's masked fast softmax, 6 bytes an element), even
+        // alone in its own method.
+        int end = grouped(n);
+        for (int i = 0; i < end; i++) {
+            v[off + i] = v[off + i] * scale + mask[i];
+        }
+        return maxOf(v, off, end);
+    }
+
+    /** The {@code Math.max} of v[off .. off + end), end a multiple of {@link #LANES}; −∞ when end is 0. */
+    private static float maxOf(float[] v, int off, int end) {
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < end; i += LANES) {
+            m = m.max(FloatVector.fromArray(F, v, off + i));
+        }
+        return m.reduceLanes(VectorOperators.MAX);
     }
 
     private static float scaleAddZeroMax(float[] v, int off, int n, float scale) {
@@ -123,16 +141,6 @@ final class VectorFloat {
         return m.reduceLanes(VectorOperators.MAX);
     }
 
-    private static float scaleAddMaskMax(float[] v, int off, int n, float scale, float[] mask) {
-        int end = grouped(n);
-        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < end; i += LANES) {
-            FloatVector a = FloatVector.fromArray(F, v, off + i).mul(scale).add(FloatVector.fromArray(F, mask, i));
-            a.intoArray(v, off + i);
-            m = m.max(a);
-        }
-        return m.reduceLanes(VectorOperators.MAX);
-    }
 
     /** {@code v[off + i] *= by}. */
     static int scale(float[] v, int off, int n, float by) {
