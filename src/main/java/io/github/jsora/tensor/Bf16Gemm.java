@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  * <li>{@link Route#NATIVE}: the activations are rounded to bf16 (round to nearest even, in native code) and the
  * product {@code x_bf16 · w_bf16ᵀ} runs with float32 accumulation in oneDNN: preferably oneDNN 2.5.2 of the JavaCPP
- * presets ({@link DnnlMatmul}, float32 output; on an AMD Zen 4 about 1.25× the speed of ND4J's), else ND4J's
+ * presets ({@link DnnlMatmul}, float32 output; on an AMD Zen 4 1.1–1.25× the speed of ND4J's at STDiT3-XL layer shapes), else ND4J's
  * {@code matmul} op, which the bundled libnd4j hands to its own oneDNN ({@code avx512_core_bf16}/AMX kernels where
  * the CPU has them). That op only accepts a bf16 output for bf16 inputs, so there the accumulated result is rounded
  * once more to bf16 and widened to float32 (as exact as a model run in bf16 end to end, e.g. PyTorch's

@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
  * bf16 products through oneDNN 2.5.2 (the JavaCPP presets), the newer oneDNN that {@link Bf16Gemm}'s native route
  * prefers to the one inside ND4J: {@code out [m, n] = x [m, k] · wᵀ} with x and w ([n, k], PyTorch's linear layout)
  * in bf16, float32 accumulation, and a float32 or bf16 output. On an AMD EPYC (Zen 4, avx512_bf16) its
- * {@code brg:avx512_core_bf16} kernel ran the 10240×1152×4608 product at 414–433 GFLOP/s, against 334–350 for ND4J's
- * matmul op; it also writes a float32 output, which that op refuses for bf16 inputs.
+ * {@code brg:avx512_core_bf16} kernel ran STDiT3-XL's layer products at 10240 rows at 401–440 GFLOP/s, against
+ * 337–367 for ND4J's matmul op (fc2's shape up to 424; {@code bench.Bf16ProductShapesRun}); it also writes a float32 output, which that op refuses for bf16 inputs.
  *
  * <p>One primitive per shape and output type, made on first use and kept for the process (a primitive holds no
  * operand memory). Operands are the callers' native memory, wrapped for each call and released after it. Calls from
