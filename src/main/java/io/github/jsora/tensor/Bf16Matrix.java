@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class Bf16Matrix {
 
     private static final ThreadLocal<short[]> ROW_BITS = new ThreadLocal<>();
-    private static final ThreadLocal<float[]> ROW_FLOATS = new ThreadLocal<>();
+    private static final Scratch ROW_FLOATS = new Scratch(1);   // the widened row of transformRows
 
     private final Tensor memory;
     private final long floatOffset;
@@ -107,7 +107,7 @@ public final class Bf16Matrix {
         ShortBuffer all = window();
         Parallel.forRange(rows, (long) cols * Math.max(1, workPerValue + 2), (from, to) -> {
             short[] bits = rowBits(cols);
-            float[] row = rowFloats(cols);
+            float[] row = ROW_FLOATS.get(0, cols);
             for (int r = from; r < to; r++) {
                 int o = r * cols;
                 all.get(o, bits, 0, cols);
@@ -227,15 +227,6 @@ public final class Bf16Matrix {
         if (b == null || b.length < n) {
             b = new short[n];
             ROW_BITS.set(b);
-        }
-        return b;
-    }
-
-    private static float[] rowFloats(int n) {
-        float[] b = ROW_FLOATS.get();
-        if (b == null || b.length < n) {
-            b = new float[n];
-            ROW_FLOATS.set(b);
         }
         return b;
     }

@@ -71,9 +71,7 @@ final class DnnlMatmul {
         if (RUNTIME.eng == null) {
             throw new IllegalStateException("oneDNN presets unavailable: " + RUNTIME.detail);
         }
-        Product p = PRODUCTS.computeIfAbsent(m + "x" + k + "x" + n + (bf16Out ? "bf16" : "f32"),
-                key -> new Product(m, k, n, bf16Out));
-        p.run(xAddress, wAddress, outAddress);
+        primitive(m, k, n, bf16Out).run(xAddress, wAddress, outAddress);
     }
 
     /** The name oneDNN gives the kernel of a product of this shape (made if needed), e.g. for the log or a test. */
@@ -81,8 +79,13 @@ final class DnnlMatmul {
         if (RUNTIME.eng == null) {
             return "none (" + RUNTIME.detail + ")";
         }
+        return primitive(m, k, n, bf16Out).kernel;
+    }
+
+    /** The product of this shape and output type, made on first use. */
+    private static Product primitive(int m, int k, int n, boolean bf16Out) {
         return PRODUCTS.computeIfAbsent(m + "x" + k + "x" + n + (bf16Out ? "bf16" : "f32"),
-                key -> new Product(m, k, n, bf16Out)).kernel;
+                key -> new Product(m, k, n, bf16Out));
     }
 
     /** One matmul primitive and its operand descriptions. */

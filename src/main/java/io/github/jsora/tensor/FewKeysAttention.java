@@ -4,7 +4,7 @@ package io.github.jsora.tensor;
  * {@link Attention.Schedule#PER_THREAD_SIMD} on sequences of at most {@link #MAX_KEYS} keys and at least
  * {@link #MIN_QUERIES} queries: STDiT3's cross-attention to a caption's few valid tokens. A product of
  * [5120, 72]·[72, 20] is too thin for a BLAS call to run well (most of its time is the call and the packing), so here
- * both products run in SIMD registers ({@link VectorFloat#fewKeyScores}, {@link VectorFloat#fewKeyValues}: float32,
+ * both products run in SIMD registers ({@link VectorFloat#smallProduct}: float32,
  * fused multiply-adds, so not the BLAS bits) around the same row softmax.
  *
  * <p>The matrices of a {@link Attention.Strided} operand come in groups of {@code heads} that sit side by side in
@@ -78,7 +78,7 @@ final class FewKeysAttention {
                 }
                 for (int h = 0; h < heads; h++) {
                     // scores [rows, np] of head h, then their softmax over the n true keys
-                    VectorFloat.fewKeyScores(b.q, h * d, heads * d, rows, d, b.kt, h * d * np, np, b.s, np);
+                    VectorFloat.smallProduct(b.q, h * d, heads * d, rows, d, b.kt, h * d * np, np, np, b.s, 0, np);
                     for (int r = 0; r < rows; r++) {
                         if (fast) {
                             Ops.softmaxRowFast(b.s, r * np, n, scale, null);
@@ -86,7 +86,7 @@ final class FewKeysAttention {
                             Ops.softmaxRow(b.s, r * np, n, scale, null);
                         }
                     }
-                    VectorFloat.fewKeyValues(b.s, np, rows, n, b.v, h * n * dvp, dvp, b.o, h * dv, oLd);
+                    VectorFloat.smallProduct(b.s, 0, np, rows, n, b.v, h * n * dvp, dvp, dvp, b.o, h * dv, oLd);
                 }
                 long o0 = out.offsets()[g * heads] + (long) r0 * out.ld();
                 for (int r = 0; r < rows; r++) {                              // out [rows, heads·dv]

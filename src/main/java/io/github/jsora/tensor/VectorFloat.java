@@ -240,83 +240,44 @@ final class VectorFloat {
     }
 
     /**
-     * Scores of a few keys: {@code s[r·sLd + j] = Σ_e q[qOff + r·qLd + e] · kt[ktOff + e·np + j]} for r &lt; rows and
-     * j &lt; np ({@code np} a multiple of {@link #LANES}: the keys' count padded, kt the keys transposed [d, np]), in
-     * float32 with fused multiply-adds, e in order. Four rows at a time share each loaded key vector.
+     * A thin product for the few-keys attention: {@code out[outOff + r·outLd + c] = Σ_{j<k} a[aOff + r·aLd + j] ·
+     * b[bOff + j·bLd + c]} for r &lt; rows and c &lt; width ({@code width} a multiple of {@link #LANES}; the lanes
+     * past a true width are computed and written too, so a row of out needs that slack after it), in float32 with
+     * fused multiply-adds, j in order. Four rows at a time share each loaded vector of b. The scores are q [rows, d]
+     * times the keys transposed [d, np]; the values, the probabilities [rows, n] times v [n, dvp].
      */
-    static void fewKeyScores(float[] q, int qOff, int qLd, int rows, int d, float[] kt, int ktOff, int np, float[] s,
-            int sLd) {
+    static void smallProduct(float[] a, int aOff, int aLd, int rows, int k, float[] b, int bOff, int bLd, int width,
+            float[] out, int outOff, int outLd) {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
-            int q0 = qOff + r * qLd;
-            for (int j = 0; j < np; j += LANES) {
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                FloatVector a2 = FloatVector.zero(F);
-                FloatVector a3 = FloatVector.zero(F);
-                for (int e = 0; e < d; e++) {
-                    FloatVector k = FloatVector.fromArray(F, kt, ktOff + e * np + j);
-                    a0 = k.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
-                    a1 = k.fma(FloatVector.broadcast(F, q[q0 + qLd + e]), a1);
-                    a2 = k.fma(FloatVector.broadcast(F, q[q0 + 2 * qLd + e]), a2);
-                    a3 = k.fma(FloatVector.broadcast(F, q[q0 + 3 * qLd + e]), a3);
+            int a0 = aOff + r * aLd;
+            for (int c = 0; c < width; c += LANES) {
+                FloatVector s0 = FloatVector.zero(F);
+                FloatVector s1 = FloatVector.zero(F);
+                FloatVector s2 = FloatVector.zero(F);
+                FloatVector s3 = FloatVector.zero(F);
+                for (int j = 0; j < k; j++) {
+                    FloatVector x = FloatVector.fromArray(F, b, bOff + j * bLd + c);
+                    s0 = x.fma(FloatVector.broadcast(F, a[a0 + j]), s0);
+                    s1 = x.fma(FloatVector.broadcast(F, a[a0 + aLd + j]), s1);
+                    s2 = x.fma(FloatVector.broadcast(F, a[a0 + 2 * aLd + j]), s2);
+                    s3 = x.fma(FloatVector.broadcast(F, a[a0 + 3 * aLd + j]), s3);
                 }
-                a0.intoArray(s, r * sLd + j);
-                a1.intoArray(s, (r + 1) * sLd + j);
-                a2.intoArray(s, (r + 2) * sLd + j);
-                a3.intoArray(s, (r + 3) * sLd + j);
+                int o0 = outOff + r * outLd + c;
+                s0.intoArray(out, o0);
+                s1.intoArray(out, o0 + outLd);
+                s2.intoArray(out, o0 + 2 * outLd);
+                s3.intoArray(out, o0 + 3 * outLd);
             }
         }
         for (; r < rows; r++) {
-            int q0 = qOff + r * qLd;
-            for (int j = 0; j < np; j += LANES) {
-                FloatVector a0 = FloatVector.zero(F);
-                for (int e = 0; e < d; e++) {
-                    a0 = FloatVector.fromArray(F, kt, ktOff + e * np + j).fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+            int a0 = aOff + r * aLd;
+            for (int c = 0; c < width; c += LANES) {
+                FloatVector s0 = FloatVector.zero(F);
+                for (int j = 0; j < k; j++) {
+                    s0 = FloatVector.fromArray(F, b, bOff + j * bLd + c).fma(FloatVector.broadcast(F, a[a0 + j]), s0);
                 }
-                a0.intoArray(s, r * sLd + j);
-            }
-        }
-    }
-
-    /**
-     * Weighted values of a few keys: {@code o[oOff + r·oLd + c] = Σ_{j<n} p[r·pLd + j] · v[vOff + j·dvp + c]} for
-     * r &lt; rows and c &lt; dvp ({@code dvp} a multiple of {@link #LANES}: the value width padded; the lanes past the
-     * true width are written too, so a row of o needs dvp − dv floats of slack after it), in float32 with fused
-     * multiply-adds, j in order. Four rows at a time share each loaded value vector.
-     */
-    static void fewKeyValues(float[] p, int pLd, int rows, int n, float[] v, int vOff, int dvp, float[] o, int oOff,
-            int oLd) {
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            int p0 = r * pLd;
-            for (int c = 0; c < dvp; c += LANES) {
-                FloatVector a0 = FloatVector.zero(F);
-                FloatVector a1 = FloatVector.zero(F);
-                FloatVector a2 = FloatVector.zero(F);
-                FloatVector a3 = FloatVector.zero(F);
-                for (int j = 0; j < n; j++) {
-                    FloatVector x = FloatVector.fromArray(F, v, vOff + j * dvp + c);
-                    a0 = x.fma(FloatVector.broadcast(F, p[p0 + j]), a0);
-                    a1 = x.fma(FloatVector.broadcast(F, p[p0 + pLd + j]), a1);
-                    a2 = x.fma(FloatVector.broadcast(F, p[p0 + 2 * pLd + j]), a2);
-                    a3 = x.fma(FloatVector.broadcast(F, p[p0 + 3 * pLd + j]), a3);
-                }
-                int o0 = oOff + r * oLd + c;
-                a0.intoArray(o, o0);
-                a1.intoArray(o, o0 + oLd);
-                a2.intoArray(o, o0 + 2 * oLd);
-                a3.intoArray(o, o0 + 3 * oLd);
-            }
-        }
-        for (; r < rows; r++) {
-            int p0 = r * pLd;
-            for (int c = 0; c < dvp; c += LANES) {
-                FloatVector a0 = FloatVector.zero(F);
-                for (int j = 0; j < n; j++) {
-                    a0 = FloatVector.fromArray(F, v, vOff + j * dvp + c).fma(FloatVector.broadcast(F, p[p0 + j]), a0);
-                }
-                a0.intoArray(o, oOff + r * oLd + c);
+                s0.intoArray(out, outOff + r * outLd + c);
             }
         }
     }

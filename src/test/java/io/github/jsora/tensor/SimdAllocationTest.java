@@ -75,10 +75,10 @@ class SimdAllocationTest {
             case "addRow" -> v -> Ops.addRow(v, 0, other, N);
             case "scaleRow" -> v -> Ops.scaleRow(v, 0, N, 0.5f);
             case "fewKeyScores" -> v -> {                        // 6 rows of 72 over 32 padded keys: 4 + 2
-                VectorFloat.fewKeyScores(v, 0, 72, 6, 72, other, 0, 32, tmp, 32);
-                VectorFloat.fewKeyScores(v, 0, 72, 6, 72, other, 0, 32, tmp, 32);
+                VectorFloat.smallProduct(v, 0, 72, 6, 72, other, 0, 32, 32, tmp, 0, 32);
+                VectorFloat.smallProduct(v, 0, 72, 6, 72, other, 0, 32, 32, tmp, 0, 32);
             };
-            case "fewKeyValues" -> v -> VectorFloat.fewKeyValues(v, 32, 6, 20, other, 0, 80, tmp, 0, 600);
+            case "fewKeyValues" -> v -> VectorFloat.smallProduct(v, 0, 32, 6, 20, other, 0, 80, 80, tmp, 0, 600);
             case "bf16Widen" -> v -> Bf16Matrix.widen(bits, v, N);     // bf16 rows read by the block kernels
             default -> throw new IllegalArgumentException(kernel);
         };
