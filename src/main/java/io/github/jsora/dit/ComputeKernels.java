@@ -31,26 +31,31 @@ final class ComputeKernels {
 
     /**
      * System property choosing the self- and cross-attention {@link Attention.Schedule}: {@code auto} (default:
-     * {@code perThreadSimd} in bf16 compute, {@code shared} in float32, whose bits it keeps), {@code shared},
-     * {@code perThread} or {@code perThreadSimd}.
+     * {@code perThreadSimd} in bf16 compute, {@code sharedBits} in float32, which keeps the bits of {@code shared}),
+     * {@code shared}, {@code sharedBits}, {@code perThread} or {@code perThreadSimd}.
      */
     static final String SCHEDULE_PROPERTY = "jsora.attention.schedule";
 
-    /** The attention schedule: {@link #SCHEDULE_PROPERTY}, else per-thread when {@code fast}, else shared. */
+    /**
+     * The attention schedule: {@link #SCHEDULE_PROPERTY}, else per-thread with the SIMD few-keys kernel when
+     * {@code fast}, else {@link Attention.Schedule#SHARED_BITS}.
+     */
     static Attention.Schedule schedule(boolean fast) {
         String p = System.getProperty(SCHEDULE_PROPERTY, "auto").trim();
         switch (p.toLowerCase(java.util.Locale.ROOT)) {
             case "auto":
-                return fast ? Attention.Schedule.PER_THREAD_SIMD : Attention.Schedule.SHARED;
+                return fast ? Attention.Schedule.PER_THREAD_SIMD : Attention.Schedule.SHARED_BITS;
             case "shared":
                 return Attention.Schedule.SHARED;
+            case "sharedbits":
+                return Attention.Schedule.SHARED_BITS;
             case "perthread":
                 return Attention.Schedule.PER_THREAD;
             case "perthreadsimd":
                 return Attention.Schedule.PER_THREAD_SIMD;
             default:
                 throw new IllegalArgumentException("system property " + SCHEDULE_PROPERTY
-                        + " must be auto, shared, perThread or perThreadSimd, found '" + p + "'");
+                        + " must be auto, shared, sharedBits, perThread or perThreadSimd, found '" + p + "'");
         }
     }
 }

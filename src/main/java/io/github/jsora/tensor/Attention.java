@@ -163,7 +163,16 @@ public final class Attention {
          * so it is for bf16 compute. Where the SIMD loops are off ({@link ExactExp#vectorised()}), as
          * {@link #PER_THREAD}.
          */
-        PER_THREAD_SIMD
+        PER_THREAD_SIMD,
+        /**
+         * For float32 runs that must keep {@link #SHARED}'s bits: per call shape, the first of
+         * {@link #PER_THREAD_SIMD} and {@link #PER_THREAD} whose output was seen in this process to equal SHARED's bit
+         * for bit (one probe on random matrices of that shape, the first time it is called), else SHARED. A BLAS
+         * kernel's order of operations for an element depends on the sizes and the thread count, not on the values,
+         * so the probe decides for every call of the shape. OpenBLAS's AVX-512 kernels pass at STDiT3's shapes; its
+         * AVX2 ("Haswell") kernel does not. The choice is logged once per shape.
+         */
+        SHARED_BITS
     }
 
     /** Floats of scores one thread's block of query rows takes at most in {@link Schedule#PER_THREAD}: 256 KiB. */
@@ -192,6 +201,9 @@ public final class Attention {
                     + m + "x" + n + " score matrix");
         }
         boolean fast = softmax == Softmax.FAST;
+        if (schedule == Schedule.SHARED_BITS) {
+            schedule = SharedBitsSchedule.choose(m, n, d, dv, fast, scratch);
+        }
         if (schedule == Schedule.PER_THREAD_SIMD && FewKeysAttention.takes(m, n)) {
             FewKeysAttention.sdpa(q, k, v, m, n, d, dv, scale, out, fast);
             return;

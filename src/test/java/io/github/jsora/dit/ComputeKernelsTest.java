@@ -18,11 +18,11 @@ class ComputeKernelsTest {
     }
 
     @Test
-    void autoIsPerThreadSimdInBf16ComputeAndSharedInFloat32() {
+    void autoIsPerThreadSimdInBf16ComputeAndSharedBitsInFloat32() {
         assertEquals(Attention.Schedule.PER_THREAD_SIMD, ComputeKernels.schedule(true));
-        assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(false));
+        assertEquals(Attention.Schedule.SHARED_BITS, ComputeKernels.schedule(false));
         System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, " Auto ");
-        assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(false));
+        assertEquals(Attention.Schedule.SHARED_BITS, ComputeKernels.schedule(false));
     }
 
     @Test
@@ -33,6 +33,8 @@ class ComputeKernelsTest {
         assertEquals(Attention.Schedule.PER_THREAD_SIMD, ComputeKernels.schedule(false));
         System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, "shared");
         assertEquals(Attention.Schedule.SHARED, ComputeKernels.schedule(true));
+        System.setProperty(ComputeKernels.SCHEDULE_PROPERTY, "sharedBits");
+        assertEquals(Attention.Schedule.SHARED_BITS, ComputeKernels.schedule(true));
     }
 
     @Test

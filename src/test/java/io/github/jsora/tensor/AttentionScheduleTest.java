@@ -154,6 +154,51 @@ class AttentionScheduleTest {
         }
     }
 
+    @ParameterizedTest
+    @CsvSource({
+        // seqs, m, n, heads, hd, scratch floats, softmax
+        "2, 16, 16, 3, 8, 100000, EXACT",
+        "1, 37, 11, 1, 5, 407, EXACT",      // row blocks of the per-thread schedule
+        "7, 4, 4, 1, 6, 144, FAST",
+        "2, 64, 20, 4, 72, 2000000, EXACT", // the few-keys kernel's shape (cross-attention)
+        "2, 96, 64, 2, 72, 2000000, EXACT",
+        "1, 256, 256, 2, 72, 2000000, EXACT"})  // STDiT3's spatial heads
+    void sharedBitsGivesTheSharedScheduleBitForBit(int seqs, int m, int n, int heads, int hd, int scratch,
+            String softmax) {
+        SharedBitsSchedule.reset();
+        Attention.Softmax sm = Attention.Softmax.valueOf(softmax);
+        try (Layout l = new Layout(seqs, m, n, heads, hd, 17L * m + n)) {
+            float[] shared = l.run(Attention.Schedule.SHARED, sm, scratch, 0.4f);
+            assertArrayEquals(shared, l.run(Attention.Schedule.SHARED_BITS, sm, scratch, 0.4f));
+            // the second call of the shape uses the cached choice
+            assertArrayEquals(shared, l.run(Attention.Schedule.SHARED_BITS, sm, scratch, 0.4f));
+        }
+    }
+
+    @Test
+    void sharedBitsPicksTheFirstCandidateWithTheSameBits() {
+        float[] base = {1f, -0f, Float.NaN, 3.5f};
+        float[] oneUlp = base.clone();
+        oneUlp[3] = Math.nextUp(oneUlp[3]);
+        float[] plusZero = base.clone();
+        plusZero[1] = 0f;                                                   // equal as floats, not as bits
+        List<Attention.Schedule> both = List.of(Attention.Schedule.PER_THREAD_SIMD, Attention.Schedule.PER_THREAD);
+        assertEquals(Attention.Schedule.PER_THREAD_SIMD,
+                SharedBitsSchedule.pick(both, s -> base.clone()));
+        assertEquals(Attention.Schedule.PER_THREAD, SharedBitsSchedule.pick(both,
+                s -> s == Attention.Schedule.PER_THREAD_SIMD ? oneUlp : base.clone()));
+        assertEquals(Attention.Schedule.SHARED, SharedBitsSchedule.pick(both,
+                s -> s == Attention.Schedule.SHARED ? base : s == Attention.Schedule.PER_THREAD ? plusZero : oneUlp));
+    }
+
+    @Test
+    void sharedBitsOnOneThreadIsShared() {
+        Parallel.setThreads(1);
+        try (Tensor scratch = Tensor.zeros(100)) {
+            assertEquals(Attention.Schedule.SHARED, SharedBitsSchedule.choose(8, 8, 4, 4, false, scratch));
+        }
+    }
+
     @Test
     void oneThreadFallsBackToSharedBitForBit() {
         Parallel.setThreads(1);
