@@ -57,7 +57,7 @@ final class BlockRunner {
         PackedWeight fc1 = wts.packed(p + "mlp.fc1.weight");
         PackedWeight fc2 = wts.packed(p + "mlp.fc2.weight");
         if (fc1 != null && fc2 != null && Bf16Gemm.nativeFor(allRows, fc1) && Bf16Gemm.nativeFor(allRows, fc2)) {
-            Bf16Matrix out = bf16Mlp(fc1, fc2, Linear.read(wts.get(p + "mlp.fc1.bias"), w.bias), w, allRows, mlpOut);
+            Bf16Matrix out = bf16Mlp(fc1, fc2, wts.get(p + "mlp.fc1.bias"), w, allRows, mlpOut);
             Kernels.gatedResidual(w.x, mlpOut, out, Linear.read(wts.get(p + "mlp.fc2.bias"), w.bias), b, t, t, s, c,
                     w.mod, w.frameRow, Modulation.GATE_MLP);                  // x [B, Tp·S, C] += gate·(out + bias)
         } else {
@@ -76,11 +76,13 @@ final class BlockRunner {
      * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them:
      * fc2(GELU(fc1(xm) + bias1)) [allRows, C] without fc2's bias, written in float32 into {@code mlpOut} where native
      * products write float32 (then null is returned), else returned in bf16 (in the workspace's bf16 scratch, valid
-     * until the next bf16 product). The values are those of the two products by {@link Bf16Gemm#linear} with the
-     * float32 GELU between them (that route widens fc1's bf16 result, and rounds the GELU output back to bf16 for
-     * fc2), in one pass over the hidden layer instead of three.
+     * until the next bf16 product). Where {@link Bf16Gemm#fusesBiasGelu()}, fc1's product applies the bias and the
+     * GELU to its float32 sums and rounds once (no pass over the hidden layer in Java). Elsewhere the values are
+     * those of the two products by {@link Bf16Gemm#linear} with the float32 GELU between them (that route widens
+     * fc1's bf16 result, and rounds the GELU output back to bf16 for fc2), in one pass over the hidden layer
+     * instead of three.
      */
-    private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, float[] bias1, Workspace w, int allRows,
+    private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, Tensor bias1, Workspace w, int allRows,
             Tensor mlpOut) {
         int c = cfg.hiddenSize();
         int mlp = cfg.mlpHidden();
@@ -89,10 +91,15 @@ final class BlockRunner {
         Bf16Matrix in = Bf16Matrix.in(mem, 0, allRows, c);                     // bf16 [allRows, C]
         Bf16Matrix hidden = Bf16Matrix.in(mem, inFloats, allRows, mlp);       // bf16 [allRows, mlp]
         in.roundFrom(w.xm);
-        Bf16Gemm.product(in, fc1, hidden);
-        timer.lap("gemm");
-        Kernels.biasGelu(hidden, bias1);
-        timer.lap("gelu");
+        if (Bf16Gemm.fusesBiasGelu()) {
+            Bf16Gemm.productBiasGelu(in, fc1, bias1, hidden);
+            timer.lap("gemm");
+        } else {
+            Bf16Gemm.product(in, fc1, hidden);
+            timer.lap("gemm");
+            Kernels.biasGelu(hidden, Linear.read(bias1, w.bias));
+            timer.lap("gelu");
+        }
         if (Bf16Gemm.nativeWritesFloat32()) {
             Bf16Gemm.product(hidden, fc2, mlpOut);                             // float32 [allRows, C]
             timer.lap("gemm");

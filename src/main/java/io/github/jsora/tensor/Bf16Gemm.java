@@ -426,6 +426,46 @@ public final class Bf16Gemm {
         Nd4j.exec(new Mmul(x.nd4j(), w.bf16Matrix(), out.nd4j(), MMulTranspose.builder().transposeB(true).build()));
     }
 
+    /**
+     * Whether {@link #productBiasGelu} runs here: where native products write float32 (the oneDNN presets), whose
+     * matmul takes the bias and the GELU as its epilogue.
+     */
+    public static boolean fusesBiasGelu() {
+        return DnnlMatmul.available();
+    }
+
+    /**
+     * out [rows, outF] = bf16(GELU_tanh(x [rows, in] · wᵀ + bias)) in one native product, float32 accumulation, the
+     * bias and the GELU applied to the float32 sums before the one rounding to bf16 (so it is closer to the exact
+     * value than a bf16 product followed by the GELU, which rounds twice). Only where {@link #fusesBiasGelu()}.
+     *
+     * @param w    a BF16 weight [outF, in]
+     * @param bias float32 [outF] (contiguous)
+     * @throws IllegalArgumentException if the shapes do not fit, or the two matrices overlap
+     * @throws IllegalStateException    where {@link #fusesBiasGelu()} is false
+     */
+    public static void productBiasGelu(Bf16Matrix x, PackedWeight w, Tensor bias, Bf16Matrix out) {
+        checkProduct(x, w, out.rows(), out.cols());
+        if (bias.size() != w.rows()) {
+            throw new IllegalArgumentException("bf16 product with bias: bias " + bias.shapeString() + " has "
+                    + bias.size() + " values for " + w.rows() + " outputs");
+        }
+        if (x.overlaps(out)) {
+            throw new IllegalArgumentException("bf16 product: the input " + x + " and the output " + out
+                    + " overlap");
+        }
+        if (!fusesBiasGelu()) {
+            throw new IllegalStateException("bf16 product with bias and GELU needs the oneDNN presets: "
+                    + DnnlMatmul.detail());
+        }
+        if (x.rows() == 0) {
+            return;
+        }
+        bias.checkLive();
+        DnnlMatmul.productBiasGelu(x.address(), w.bf16Address(), bias.address(), out.address(), x.rows(), x.cols(),
+                w.rows());
+    }
+
     /** A C-order BFLOAT16 ND4J matrix on {@code rows·cols} 2-byte values at a native address (not owned). */
     static INDArray bf16View(long address, int rows, int cols) {
         long n = (long) rows * cols;

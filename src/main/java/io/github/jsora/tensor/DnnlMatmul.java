@@ -7,6 +7,8 @@ import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.matmul;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.dnnl.global.dnnl;
 import org.nd4j.linalg.api.memory.pointers.PagedPointer;
@@ -74,6 +76,20 @@ final class DnnlMatmul {
         primitive(m, k, n, bf16Out).run(xAddress, wAddress, outAddress);
     }
 
+    /**
+     * out = bf16(GELU_tanh(x · wᵀ + bias)) in one primitive (oneDNN's bias and eltwise post-op on the float32
+     * accumulators): x [m, k] bf16, w [n, k] bf16, bias [n] float32 at {@code biasAddress}, out [m, n] bf16.
+     *
+     * @throws IllegalStateException if {@link #available()} is false
+     */
+    static void productBiasGelu(long xAddress, long wAddress, long biasAddress, long outAddress, int m, int k,
+            int n) {
+        if (RUNTIME.eng == null) {
+            throw new IllegalStateException("oneDNN presets unavailable: " + RUNTIME.detail);
+        }
+        primitive(m, k, n, true, true).run(xAddress, wAddress, biasAddress, outAddress);
+    }
+
     /** The name oneDNN gives the kernel of a product of this shape (made if needed), e.g. for the log or a test. */
     static String kernel(int m, int k, int n, boolean bf16Out) {
         if (RUNTIME.eng == null) {
@@ -84,38 +100,64 @@ final class DnnlMatmul {
 
     /** The product of this shape and output type, made on first use. */
     private static Product primitive(int m, int k, int n, boolean bf16Out) {
-        return PRODUCTS.computeIfAbsent(m + "x" + k + "x" + n + (bf16Out ? "bf16" : "f32"),
-                key -> new Product(m, k, n, bf16Out));
+        return primitive(m, k, n, bf16Out, false);
+    }
+
+    /** The product of this shape, output type and epilogue (bias + GELU or none), made on first use. */
+    private static Product primitive(int m, int k, int n, boolean bf16Out, boolean biasGelu) {
+        return PRODUCTS.computeIfAbsent(m + "x" + k + "x" + n + (bf16Out ? "bf16" : "f32") + (biasGelu ? "+gelu" : ""),
+                key -> new Product(m, k, n, bf16Out, biasGelu));
     }
 
     /** One matmul primitive and its operand descriptions. */
     private static final class Product {
         final memory.desc src;
         final memory.desc wei;
+        final memory.desc bias;    // null without the bias + GELU epilogue
         final memory.desc dst;
         final matmul primitive;
         final String kernel;
 
-        Product(int m, int k, int n, boolean bf16Out) {
+        Product(int m, int k, int n, boolean bf16Out, boolean biasGelu) {
             src = new memory.desc(new long[] {m, k}, memory.data_type.bf16, new long[] {k, 1});     // x [m, k]
             wei = new memory.desc(new long[] {k, n}, memory.data_type.bf16, new long[] {1, k});     // wᵀ [k, n]
             dst = new memory.desc(new long[] {m, n}, bf16Out ? memory.data_type.bf16 : memory.data_type.f32,
                     new long[] {n, 1});                                                            // [m, n]
-            matmul.primitive_desc pd = new matmul.primitive_desc(new matmul.desc(src, wei, dst), RUNTIME.eng);
+            matmul.primitive_desc pd;
+            if (biasGelu) {
+                bias = new memory.desc(new long[] {1, n}, memory.data_type.f32, new long[] {n, 1});  // [1, n]
+                try (post_ops ops = new post_ops(); primitive_attr attr = new primitive_attr()) {
+                    ops.append_eltwise(1f, dnnl.algorithm.eltwise_gelu_tanh, 0f, 0f);
+                    attr.set_post_ops(ops);
+                    pd = new matmul.primitive_desc(new matmul.desc(src, wei, bias, dst), attr, RUNTIME.eng);
+                }
+            } else {
+                bias = null;
+                pd = new matmul.primitive_desc(new matmul.desc(src, wei, dst), RUNTIME.eng);
+            }
             kernel = pd.impl_info_str().getString();
             primitive = new matmul(pd);
         }
 
         void run(long xAddress, long wAddress, long outAddress) {
+            run(xAddress, wAddress, 0L, outAddress);
+        }
+
+        void run(long xAddress, long wAddress, long biasAddress, long outAddress) {
             stream st = RUNTIME.streams.get();
             try (PagedPointer xp = new PagedPointer(xAddress); PagedPointer wp = new PagedPointer(wAddress);
                     PagedPointer op = new PagedPointer(outAddress);
+                    PagedPointer bp = new PagedPointer(bias == null ? outAddress : biasAddress);
                     memory xm = new memory(src, RUNTIME.eng, xp);
                     memory wm = new memory(wei, RUNTIME.eng, wp);
                     memory om = new memory(dst, RUNTIME.eng, op);
+                    memory bm = bias == null ? null : new memory(bias, RUNTIME.eng, bp);
                     IntMemoryMap args = new IntMemoryMap()) {
                 args.put(dnnl.DNNL_ARG_SRC, xm);
                 args.put(dnnl.DNNL_ARG_WEIGHTS, wm);
+                if (bm != null) {
+                    args.put(dnnl.DNNL_ARG_BIAS, bm);
+                }
                 args.put(dnnl.DNNL_ARG_DST, om);
                 primitive.execute(st, args);
                 st._wait();

@@ -99,6 +99,57 @@ class Bf16GemmTest {
     }
 
     @Test
+    void fusedBiasGeluIsTheGeluOfTheProductRoundedOnce() {
+        assertEquals(DnnlMatmul.available(), Bf16Gemm.fusesBiasGelu());
+        Random rnd = new Random(11);
+        int rows = 200;
+        int in = 256;
+        int out = 384;
+        float[] bv = gaussian(rnd, out, 0.5f);
+        try (Tensor x = Tensor.of(gaussian(rnd, rows * in, 1f), rows, in);
+                Tensor w = Tensor.of(gaussian(rnd, out * in, 0.1f), out, in);
+                PackedWeight pw = PackedWeight.pack(w, PackedWeight.Format.BF16); Tensor wq = pw.expand();
+                Tensor bias = Tensor.of(bv, out);
+                Tensor mem = Tensor.zeros(Math.toIntExact(Bf16Matrix.floats(rows, in) + Bf16Matrix.floats(rows, out)))) {
+            Bf16Matrix xb = Bf16Matrix.in(mem, 0, rows, in);
+            Bf16Matrix hb = Bf16Matrix.in(mem, Bf16Matrix.floats(rows, in), rows, out);
+            xb.roundFrom(x);
+            if (!Bf16Gemm.fusesBiasGelu()) {
+                assertThrows(IllegalStateException.class, () -> Bf16Gemm.productBiasGelu(xb, pw, bias, hb));
+                return;
+            }
+            Bf16Gemm.productBiasGelu(xb, pw, bias, hb);
+            float[] xr = new float[rows * in];
+            xb.readRows(0, rows, xr, 0);
+            float[] got = new float[rows * out];
+            hb.readRows(0, rows, got, 0);
+            double[][] ref = reference(xr, rows, in, wq.toArray(), out, bv);
+            double worst = 0;
+            for (int i = 0; i < got.length; i++) {
+                double z = ref[0][i];
+                double want = 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z)));
+                // one bf16 rounding of the result, float32 sums (GELU's slope is at most 1.13), oneDNN's tanh
+                double bound = 0x1p-8 * Math.abs(want) + 1.13 * 1e-6 * ref[1][i] + 1e-5;
+                worst = Math.max(worst, Math.abs(got[i] - want) / bound);
+                assertEquals(0, Float.floatToRawIntBits(got[i]) & 0xffff, "element " + i + " is a bf16 value");
+            }
+            assertTrue(worst <= 1.0, "worst error " + worst + " of the bound");
+            try (Tensor shortBias = Tensor.of(new float[out - 1], out - 1)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> Bf16Gemm.productBiasGelu(xb, pw, shortBias, hb));
+                assertTrue(e.getMessage().contains("bias"), e.getMessage());
+            }
+            DnnlMatmul.setEnabled(false);
+            try {
+                assertFalse(Bf16Gemm.fusesBiasGelu());
+                assertThrows(IllegalStateException.class, () -> Bf16Gemm.productBiasGelu(xb, pw, bias, hb));
+            } finally {
+                DnnlMatmul.setEnabled(true);
+            }
+        }
+    }
+
+    @Test
     void thePresetsLoadOnLinuxX86() {
         boolean linuxX86 = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
                 && System.getProperty("os.arch", "").matches("amd64|x86_64");
