@@ -605,7 +605,7 @@ public final class Ops {
      *            distance)
      */
     public static void expNonPositive(float[] v, int off, int n, float[] tmp) {
-        int done = SIMD ? VectorFloat.expNonPositive(v, off, n) : 0;
+        int done = SIMD ? VectorFloat.expNonPositive(v, off, n, tmp) : 0;
         expNonPositiveScalar(v, off + done, n - done, tmp);
     }
 

@@ -57,13 +57,30 @@ final class VectorFloat {
      * {@link Ops#expNonPositive} lanewise: the same polynomial p(r) on the same reduced argument, times 2^nf made
      * from its exponent bits. The scalar loop multiplies by 2^nf in two exact partial products (every partial result
      * stays a normal float, nf ≥ −126) and rounds once at the last, as this single product does, so the bits agree;
-     * below {@code EXP_LO} (−∞ included) the result is +0, NaN stays NaN.
+     * below {@code EXP_LO} (−∞ included) the result is +0, NaN stays NaN. Takes all n elements when n is at least
+     * one group (a tail by one more group overlapping the last: rows of 20 or 300 keys had run a fifth or a 25th
+     * of their elements through the scalar loops, many times slower), else none; returns the count taken.
+     *
+     * @param tmp scratch of at least off + n floats ({@link Ops#expNonPositive}'s): elements [off + n − lanes, off + n)
+     *            hold the tail group's inputs
      */
-    static int expNonPositive(float[] v, int off, int n) {
+    static int expNonPositive(float[] v, int off, int n, float[] tmp) {
+        if (n < LANES) {
+            return 0;
+        }
         int end = n - n % LANES;
-        for (int i = 0; i < end; i += LANES) {
-            int o = off + i;
-            FloatVector x = FloatVector.fromArray(F, v, o);
+        int t = off + n - LANES;                      // the group ending at n, for a tail
+        if (end < n) {
+            System.arraycopy(v, t, tmp, t, LANES);    // its inputs, before the loop overwrites part of them
+        }
+        // one more step for a tail: the group ending at n from the copy, written over the last group's end with
+        // the same values it has there, so no element is left to the scalar loop (the body is written once, inlined)
+        int steps = end < n ? end + LANES : end;
+        for (int i = 0; i < steps; i += LANES) {
+            boolean last = i == end;
+            float[] src = last ? tmp : v;
+            int o = last ? t : off + i;
+            FloatVector x = FloatVector.fromArray(F, src, o);
             FloatVector xc = x.max(EXP_LO);
             FloatVector shifted = xc.mul(LOG2E).add(ROUND_MAGIC);          // nf in the low bits of the significand
             FloatVector nf = shifted.sub(ROUND_MAGIC);                   // round(x·log2 e) ≤ 0
@@ -75,7 +92,7 @@ final class VectorFloat {
                     .reinterpretAsFloats();
             p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);
         }
-        return end;
+        return n;
     }
 
     /** Leading elements of n that {@link #scaleMax} and {@link #scaleAddMax} do: its whole groups. */

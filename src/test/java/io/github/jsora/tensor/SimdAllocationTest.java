@@ -28,7 +28,7 @@ class SimdAllocationTest {
     private static final double LIMIT = 0.1;
 
     @ParameterizedTest
-    @ValueSource(strings = {"exp", "silu", "expNonPositive", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
+    @ValueSource(strings = {"exp", "silu", "expNonPositive", "expNonPositiveTail", "softmaxRowsFastTail", "softmaxRows", "softmaxRowsFast", "softmaxRowMasked",
         "softmaxRowFastMasked", "rmsNormHeads", "rotatePairs", "addRow", "scaleRow", "bf16Widen", "fewKeyScores", "fewKeyValues"})
     void compiledKernelAllocatesNothing(String kernel) {
         Random rnd = new Random(kernel.hashCode());
@@ -58,6 +58,13 @@ class SimdAllocationTest {
                 }
                 Ops.expNonPositive(v, 0, N, tmp);
             };
+            case "expNonPositiveTail" -> v -> {                  // a length that is no whole number of groups
+                for (int i = 0; i < N; i++) {
+                    v[i] = -Math.abs(v[i]);
+                }
+                Ops.expNonPositive(v, 0, N - 5, tmp);
+            };
+            case "softmaxRowsFastTail" -> v -> Ops.softmaxRowsFast(v, 0, 13, 300, 0.125f);   // T5's rows of 300
             case "softmaxRows" -> v -> Ops.softmaxRows(v, 0, 16, 256, 0.125f);
             case "softmaxRowsFast" -> v -> Ops.softmaxRowsFast(v, 0, 16, 256, 0.125f);
             case "softmaxRowMasked" -> v -> {                    // T5's attention: a bias row as the mask
