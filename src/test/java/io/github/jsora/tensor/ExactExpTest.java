@@ -96,6 +96,27 @@ class ExactExpTest {
     }
 
     @Test
+    void aTailGroupThatFallsBackToMathExpStillGetsItsOwnInputs() {
+        // NaN and |x| > 700 send a group to Math.exp; put them where the tail group overlaps the last whole group,
+        // and where only the tail group reaches
+        Random rnd = new Random(8);
+        for (int n = 9; n < 40; n++) {
+            for (int at : new int[] {n - 1, n - 7, n - n % 8 - 1}) {
+                float[] v = new float[n + 3];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = -5f * rnd.nextFloat();
+                }
+                v[1 + Math.max(0, at)] = (at & 1) == 0 ? Float.NaN : -800f;
+                float[] want = v.clone();
+                ExactExp.expScalar(want, 1, n);
+                float[] got = v.clone();
+                ExactExp.exp(got, 1, n);
+                assertArrayBits(want, got, "exp n=" + n + " special at " + at);
+            }
+        }
+    }
+
+    @Test
     void exactSoftmaxRowKeepsTheScalarFormulasBits() {
         Random rnd = new Random(11);
         for (int n : new int[] {1, 7, 20, 77, 256, 300, 1024}) {
