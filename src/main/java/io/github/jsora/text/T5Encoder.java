@@ -235,15 +235,18 @@ public final class T5Encoder {
         for (int rp = -l; rp <= l; rp++) {
             bucketOf[rp + l] = relativePositionBucket(rp, true, numBuckets, maxDistance);
         }
-        float[] row = new float[l];
-        for (int head = 0; head < h; head++) {
-            for (int i = 0; i < l; i++) {
-                for (int j = 0; j < l; j++) {
-                    row[j] = t[bucketOf[j - i + l] * h + head];
+        // row i of a head is its values by relative position j − i, a window of one array: one copy a row
+        Parallel.forRange(h, (long) l * l, (from, to) -> {
+            float[] byDistance = new float[2 * l + 1];                // [rp + l]
+            for (int head = from; head < to; head++) {
+                for (int k = 0; k < byDistance.length; k++) {
+                    byDistance[k] = t[bucketOf[k] * h + head];
                 }
-                out.write(((long) head * l + i) * l, row, 0, l);
+                for (int i = 0; i < l; i++) {
+                    out.write(((long) head * l + i) * l, byDistance, l - i, l);   // j − i + l for j = 0..l−1
+                }
             }
-        }
+        });
     }
 
     // ------------------------------------------------------------------ forward
