@@ -265,7 +265,8 @@ public final class Bf16Gemm {
     /**
      * {@link #linear(Tensor, PackedWeight, Tensor, Tensor)} with a caller-owned buffer, so that a layer loop makes
      * no native allocation (and no zero-filling) per call. @param scratch at least
-     * {@link #scratchFloats(int, PackedWeight)} floats (contents overwritten), or null: allocated for the call
+     * {@link #selectedScratchFloats(int, PackedWeight)} floats ({@link #scratchFloats(int, PackedWeight)} suits
+     * either route; contents overwritten), or null: allocated for the call
      */
     public static void linear(Tensor x, PackedWeight w, Tensor bias, Tensor out, Tensor scratch) {
         linear(x, w, bias, out, scratch, selection().route());
@@ -279,6 +280,24 @@ public final class Bf16Gemm {
         int[] s = w.shape();
         long in = s[s.length - 1];
         return Math.max(w.size(), (rows * in + 1) / 2 + ((long) rows * w.rows() + 1) / 2);
+    }
+
+    /**
+     * Floats of the scratch a product of {@code rows} rows with {@code w} needs on {@code route}: the activations
+     * and the output as bf16 where the product runs natively, else the weight expanded to float32.
+     */
+    public static long scratchFloats(int rows, PackedWeight w, Route route) {
+        int[] s = w.shape();
+        long in = s[s.length - 1];
+        if (route == Route.NATIVE && (long) rows * in * w.rows() >= minNativeMacs) {
+            return (rows * in + 1) / 2 + ((long) rows * w.rows() + 1) / 2;
+        }
+        return w.size();
+    }
+
+    /** {@link #scratchFloats(int, PackedWeight, Route)} on the route {@link #linear} selects. */
+    public static long selectedScratchFloats(int rows, PackedWeight w) {
+        return scratchFloats(rows, w, selection().route());
     }
 
     /** {@link #linear(Tensor, PackedWeight, Tensor, Tensor, Tensor)} by a given route (small products expand). */
@@ -297,9 +316,9 @@ public final class Bf16Gemm {
             throw new IllegalArgumentException("linear bias must be [" + outF + "], found " + bias.shapeString());
         }
         int rows = Math.toIntExact(x.size() / in);
-        if (scratch != null && scratch.size() < scratchFloats(rows, w)) {
+        if (scratch != null && scratch.size() < scratchFloats(rows, w, route)) {
             throw new IllegalArgumentException("bf16 linear scratch of " + scratch.size() + " floats is smaller than "
-                    + "the " + scratchFloats(rows, w) + " a product of " + rows + " rows with " + w + " needs");
+                    + "the " + scratchFloats(rows, w, route) + " a product of " + rows + " rows with " + w + " needs");
         }
         if (rows == 0) {
             return;
@@ -310,7 +329,7 @@ public final class Bf16Gemm {
             if (scratch != null) {
                 nativeLinear(x2, w, o2, rows, scratch);
             } else {
-                try (Tensor mem = Tensor.zeros(Math.toIntExact(scratchFloats(rows, w)))) {
+                try (Tensor mem = Tensor.zeros(Math.toIntExact(scratchFloats(rows, w, route)))) {
                     nativeLinear(x2, w, o2, rows, mem);
                 }
             }

@@ -434,18 +434,27 @@ public final class T5Encoder {
     private static final class Products implements AutoCloseable {
         private final int rows;
         private final long bound; // scratch floats of the largest product of a block
+        private final long widest;
+        private final long dModel;
         private Tensor scratch;
         private Tensor scores;
 
         Products(int rows, T5Config c) {
             this.rows = rows;
             this.bound = scratchFloats(rows, c);
+            this.widest = Math.max(c.dFf(), c.innerDim());
+            this.dModel = c.dModel();
         }
 
         /** Floats of the bf16 scratch: the bf16 operands of the widest product, or a float32 expansion of it. */
         static long scratchFloats(long rows, T5Config c) {
             long widest = Math.max(c.dFf(), c.innerDim());
-            return Math.max(widest * c.dModel(), rows * (c.dModel() + widest) / 2 + 2);
+            return Math.max(widest * c.dModel(), nativeOperandFloats(rows, widest, c.dModel()));
+        }
+
+        /** Floats of the bf16 input and output of the widest product on the native route. */
+        static long nativeOperandFloats(long rows, long widest, long dModel) {
+            return rows * (dModel + widest) / 2 + 2;
         }
 
         void linear(Tensor x, Block blk, String name, Tensor out) {
@@ -454,13 +463,16 @@ public final class T5Encoder {
                 Gemm.linear(x, blk.get(name), null, out);
                 return;
             }
-            long need = Bf16Gemm.scratchFloats(rows, w);
+            long need = Bf16Gemm.selectedScratchFloats(rows, w);
             if (scratch == null || scratch.size() < need) {
                 if (scratch != null) {
                     scratch.close();
                 }
                 scratch = null;
-                scratch = Tensor.zeros(Math.toIntExact(Math.max(need, bound)));
+                // the native route's operands of every product of a block, or (a product that expands) the bound:
+                // not the bound for all, whose 168 MB at XXL width took ~90 ms to allocate and zero each forward
+                long nativeOperands = nativeOperandFloats(rows, widest, dModel);
+                scratch = Tensor.zeros(Math.toIntExact(need <= nativeOperands ? nativeOperands : Math.max(need, bound)));
             }
             Bf16Gemm.linear(x, w, null, out, scratch);
         }

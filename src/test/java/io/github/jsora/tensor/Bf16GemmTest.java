@@ -178,7 +178,12 @@ class Bf16GemmTest {
                 scratch.fill(Float.NaN); // contents must not matter
                 Bf16Gemm.linear(x, pw, null, c, scratch, Bf16Gemm.Route.NATIVE);
                 assertArrayEquals(a.toArray(), c.toArray());
-                Tensor small = scratch.view(0, (int) scratch.size() - 1);
+                // the native route needs the bf16 operands only, not the expansion's room
+                long nativeNeed = Bf16Gemm.scratchFloats(rows, pw, Bf16Gemm.Route.NATIVE);
+                assertEquals((rows * in + 1) / 2 + (rows * out + 1) / 2, nativeNeed);
+                Bf16Gemm.linear(x, pw, null, c, scratch.view(0, (int) nativeNeed), Bf16Gemm.Route.NATIVE);
+                assertArrayEquals(a.toArray(), c.toArray());
+                Tensor small = scratch.view(0, (int) nativeNeed - 1);
                 assertThrows(IllegalArgumentException.class,
                         () -> Bf16Gemm.linear(x, pw, null, c, small, Bf16Gemm.Route.NATIVE));
             }
