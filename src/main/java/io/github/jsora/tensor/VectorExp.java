@@ -126,8 +126,8 @@ final class VectorExp {
     /**
      * {@code v[off + i] = (float) Math.exp(v[off + i])} for i in [0, n) bit for bit; returns how many leading
      * elements it did, the caller does the rest: all n when n is at least one group (a tail by one more group that
-     * overlaps the last, read from a copy of its inputs and writing the overlap with the values it already holds;
-     * rows of 20 keys had run a fifth of their elements through {@code Math.exp}), else none.
+     * overlaps the last, its inputs put back from a copy after the whole groups, writing the overlap with the values
+     * it already held; rows of 20 keys had run a fifth of their elements through {@code Math.exp}), else none.
      */
     static int exp(float[] v, int off, int n) {
         if (n < LANES) {
@@ -135,24 +135,30 @@ final class VectorExp {
         }
         int end = n - n % LANES;
         int t = off + n - LANES;                                   // the group ending at n
-        float[] tail = end < n ? TAIL.get(0, LANES) : null;
+        int passes = end < n ? 2 : 1;
+        float[] tail = passes == 2 ? TAIL.get(0, LANES) : null;
         if (tail != null) {
-            System.arraycopy(v, t, tail, 0, LANES);                // its inputs, before the loop overwrites some
+            System.arraycopy(v, t, tail, 0, LANES);                // its inputs, before the first pass overwrites some
         }
-        int steps = tail != null ? end + LANES : end;
-        for (int i = 0; i < steps; i += LANES) {
-            boolean last = i == end;
-            int o = last ? t : off + i;
-            FloatVector xf = last ? FloatVector.fromArray(F, tail, 0) : FloatVector.fromArray(F, v, o);
-            DoubleVector x = (DoubleVector) xf.convertShape(VectorOperators.F2D, D, 0);
-            DoubleVector d = exp(x);
-            if (unsure(d, x)) {
-                if (last) {
-                    System.arraycopy(tail, 0, v, t, LANES);        // the inputs back, for the scalar loop
+        // pass 0: the whole groups; pass 1: the tail's group (one loop here: a helper method would put the Vector
+        // API calls one inlining level deeper, where C2 stops intrinsifying and boxes them)
+        int from = off;
+        int to = off + end;
+        for (int pass = 0; pass < passes; pass++) {
+            for (int o = from; o < to; o += LANES) {
+                FloatVector xf = FloatVector.fromArray(F, v, o);
+                DoubleVector x = (DoubleVector) xf.convertShape(VectorOperators.F2D, D, 0);
+                DoubleVector d = exp(x);
+                if (unsure(d, x)) {
+                    ExactExp.expScalar(v, o, LANES);
+                } else {
+                    ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
                 }
-                ExactExp.expScalar(v, o, LANES);
-            } else {
-                ((FloatVector) d.convertShape(VectorOperators.D2F, F, 0)).intoArray(v, o);
+            }
+            if (tail != null && pass == 0) {
+                System.arraycopy(tail, 0, v, t, LANES);            // back over the overlap
+                from = t;
+                to = t + LANES;
             }
         }
         return n;

@@ -58,8 +58,9 @@ final class VectorFloat {
      * from its exponent bits. The scalar loop multiplies by 2^nf in two exact partial products (every partial result
      * stays a normal float, nf ≥ −126) and rounds once at the last, as this single product does, so the bits agree;
      * below {@code EXP_LO} (−∞ included) the result is +0, NaN stays NaN. Takes all n elements when n is at least
-     * one group (a tail by one more group overlapping the last: rows of 20 or 300 keys had run a fifth or a 25th
-     * of their elements through the scalar loops, many times slower), else none; returns the count taken.
+     * one group (a tail by one more group overlapping the last, its inputs put back from a copy after the whole
+     * groups: rows of 20 or 300 keys had run a fifth or a 25th of their elements through the scalar loops, many
+     * times slower), else none; returns the count taken.
      *
      * @param tmp scratch of at least off + n floats ({@link Ops#expNonPositive}'s): elements [off + n − lanes, off + n)
      *            hold the tail group's inputs
@@ -69,28 +70,34 @@ final class VectorFloat {
             return 0;
         }
         int end = n - n % LANES;
-        int t = off + n - LANES;                      // the group ending at n, for a tail
-        if (end < n) {
-            System.arraycopy(v, t, tmp, t, LANES);    // its inputs, before the loop overwrites part of them
+        int t = off + n - LANES;                      // the group ending at n
+        int passes = end < n ? 2 : 1;
+        if (passes == 2) {
+            System.arraycopy(v, t, tmp, t, LANES);    // its inputs, before the first pass overwrites part of them
         }
-        // one more step for a tail: the group ending at n from the copy, written over the last group's end with
-        // the same values it has there, so no element is left to the scalar loop (the body is written once, inlined)
-        int steps = end < n ? end + LANES : end;
-        for (int i = 0; i < steps; i += LANES) {
-            boolean last = i == end;
-            float[] src = last ? tmp : v;
-            int o = last ? t : off + i;
-            FloatVector x = FloatVector.fromArray(F, src, o);
-            FloatVector xc = x.max(EXP_LO);
-            FloatVector shifted = xc.mul(LOG2E).add(ROUND_MAGIC);          // nf in the low bits of the significand
-            FloatVector nf = shifted.sub(ROUND_MAGIC);                   // round(x·log2 e) ≤ 0
-            FloatVector r = xc.sub(nf.mul(LN2_HI)).sub(nf.mul(LN2_LO));
-            FloatVector p = r.mul(E6).add(E5).mul(r).add(E4).mul(r).add(E3).mul(r).add(E2).mul(r).add(E1).mul(r)
-                    .add(E0);
-            // 2^nf: (nf + 127) in the exponent field; a NaN lane's scale is meaningless, its result NaN through p
-            FloatVector scale = shifted.reinterpretAsInts().add(EXPONENT_BIAS).lanewise(VectorOperators.LSHL, 23)
-                    .reinterpretAsFloats();
-            p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);
+        // pass 0: the whole groups; pass 1: the tail's group. One loop in this method (a helper method would put
+        // the Vector API calls one inlining level deeper, past C2's limit inside the softmax: boxed vectors)
+        int from = off;
+        int to = off + end;
+        for (int pass = 0; pass < passes; pass++) {
+            for (int o = from; o < to; o += LANES) {
+                FloatVector x = FloatVector.fromArray(F, v, o);
+                FloatVector xc = x.max(EXP_LO);
+                FloatVector shifted = xc.mul(LOG2E).add(ROUND_MAGIC);      // nf in the low bits of the significand
+                FloatVector nf = shifted.sub(ROUND_MAGIC);               // round(x·log2 e) ≤ 0
+                FloatVector r = xc.sub(nf.mul(LN2_HI)).sub(nf.mul(LN2_LO));
+                FloatVector p = r.mul(E6).add(E5).mul(r).add(E4).mul(r).add(E3).mul(r).add(E2).mul(r).add(E1)
+                        .mul(r).add(E0);
+                // 2^nf: (nf + 127) in the exponent field; a NaN lane's scale is meaningless, its result NaN via p
+                FloatVector scale = shifted.reinterpretAsInts().add(EXPONENT_BIAS).lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats();
+                p.mul(scale).blend(ZERO, x.lt(EXP_LO)).intoArray(v, o);
+            }
+            if (pass == 0 && passes == 2) {
+                System.arraycopy(tmp, t, v, t, LANES);    // the tail group's inputs back over the overlap
+                from = t;
+                to = t + LANES;
+            }
         }
         return n;
     }

@@ -10,8 +10,10 @@ import io.github.jsora.tensor.Ops;
  * (float32, exact exp) over blocks of score rows of length n, about 44 M elements a round, alternated; prints ns per
  * element for each round. Rows of 256 are STDiT3-XL's spatial attention, 300 its cross-attention, 20 the temporal.
  *
- * <p>Usage: {@code java -cp ... io.github.jsora.bench.SoftmaxRowsRun [n=256] [rounds=3]}; run two builds as
- * alternating processes to compare them.
+ * <p>Usage: {@code java -cp ... io.github.jsora.bench.SoftmaxRowsRun [n=256] [rounds=3] [block|row]}; run two
+ * builds as alternating processes to compare them. {@code row} calls {@link Ops#softmaxRowFast} and
+ * {@link Ops#softmaxRow} row by row instead (the few-keys cross-attention, and T5's masked rows do), where a row's
+ * tail is not part of a longer run.
  */
 public final class SoftmaxRowsRun {
 
@@ -23,6 +25,7 @@ public final class SoftmaxRowsRun {
     public static void main(String[] args) {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 256;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        boolean byRow = args.length > 2 && args[2].equals("row");
         int rows = Math.max(1, 65536 / n);                        // a block of scores as one attention item holds
         float[] src = new float[rows * n];
         SplittableRandom rnd = new SplittableRandom(1);
@@ -38,17 +41,29 @@ public final class SoftmaxRowsRun {
             for (int k = 0; k < reps; k++) {
                 System.arraycopy(src, 0, v, 0, v.length);
                 long t0 = System.nanoTime();
-                Ops.softmaxRowsFast(v, 0, rows, n, 0.117f);
+                if (byRow) {
+                    for (int row = 0; row < rows; row++) {
+                        Ops.softmaxRowFast(v, row * n, n, 0.117f, null);
+                    }
+                } else {
+                    Ops.softmaxRowsFast(v, 0, rows, n, 0.117f);
+                }
                 long t1 = System.nanoTime();
                 System.arraycopy(src, 0, v, 0, v.length);
                 long t2 = System.nanoTime();
-                Ops.softmaxRows(v, 0, rows, n, 0.117f);
+                if (byRow) {
+                    for (int row = 0; row < rows; row++) {
+                        Ops.softmaxRow(v, row * n, n, 0.117f, null);
+                    }
+                } else {
+                    Ops.softmaxRows(v, 0, rows, n, 0.117f);
+                }
                 long t3 = System.nanoTime();
                 fast += t1 - t0;
                 exact += t3 - t2;
             }
-            System.out.printf(Locale.ROOT, "%s n=%d: fast %.2f ns an element, exact %.2f%n",
-                    r < 0 ? "warm-up" : "round " + r, n, fast / total, exact / total);
+            System.out.printf(Locale.ROOT, "%s n=%d%s: fast %.2f ns an element, exact %.2f%n",
+                    r < 0 ? "warm-up" : "round " + r, n, byRow ? " by row" : "", fast / total, exact / total);
         }
     }
 }
