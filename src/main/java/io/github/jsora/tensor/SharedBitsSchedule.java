@@ -48,7 +48,14 @@ final class SharedBitsSchedule {
         Key key = new Key(m, n, d, dv, fast, threads, scratch.size());
         Attention.Schedule s = CHOSEN.get(key);
         if (s == null) {
-            s = probe(key, scratch);
+            try {
+                s = probe(key, scratch);
+            } catch (MemoryBudgetExceededException e) {
+                // the probe's few MB did not fit the memory budget: keep the shared schedule, which needs none
+                LOG.info("float32 attention of {}x{} keys: schedule SHARED (no room for the probe: {})", m, n,
+                        e.getMessage());
+                s = Attention.Schedule.SHARED;
+            }
             CHOSEN.put(key, s);
         }
         return s;

@@ -192,6 +192,24 @@ class AttentionScheduleTest {
     }
 
     @Test
+    void sharedBitsWithoutRoomForTheProbeIsShared() {
+        SharedBitsSchedule.reset();
+        try (Layout l = new Layout(2, 40, 24, 2, 8, 9); Tensor scratch = Tensor.zeros(100000)) {
+            long old = NativeMemory.setLimit(NativeMemory.liveBytes() + 1024);   // the probe needs ~16 KB
+            try {
+                assertEquals(Attention.Schedule.SHARED, SharedBitsSchedule.choose(40, 24, 8, 8, false, scratch));
+            } finally {
+                NativeMemory.setLimit(old);
+            }
+            // the choice is kept for the shape; the call itself runs
+            assertArrayEquals(l.run(Attention.Schedule.SHARED, Attention.Softmax.EXACT, 100000, 0.4f),
+                    l.run(Attention.Schedule.SHARED_BITS, Attention.Softmax.EXACT, 100000, 0.4f));
+        } finally {
+            SharedBitsSchedule.reset();
+        }
+    }
+
+    @Test
     void sharedBitsOnOneThreadIsShared() {
         Parallel.setThreads(1);
         try (Tensor scratch = Tensor.zeros(100)) {
