@@ -147,7 +147,7 @@ final class DnnlMatmul {
             stream st = RUNTIME.streams.get();
             try (PagedPointer xp = new PagedPointer(xAddress); PagedPointer wp = new PagedPointer(wAddress);
                     PagedPointer op = new PagedPointer(outAddress);
-                    PagedPointer bp = new PagedPointer(bias == null ? outAddress : biasAddress);
+                    PagedPointer bp = bias == null ? null : new PagedPointer(biasAddress);
                     memory xm = new memory(src, RUNTIME.eng, xp);
                     memory wm = new memory(wei, RUNTIME.eng, wp);
                     memory om = new memory(dst, RUNTIME.eng, op);
