@@ -454,6 +454,15 @@ public final class Bf16Gemm {
     }
 
     /**
+     * Whether {@link #productBiasGelu} runs for {@code rows} rows with {@code w}: {@link #fusesBiasGelu()}, and
+     * oneDNN made the fused product of that shape (a refusal is logged once; the caller then runs the product and
+     * the GELU apart).
+     */
+    public static boolean fusesBiasGelu(int rows, PackedWeight w) {
+        return w.format() == PackedWeight.Format.BF16 && DnnlMatmul.fusesBiasGelu(rows, w.rowLength(), w.rows());
+    }
+
+    /**
      * out [rows, outF] = bf16(GELU_tanh(x [rows, in] · wᵀ + bias)) in one native product, float32 accumulation, the
      * bias and the GELU applied to the float32 sums before the one rounding to bf16 (so it is closer to the exact
      * value than a bf16 product followed by the GELU, which rounds twice). Only where {@link #fusesBiasGelu()}.

@@ -37,6 +37,7 @@ final class DnnlMatmul {
     private static final Runtime RUNTIME = Runtime.load();
 
     private static final ConcurrentHashMap<String, Product> PRODUCTS = new ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<String, Boolean> REFUSED = new ConcurrentHashMap<>();
 
     private DnnlMatmul() {
     }
@@ -88,6 +89,29 @@ final class DnnlMatmul {
             throw new IllegalStateException("oneDNN presets unavailable: " + RUNTIME.detail);
         }
         primitive(m, k, n, true, true).run(xAddress, wAddress, biasAddress, outAddress);
+    }
+
+    /**
+     * Whether {@link #productBiasGelu} can run at this shape: the presets are available and oneDNN made the fused
+     * primitive (made here on first use; a refusal is logged once and remembered).
+     */
+    static boolean fusesBiasGelu(int m, int k, int n) {
+        if (!available()) {
+            return false;
+        }
+        String key = m + "x" + k + "x" + n;
+        if (REFUSED.containsKey(key)) {
+            return false;
+        }
+        try {
+            primitive(m, k, n, true, true);
+            return true;
+        } catch (RuntimeException e) {
+            REFUSED.put(key, Boolean.TRUE);
+            LOG.info("oneDNN refused the bf16 product with bias and GELU at {}: the GELU runs in Java there ({})", key,
+                    e.toString());
+            return false;
+        }
     }
 
     /** The name oneDNN gives the kernel of a product of this shape (made if needed), e.g. for the log or a test. */

@@ -71,6 +71,13 @@ public final class Gemm {
         }
     }
 
+    /** The thread count the shared products run on: the BLAS count outside a single-thread section. */
+    static int blasThreads() {
+        synchronized (THREADS) {
+            return singleSection && wantedThreads > 0 ? wantedThreads : Nd4j.factory().blas().getMaxThreads();
+        }
+    }
+
     /** Sets the number of BLAS threads ND4J uses. */
     static void setThreads(int n) {
         synchronized (THREADS) {

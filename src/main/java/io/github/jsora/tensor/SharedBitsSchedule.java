@@ -30,8 +30,11 @@ final class SharedBitsSchedule {
 
     private static final Logger LOG = LoggerFactory.getLogger(SharedBitsSchedule.class);
 
-    /** What the probe looked at: the sizes, the softmax, the thread count and the score buffer's size. */
-    private record Key(int m, int n, int d, int dv, boolean fast, int threads, long scratchFloats) {
+    /**
+     * What the probe looked at: the sizes, the softmax, the compute and BLAS thread counts and the score buffer's
+     * size.
+     */
+    private record Key(int m, int n, int d, int dv, boolean fast, int threads, int blasThreads, long scratchFloats) {
     }
 
     private static final Map<Key, Attention.Schedule> CHOSEN = new HashMap<>();
@@ -45,16 +48,17 @@ final class SharedBitsSchedule {
         if (threads < 2) {
             return Attention.Schedule.SHARED;                      // the per-thread schedules are SHARED here
         }
-        Key key = new Key(m, n, d, dv, fast, threads, scratch.size());
+        Key key = new Key(m, n, d, dv, fast, threads, Gemm.blasThreads(), scratch.size());
         Attention.Schedule s = CHOSEN.get(key);
         if (s == null) {
             try {
                 s = probe(key, scratch);
             } catch (MemoryBudgetExceededException e) {
-                // the probe's few MB did not fit the memory budget: keep the shared schedule, which needs none
-                LOG.info("float32 attention of {}x{} keys: schedule SHARED (no room for the probe: {})", m, n,
-                        e.getMessage());
-                s = Attention.Schedule.SHARED;
+                // the probe's few MB did not fit the memory budget: this call takes the shared schedule, which needs
+                // none, and a later call of the shape probes again
+                LOG.debug("float32 attention of {}x{} keys: schedule SHARED for now (no room for the probe: {})", m,
+                        n, e.getMessage());
+                return Attention.Schedule.SHARED;
             }
             CHOSEN.put(key, s);
         }

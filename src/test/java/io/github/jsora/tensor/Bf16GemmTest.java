@@ -118,6 +118,7 @@ class Bf16GemmTest {
                 assertThrows(IllegalStateException.class, () -> Bf16Gemm.productBiasGelu(xb, pw, bias, hb));
                 return;
             }
+            assertTrue(Bf16Gemm.fusesBiasGelu(rows, pw), "oneDNN makes the fused product");
             Bf16Gemm.productBiasGelu(xb, pw, bias, hb);
             float[] xr = new float[rows * in];
             xb.readRows(0, rows, xr, 0);
@@ -142,6 +143,7 @@ class Bf16GemmTest {
             DnnlMatmul.setEnabled(false);
             try {
                 assertFalse(Bf16Gemm.fusesBiasGelu());
+                assertFalse(Bf16Gemm.fusesBiasGelu(rows, pw));
                 assertThrows(IllegalStateException.class, () -> Bf16Gemm.productBiasGelu(xb, pw, bias, hb));
             } finally {
                 DnnlMatmul.setEnabled(true);
