@@ -76,11 +76,11 @@ final class BlockRunner {
      * The MLP's two products natively in bf16 with the hidden layer kept in bf16 between them:
      * fc2(GELU(fc1(xm) + bias1)) [allRows, C] without fc2's bias, written in float32 into {@code mlpOut} where native
      * products write float32 (then null is returned), else returned in bf16 (in the workspace's bf16 scratch, valid
-     * until the next bf16 product). Where {@link Bf16Gemm#fusesBiasGelu(int, PackedWeight)}, fc1's product applies the bias and the
-     * GELU to its float32 sums and rounds once (no pass over the hidden layer in Java). Elsewhere the values are
-     * those of the two products by {@link Bf16Gemm#linear} with the float32 GELU between them (that route widens
-     * fc1's bf16 result, and rounds the GELU output back to bf16 for fc2), in one pass over the hidden layer
-     * instead of three.
+     * until the next bf16 product). Where {@link Bf16Gemm#fusesBiasGelu(int, PackedWeight)}, fc1's product applies
+     * the bias and the GELU to its float32 sums and rounds once (no pass over the hidden layer in Java). Elsewhere
+     * the values are those of the two products by {@link Bf16Gemm#linear} with the float32 GELU between them (that
+     * route widens fc1's bf16 result, and rounds the GELU output back to bf16 for fc2), in one pass over the hidden
+     * layer instead of three.
      */
     private Bf16Matrix bf16Mlp(PackedWeight fc1, PackedWeight fc2, Tensor bias1, Workspace w, int allRows,
             Tensor mlpOut) {

@@ -277,9 +277,7 @@ public final class Bf16Gemm {
      * expanded to float32, or the activations and the output as bf16.
      */
     public static long scratchFloats(int rows, PackedWeight w) {
-        int[] s = w.shape();
-        long in = s[s.length - 1];
-        return Math.max(w.size(), (rows * in + 1) / 2 + ((long) rows * w.rows() + 1) / 2);
+        return Math.max(w.size(), operandFloats(rows, w));
     }
 
     /**
@@ -287,12 +285,21 @@ public final class Bf16Gemm {
      * and the output as bf16 where the product runs natively, else the weight expanded to float32.
      */
     public static long scratchFloats(int rows, PackedWeight w, Route route) {
-        int[] s = w.shape();
-        long in = s[s.length - 1];
-        if (route == Route.NATIVE && (long) rows * in * w.rows() >= minNativeMacs) {
-            return (rows * in + 1) / 2 + ((long) rows * w.rows() + 1) / 2;
+        if (route == Route.NATIVE && (long) rows * inputs(w) * w.rows() >= minNativeMacs) {
+            return operandFloats(rows, w);
         }
         return w.size();
+    }
+
+    /** Floats the bf16 activations [rows, in] and output [rows, out] of a native product take. */
+    private static long operandFloats(int rows, PackedWeight w) {
+        return ((long) rows * inputs(w) + 1) / 2 + ((long) rows * w.rows() + 1) / 2;
+    }
+
+    /** The weight's input width: its last dimension. */
+    private static long inputs(PackedWeight w) {
+        int[] s = w.shape();
+        return s[s.length - 1];
     }
 
     /** {@link #scratchFloats(int, PackedWeight, Route)} on the route {@link #linear} selects. */
@@ -465,7 +472,8 @@ public final class Bf16Gemm {
     /**
      * out [rows, outF] = bf16(GELU_tanh(x [rows, in] · wᵀ + bias)) in one native product, float32 accumulation, the
      * bias and the GELU applied to the float32 sums before the one rounding to bf16 (so it is closer to the exact
-     * value than a bf16 product followed by the GELU, which rounds twice). Only where {@link #fusesBiasGelu()}.
+     * value than a bf16 product followed by the GELU, which rounds twice). Only where
+     * {@link #fusesBiasGelu(int, PackedWeight)}.
      *
      * @param w    a BF16 weight [outF, in]
      * @param bias float32 [outF] (contiguous)

@@ -434,16 +434,14 @@ public final class T5Encoder {
     private static final class Products implements AutoCloseable {
         private final int rows;
         private final long bound; // scratch floats of the largest product of a block
-        private final long widest;
-        private final long dModel;
+        private final long nativeOperands; // the native route's bf16 operands of the widest product
         private Tensor scratch;
         private Tensor scores;
 
         Products(int rows, T5Config c) {
             this.rows = rows;
             this.bound = scratchFloats(rows, c);
-            this.widest = Math.max(c.dFf(), c.innerDim());
-            this.dModel = c.dModel();
+            this.nativeOperands = nativeOperandFloats(rows, Math.max(c.dFf(), c.innerDim()), c.dModel());
         }
 
         /** Floats of the bf16 scratch: the bf16 operands of the widest product, or a float32 expansion of it. */
@@ -471,7 +469,6 @@ public final class T5Encoder {
                 scratch = null;
                 // the native route's operands of every product of a block, or (a product that expands) the bound:
                 // not the bound for all, whose 168 MB at XXL width took ~90 ms to allocate and zero each forward
-                long nativeOperands = nativeOperandFloats(rows, widest, dModel);
                 scratch = Tensor.zeros(Math.toIntExact(need <= nativeOperands ? nativeOperands : Math.max(need, bound)));
             }
             Bf16Gemm.linear(x, w, null, out, scratch);
